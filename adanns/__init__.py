@@ -1,0 +1,1 @@
+from adanns._core import *

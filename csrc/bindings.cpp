@@ -1,0 +1,204 @@
+// pybind11 bindings of the core. Every array is shape-checked here, at the boundary;
+// every long call releases the GIL. The Python package validates values (NaN, ranges)
+// and gives the user-facing error messages; these checks are the last line of defence.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "distances.h"
+#include "ivf.h"
+#include "kmeans.h"
+#include "parallel.h"
+
+namespace py = pybind11;
+using namespace adanns;
+
+using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using IArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+namespace {
+
+void check_2d(const py::array& a, std::size_t cols, const char* name) {
+    if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
+    if (static_cast<std::size_t>(a.shape(1)) != cols)
+        throw std::invalid_argument(std::string(name) + " must have " + std::to_string(cols) + " columns");
+}
+
+void check_1d(const py::array& a, std::size_t n, const char* name) {
+    if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != n)
+        throw std::invalid_argument(std::string(name) + " must be 1-D of length " + std::to_string(n));
+}
+
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+    // The numpy array takes the vector's buffer without a copy; the capsule owns it.
+    auto owned = std::make_unique<std::vector<T>>(std::move(v));
+    T* data = owned->data();
+    py::capsule owner(owned.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
+    owned.release();
+    return py::array_t<T>(shape, data, owner);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "adanns C++ core";
+    m.def("simd_level", []() { return std::string(kernels().name); },
+          "Kernel set chosen at run time: 'avx2' or 'scalar'.");
+    m.def("cpu_has_avx2", &cpu_has_avx2_fma);
+    m.def("max_threads", &max_threads);
+
+    m.def(
+        "scan",
+        [](int kind, FArray q, FArray X, std::size_t w, const std::string& impl) {
+            if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
+            if (q.ndim() != 1 || X.ndim() != 2) throw std::invalid_argument("q must be 1-D, X 2-D");
+            const std::size_t n = X.shape(0), stride = X.shape(1);
+            if (w > stride || w > static_cast<std::size_t>(q.shape(0))) throw std::invalid_argument("w too large");
+            ScanFn fn = &scan_scalar;
+            if (impl == "avx2") {
+#if defined(ADANNS_HAVE_AVX2_TU)
+                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
+                fn = &scan_avx2;
+#else
+                throw std::runtime_error("built without the AVX2 kernels");
+#endif
+            } else if (impl != "scalar") {
+                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
+            }
+            std::vector<float> acc(n, 0.f), accn(n, 0.f);
+            fn(kind, q.data(), X.data(), n, stride, w, acc.data(), accn.data());
+            return py::make_tuple(to_numpy(std::move(acc), {py::ssize_t(n)}),
+                                  to_numpy(std::move(accn), {py::ssize_t(n)}));
+        },
+        py::arg("kind"), py::arg("q"), py::arg("X"), py::arg("w"), py::arg("impl"),
+        "Test hook: run one scan kernel implementation.");
+
+    m.def(
+        "kmeans",
+        [](FArray x, std::size_t k, int niter, uint64_t seed, bool spherical, bool kmeanspp,
+           std::size_t max_points_per_centroid) {
+            if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D");
+            const std::size_t n = x.shape(0), d = x.shape(1);
+            KMeansParams p;
+            p.k = k;
+            p.niter = niter;
+            p.seed = seed;
+            p.spherical = spherical;
+            p.kmeanspp = kmeanspp;
+            p.max_points_per_centroid = max_points_per_centroid;
+            std::vector<float> c;
+            {
+                py::gil_scoped_release nogil;
+                c = kmeans_train(x.data(), n, d, p);
+            }
+            return to_numpy(std::move(c), {py::ssize_t(k), py::ssize_t(d)});
+        },
+        py::arg("x"), py::arg("k"), py::arg("niter") = 20, py::arg("seed") = 1234,
+        py::arg("spherical") = false, py::arg("kmeanspp") = false, py::arg("max_points_per_centroid") = 256);
+
+    py::class_<IVFCore>(m, "IVFCore")
+        .def(py::init<std::size_t, std::size_t, std::size_t, int>(), py::arg("dim"), py::arg("nlist"),
+             py::arg("coarse_dim"), py::arg("metric"))
+        .def_property_readonly("dim", &IVFCore::dim)
+        .def_property_readonly("nlist", &IVFCore::nlist)
+        .def_property_readonly("coarse_dim", &IVFCore::coarse_dim)
+        .def_property_readonly("metric", &IVFCore::metric)
+        .def_property_readonly("is_trained", &IVFCore::is_trained)
+        .def_property_readonly("ntotal", &IVFCore::ntotal)
+        .def(
+            "train",
+            [](IVFCore& self, FArray x, int niter, uint64_t seed, bool kmeanspp, std::size_t mppc) {
+                check_2d(x, self.dim(), "x");
+                KMeansParams p;
+                p.niter = niter;
+                p.seed = seed;
+                p.kmeanspp = kmeanspp;
+                p.max_points_per_centroid = mppc;
+                py::gil_scoped_release nogil;
+                self.train(x.data(), x.shape(0), p);
+            },
+            py::arg("x"), py::arg("niter") = 20, py::arg("seed") = 1234, py::arg("kmeanspp") = false,
+            py::arg("max_points_per_centroid") = 256)
+        .def(
+            "set_centroids",
+            [](IVFCore& self, FArray c) {
+                check_2d(c, self.coarse_dim(), "centroids");
+                if (static_cast<std::size_t>(c.shape(0)) != self.nlist())
+                    throw std::invalid_argument("centroids must have nlist rows");
+                self.set_centroids(c.data());
+            },
+            py::arg("centroids"))
+        .def(
+            "add",
+            [](IVFCore& self, FArray x, std::optional<IArray> ids) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                if (ids) check_1d(*ids, n, "ids");
+                const int64_t* idp = ids ? ids->data() : nullptr;
+                py::gil_scoped_release nogil;
+                self.add(x.data(), n, idp);
+            },
+            py::arg("x"), py::arg("ids") = py::none())
+        .def(
+            "add_preassigned",
+            [](IVFCore& self, FArray x, IArray ids, IArray lists) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                check_1d(ids, n, "ids");
+                check_1d(lists, n, "lists");
+                py::gil_scoped_release nogil;
+                self.add_preassigned(x.data(), n, ids.data(), lists.data());
+            },
+            py::arg("x"), py::arg("ids"), py::arg("lists"))
+        .def("reset", &IVFCore::reset)
+        .def(
+            "search",
+            [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
+               std::size_t rerank_k, std::size_t rerank_dim) {
+                check_2d(xq, self.dim(), "queries");
+                const std::size_t nq = xq.shape(0);
+                SearchParams p;
+                p.k = k;
+                p.nprobe = nprobe;
+                p.scan_dim = scan_dim;
+                p.rerank_k = rerank_k;
+                p.rerank_dim = rerank_dim;
+                if (k == 0) throw std::invalid_argument("k must be >= 1");
+                std::vector<float> D(nq * k);
+                std::vector<int64_t> I(nq * k);
+                {
+                    py::gil_scoped_release nogil;
+                    self.search(xq.data(), nq, p, D.data(), I.data());
+                }
+                return py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
+                                      to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
+            },
+            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("scan_dim"), py::arg("rerank_k"),
+            py::arg("rerank_dim"))
+        .def("centroids",
+             [](const IVFCore& self) {
+                 return to_numpy(self.centroids(), {py::ssize_t(self.nlist()), py::ssize_t(self.coarse_dim())});
+             })
+        .def("list_sizes",
+             [](const IVFCore& self) { return to_numpy(self.list_sizes(), {py::ssize_t(self.nlist())}); })
+        .def("export_lists", [](const IVFCore& self) {
+            // Sizes, ids and vectors are taken under one lock so they agree with each other.
+            std::vector<int64_t> sizes, ids;
+            std::vector<float> vecs;
+            {
+                py::gil_scoped_release nogil;
+                self.export_state(sizes, ids, vecs);
+            }
+            const py::ssize_t n = static_cast<py::ssize_t>(ids.size());
+            return py::make_tuple(to_numpy(std::move(sizes), {py::ssize_t(self.nlist())}),
+                                  to_numpy(std::move(ids), {n}),
+                                  to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
+        });
+}

@@ -1,0 +1,184 @@
+#include "ivf.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "parallel.h"
+
+namespace adanns {
+
+namespace {
+
+void normalize_copy(const float* x, std::size_t n, std::size_t d, float* out) {
+    parallel_for_chunks(n, 256, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i) {
+            const float* xi = x + i * d;
+            float* oi = out + i * d;
+            double s = 0;
+            for (std::size_t t = 0; t < d; ++t) s += double(xi[t]) * xi[t];
+            const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
+            for (std::size_t t = 0; t < d; ++t) oi[t] = xi[t] * inv;
+        }
+    });
+}
+
+}  // namespace
+
+IVFCore::IVFCore(std::size_t dim, std::size_t nlist, std::size_t coarse_dim, int metric)
+    : dim_(dim), nlist_(nlist), coarse_dim_(coarse_dim), metric_(metric) {
+    if (dim == 0) throw std::invalid_argument("dim must be >= 1");
+    if (nlist == 0 || nlist > (std::size_t(1) << 31))
+        throw std::invalid_argument("nlist must be in 1..2^31");
+    if (coarse_dim == 0 || coarse_dim > dim)
+        throw std::invalid_argument("coarse_dim must be in 1..dim");
+    if (metric < kMetricL2 || metric > kMetricCosine) throw std::invalid_argument("unknown metric");
+    lists_ = InvertedLists(nlist, dim);
+}
+
+bool IVFCore::is_trained() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return trained_;
+}
+
+std::size_t IVFCore::ntotal() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return lists_.total();
+}
+
+void IVFCore::train(const float* x, std::size_t n, const KMeansParams& params_in) {
+    if (n < nlist_)
+        throw std::invalid_argument("training needs at least nlist = " + std::to_string(nlist_) +
+                                    " vectors, got " + std::to_string(n));
+    // Copy the coarse prefix (normalised per prefix for cosine: prefix cosine semantics).
+    std::vector<float> prefix(n * coarse_dim_);
+    parallel_for_chunks(n, 1024, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = b; i < e; ++i)
+            std::copy(x + i * dim_, x + i * dim_ + coarse_dim_, prefix.data() + i * coarse_dim_);
+    });
+    if (metric_ == kMetricCosine) normalize_copy(prefix.data(), n, coarse_dim_, prefix.data());
+    KMeansParams params = params_in;
+    params.k = nlist_;
+    params.spherical = metric_ != kMetricL2;
+    std::vector<float> c = nlist_ == 1 && !params.spherical
+                               ? std::vector<float>(coarse_dim_, 0.f)
+                               : kmeans_train(prefix.data(), n, coarse_dim_, params);
+    set_centroids(c.data());
+}
+
+void IVFCore::set_centroids(const float* c) {
+    std::vector<float> cent(c, c + nlist_ * coarse_dim_);
+    std::vector<float> norms(nlist_);
+    for (std::size_t j = 0; j < nlist_; ++j) {
+        float s = 0.f;
+        for (std::size_t t = 0; t < coarse_dim_; ++t) s += cent[j * coarse_dim_ + t] * cent[j * coarse_dim_ + t];
+        norms[j] = s;
+    }
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (lists_.total() > 0)
+        throw std::logic_error("cannot change the centroids of an index that holds vectors");
+    centroids_.swap(cent);
+    centroid_norms_.swap(norms);
+    trained_ = true;
+}
+
+void IVFCore::add(const float* x, std::size_t n, const int64_t* ids) {
+    if (n == 0) return;
+    std::vector<float> normed;
+    if (metric_ == kMetricCosine) {
+        normed.resize(n * dim_);
+        normalize_copy(x, n, dim_, normed.data());
+        x = normed.data();
+    }
+    std::vector<int64_t> assign(n, 0);
+    {
+        std::shared_lock<std::shared_mutex> lock(mu_);
+        if (!trained_) throw std::logic_error("the index must be trained before add");
+        if (nlist_ > 1)
+            assign_nearest(x, n, dim_, centroids_.data(), nlist_, coarse_dim_, metric_ != kMetricL2,
+                           assign.data());
+    }
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    add_locked(x, n, ids, assign.data());
+}
+
+void IVFCore::add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (lists[i] < 0 || static_cast<std::size_t>(lists[i]) >= nlist_)
+            throw std::invalid_argument("list number out of range");
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (!trained_) throw std::logic_error("the index must be trained before add");
+    add_locked(x, n, ids, lists);
+}
+
+void IVFCore::add_locked(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists) {
+    // Group rows by list (stable), reserve everything first so that an allocation
+    // failure leaves the index unchanged, then append (cannot fail).
+    std::vector<std::size_t> start(nlist_ + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lists[i]) + 1];
+    for (std::size_t l = 0; l < nlist_; ++l) {
+        start[l + 1] += start[l];
+        if (lists_.list_size(l) + (start[l + 1] - start[l]) > (std::size_t(1) << 32) - 1)
+            throw std::length_error("an inverted list would exceed 2^32 rows");
+    }
+    std::vector<std::size_t> order(n);
+    {
+        std::vector<std::size_t> pos(start.begin(), start.end() - 1);
+        for (std::size_t i = 0; i < n; ++i) order[pos[static_cast<std::size_t>(lists[i])]++] = i;
+    }
+    for (std::size_t l = 0; l < nlist_; ++l)
+        if (start[l + 1] > start[l]) lists_.reserve(l, lists_.list_size(l) + start[l + 1] - start[l]);
+    const int64_t base = next_id_;
+    parallel_for_chunks(nlist_, 16, [&](std::size_t lb, std::size_t le) {
+        for (std::size_t l = lb; l < le; ++l)
+            for (std::size_t j = start[l]; j < start[l + 1]; ++j) {
+                const std::size_t i = order[j];
+                lists_.append(l, x + i * dim_, ids ? ids[i] : base + static_cast<int64_t>(i));
+            }
+    });
+    lists_.recount();
+    if (ids) {
+        for (std::size_t i = 0; i < n; ++i) next_id_ = std::max(next_id_, ids[i] + 1);
+    } else {
+        next_id_ = base + static_cast<int64_t>(n);
+    }
+}
+
+void IVFCore::reset() {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    lists_.clear();
+    next_id_ = 0;
+}
+
+std::vector<float> IVFCore::centroids() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return centroids_;
+}
+
+std::vector<int64_t> IVFCore::list_sizes() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    std::vector<int64_t> s(nlist_);
+    for (std::size_t l = 0; l < nlist_; ++l) s[l] = static_cast<int64_t>(lists_.list_size(l));
+    return s;
+}
+
+void IVFCore::export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& ids,
+                           std::vector<float>& vectors) const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    const std::size_t total = lists_.total();
+    sizes.resize(nlist_);
+    ids.resize(total);
+    vectors.resize(total * dim_);
+    std::size_t row = 0;
+    for (std::size_t l = 0; l < nlist_; ++l) {
+        const std::size_t n = lists_.list_size(l);
+        sizes[l] = static_cast<int64_t>(n);
+        std::copy(lists_.ids(l), lists_.ids(l) + n, ids.begin() + row);
+        for (std::size_t r = 0; r < n; ++r) lists_.reconstruct(l, r, vectors.data() + (row + r) * dim_);
+        row += n;
+    }
+}
+
+}  // namespace adanns

@@ -1,0 +1,72 @@
+// The AdANNS-IVF index core: coarse quantizer on a prefix, inverted lists in
+// dimension blocks, and the three-stage search (probe, prefix scan, rerank).
+// A flat (exact) index is the same core with one list and no coarse stage.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <shared_mutex>
+#include <vector>
+
+#include "invlists.h"
+#include "kmeans.h"
+
+namespace adanns {
+
+enum Metric : int { kMetricL2 = 0, kMetricIP = 1, kMetricCosine = 2 };
+
+struct SearchParams {
+    std::size_t k = 10;
+    std::size_t nprobe = 1;
+    std::size_t scan_dim = 0;    // dims used by the list scan
+    std::size_t rerank_k = 0;    // 0: no rerank
+    std::size_t rerank_dim = 0;  // dims used by the rerank
+};
+
+class IVFCore {
+public:
+    IVFCore(std::size_t dim, std::size_t nlist, std::size_t coarse_dim, int metric);
+
+    std::size_t dim() const { return dim_; }
+    std::size_t nlist() const { return nlist_; }
+    std::size_t coarse_dim() const { return coarse_dim_; }
+    int metric() const { return metric_; }
+    bool is_trained() const;
+    std::size_t ntotal() const;
+
+    // k-means on the coarse_dim prefix of x (n x dim rows).
+    void train(const float* x, std::size_t n, const KMeansParams& params);
+    // Installs centroids (nlist x coarse_dim) directly.
+    void set_centroids(const float* c);
+    // Adds n rows (n x dim); ids == nullptr gives sequential ids ntotal, ntotal+1, ...
+    void add(const float* x, std::size_t n, const int64_t* ids);
+    // Appends rows to given lists without assignment (used by load). Validates list numbers.
+    void add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
+    void reset();
+
+    // D, I: nq x k. Thread-safe against concurrent searches and adds.
+    void search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const;
+
+    // State export (copies), in list order.
+    std::vector<float> centroids() const;
+    std::vector<int64_t> list_sizes() const;
+    // Consistent snapshot of the lists: per-list sizes, then ids and vectors in list order.
+    void export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& ids,
+                      std::vector<float>& vectors) const;
+
+private:
+    void add_locked(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
+    void search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
+                       int64_t* I) const;
+    void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, int64_t* probes) const;
+
+    std::size_t dim_, nlist_, coarse_dim_;
+    int metric_;
+    bool trained_ = false;
+    int64_t next_id_ = 0;
+    std::vector<float> centroids_;       // nlist x coarse_dim
+    std::vector<float> centroid_norms_;  // squared, for L2 probing
+    InvertedLists lists_;
+    mutable std::shared_mutex mu_;
+};
+
+}  // namespace adanns

@@ -1,0 +1,185 @@
+#include "kmeans.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+#include "distances.h"
+#include "parallel.h"
+
+namespace adanns {
+
+std::vector<std::size_t> sample_indices(std::size_t n, std::size_t m, uint64_t seed) {
+    if (m > n) throw std::invalid_argument("sample larger than population");
+    std::vector<std::size_t> perm(n);
+    std::iota(perm.begin(), perm.end(), std::size_t(0));
+    Rng rng(seed);
+    for (std::size_t i = 0; i < m; ++i) {
+        const std::size_t j = i + rng.below(n - i);
+        std::swap(perm[i], perm[j]);
+    }
+    perm.resize(m);
+    std::sort(perm.begin(), perm.end());
+    return perm;
+}
+
+static std::vector<float> row_norms_sqr(const float* c, std::size_t k, std::size_t d) {
+    std::vector<float> nn(k);
+    for (std::size_t j = 0; j < k; ++j) {
+        float s = 0.f;
+        for (std::size_t t = 0; t < d; ++t) s += c[j * d + t] * c[j * d + t];
+        nn[j] = s;
+    }
+    return nn;
+}
+
+void assign_nearest(const float* x, std::size_t n, std::size_t ldx, const float* centroids,
+                    std::size_t k, std::size_t d, bool ip, int64_t* out, float* out_dist) {
+    const std::vector<float> cn = ip ? std::vector<float>() : row_norms_sqr(centroids, k, d);
+    const ScanFn scan = kernels().scan;
+    parallel_for_chunks(n, 64, [&](std::size_t begin, std::size_t end) {
+        std::vector<float> acc(k);
+        for (std::size_t i = begin; i < end; ++i) {
+            std::fill(acc.begin(), acc.end(), 0.f);
+            scan(kScanIP, x + i * ldx, centroids, k, d, d, acc.data(), nullptr);
+            std::size_t best = 0;
+            float bd = std::numeric_limits<float>::infinity();
+            for (std::size_t j = 0; j < k; ++j) {
+                const float dist = ip ? -acc[j] : cn[j] - 2.f * acc[j];
+                if (dist < bd) {
+                    bd = dist;
+                    best = j;
+                }
+            }
+            out[i] = static_cast<int64_t>(best);
+            if (out_dist) out_dist[i] = bd;
+        }
+    });
+}
+
+static void normalize_rows(float* c, std::size_t k, std::size_t d) {
+    for (std::size_t j = 0; j < k; ++j) {
+        double s = 0;
+        for (std::size_t t = 0; t < d; ++t) s += double(c[j * d + t]) * c[j * d + t];
+        if (s > 0) {
+            const float inv = float(1.0 / std::sqrt(s));
+            for (std::size_t t = 0; t < d; ++t) c[j * d + t] *= inv;
+        }
+    }
+}
+
+static void init_kmeanspp(const float* x, std::size_t n, std::size_t d, std::size_t k, Rng& rng,
+                          float* c) {
+    std::vector<float> best(n, std::numeric_limits<float>::infinity());
+    std::size_t first = rng.below(n);
+    std::copy(x + first * d, x + (first + 1) * d, c);
+    for (std::size_t j = 1; j < k; ++j) {
+        const float* cj = c + (j - 1) * d;
+        parallel_for_chunks(n, 1024, [&](std::size_t b, std::size_t e) {
+            for (std::size_t i = b; i < e; ++i) {
+                float s = 0.f;
+                for (std::size_t t = 0; t < d; ++t) {
+                    const float diff = x[i * d + t] - cj[t];
+                    s += diff * diff;
+                }
+                best[i] = std::min(best[i], s);
+            }
+        });
+        double total = 0;
+        for (std::size_t i = 0; i < n; ++i) total += best[i];
+        std::size_t pick = rng.below(n);
+        if (total > 0) {
+            double r = rng.uniform() * total;
+            for (std::size_t i = 0; i < n; ++i) {
+                r -= best[i];
+                if (r <= 0) {
+                    pick = i;
+                    break;
+                }
+            }
+        }
+        std::copy(x + pick * d, x + (pick + 1) * d, c + j * d);
+    }
+}
+
+std::vector<float> kmeans_train(const float* x_in, std::size_t n_in, std::size_t d,
+                                const KMeansParams& p) {
+    const std::size_t k = p.k;
+    if (k == 0 || d == 0) throw std::invalid_argument("k-means needs k >= 1 and d >= 1");
+    if (n_in < k) throw std::invalid_argument("k-means needs at least k training points");
+    Rng rng(p.seed);
+
+    // Training sample, capped at max_points_per_centroid * k rows.
+    std::vector<float> sample;
+    const float* x = x_in;
+    std::size_t n = n_in;
+    if (p.max_points_per_centroid > 0 && n_in > k * p.max_points_per_centroid) {
+        n = k * p.max_points_per_centroid;
+        const std::vector<std::size_t> idx = sample_indices(n_in, n, rng.next());
+        sample.resize(n * d);
+        for (std::size_t i = 0; i < n; ++i)
+            std::copy(x_in + idx[i] * d, x_in + (idx[i] + 1) * d, sample.data() + i * d);
+        x = sample.data();
+    }
+
+    std::vector<float> c(k * d);
+    if (p.kmeanspp) {
+        init_kmeanspp(x, n, d, k, rng, c.data());
+    } else {
+        const std::vector<std::size_t> idx = sample_indices(n, k, rng.next());
+        for (std::size_t j = 0; j < k; ++j)
+            std::copy(x + idx[j] * d, x + (idx[j] + 1) * d, c.data() + j * d);
+    }
+    if (p.spherical) normalize_rows(c.data(), k, d);
+
+    std::vector<int64_t> assign(n);
+    std::vector<double> sums(k * d);
+    std::vector<std::size_t> counts(k);
+    for (int it = 0; it < p.niter; ++it) {
+        assign_nearest(x, n, d, c.data(), k, d, p.spherical, assign.data());
+        std::fill(sums.begin(), sums.end(), 0.0);
+        std::fill(counts.begin(), counts.end(), 0);
+        // Each thread owns a range of centroids: no shared writes, deterministic sums.
+        parallel_for_chunks(k, 16, [&](std::size_t cb, std::size_t ce) {
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t a = static_cast<std::size_t>(assign[i]);
+                if (a < cb || a >= ce) continue;
+                ++counts[a];
+                double* s = sums.data() + a * d;
+                const float* xi = x + i * d;
+                for (std::size_t t = 0; t < d; ++t) s[t] += xi[t];
+            }
+        });
+        for (std::size_t j = 0; j < k; ++j) {
+            if (counts[j] == 0) continue;
+            const double inv = 1.0 / double(counts[j]);
+            for (std::size_t t = 0; t < d; ++t) c[j * d + t] = float(sums[j * d + t] * inv);
+        }
+        // Empty clusters: split a large cluster (probability proportional to size), as Faiss does.
+        for (std::size_t j = 0; j < k; ++j) {
+            if (counts[j] != 0) continue;
+            std::size_t big = 0;
+            for (;;) {
+                big = rng.below(k);
+                const double pr = double(counts[big] > 1 ? counts[big] - 1 : 0) / double(n - k + 1);
+                if (rng.uniform() < pr) break;
+            }
+            std::copy(c.begin() + big * d, c.begin() + (big + 1) * d, c.begin() + j * d);
+            const float eps = 1.f / 1024.f;
+            for (std::size_t t = 0; t < d; ++t) {
+                const float sgn = (t % 2 == 0) ? 1.f : -1.f;
+                c[j * d + t] *= 1.f + sgn * eps;
+                c[big * d + t] *= 1.f - sgn * eps;
+            }
+            counts[j] = counts[big] / 2;
+            counts[big] -= counts[j];
+        }
+        if (p.spherical) normalize_rows(c.data(), k, d);
+    }
+    return c;
+}
+
+}  // namespace adanns

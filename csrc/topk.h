@@ -1,0 +1,68 @@
+// Bounded top-k selection: a max-heap of (distance, label) pairs, smaller is better.
+// Ties are broken by label so results never depend on the order of pushes.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace adanns {
+
+// (da, la) ranks after (db, lb)
+inline bool worse(float da, int64_t la, float db, int64_t lb) {
+    return da > db || (da == db && la > lb);
+}
+
+// A heap over caller-owned arrays d[0..k), l[0..k), initialised full of (+inf, -1).
+class TopK {
+public:
+    TopK(float* d, int64_t* l, std::size_t k) : d_(d), l_(l), k_(k) {
+        std::fill(d_, d_ + k_, std::numeric_limits<float>::infinity());
+        std::fill(l_, l_ + k_, int64_t(-1));
+    }
+    float threshold() const { return d_[0]; }
+
+    // Keeps (dist, label) if it beats the current worst entry.
+    void push(float dist, int64_t label) {
+        if (!worse(d_[0], l_[0], dist, label)) return;
+        d_[0] = dist;
+        l_[0] = label;
+        sift_down(d_, l_, k_, 0);
+    }
+
+    // Sorts best-first in place; unfilled slots (+inf, -1) end up last.
+    void sort() {
+        for (std::size_t end = k_; end > 1; --end) {
+            std::swap(d_[0], d_[end - 1]);
+            std::swap(l_[0], l_[end - 1]);
+            sift_down(d_, l_, end - 1, 0);
+        }
+    }
+
+    // Rebuilds the heap property after the caller rewrote entries.
+    void heapify() {
+        for (std::size_t i = k_ / 2; i-- > 0;) sift_down(d_, l_, k_, i);
+    }
+
+private:
+    static void sift_down(float* d, int64_t* l, std::size_t n, std::size_t i) {
+        const float dv = d[i];
+        const int64_t lv = l[i];
+        for (;;) {
+            std::size_t c = 2 * i + 1;
+            if (c >= n) break;
+            if (c + 1 < n && worse(d[c + 1], l[c + 1], d[c], l[c])) ++c;
+            if (!worse(d[c], l[c], dv, lv)) break;
+            d[i] = d[c];
+            l[i] = l[c];
+            i = c;
+        }
+        d[i] = dv;
+        l[i] = lv;
+    }
+    float* d_;
+    int64_t* l_;
+    std::size_t k_;
+};
+
+}  // namespace adanns
