@@ -1,0 +1,77 @@
+"""Input checks shared by the public classes: clear Python exceptions, never a crash."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Optional
+
+import numpy as np
+
+METRICS = {"l2": 0, "ip": 1, "cosine": 2}
+METRIC_NAMES = {v: k for k, v in METRICS.items()}
+
+
+def metric_code(metric: str) -> int:
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be a string, one of {sorted(METRICS)}; got {type(metric).__name__}")
+    m = metric.lower()
+    if m not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(METRICS)}")
+    return METRICS[m]
+
+
+def as_int(value: Any, name: str, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
+    """An integer parameter within [lo, hi] (bools rejected)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got a bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name} must be <= {hi}, got {v}")
+    return v
+
+
+def as_matrix(x: Any, dim: int, name: str = "x", check_finite: bool = True) -> np.ndarray:
+    """A C-contiguous float32 (n, dim) copy or view of x.
+
+    float16 and float64 are converted; integer, bool, complex and object arrays raise TypeError.
+    """
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as e:  # ragged lists and the like
+            raise TypeError(f"{name} must be a 2-D float array: {e}") from None
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must hold floating-point values (float32, float16 or float64), got dtype {x.dtype}; "
+            f"convert it with .astype(numpy.float32)"
+        )
+    if x.ndim != 2:
+        hint = " (for one vector use x.reshape(1, -1))" if x.ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D of shape (n, {dim}), got shape {x.shape}{hint}")
+    if x.shape[1] != dim:
+        raise ValueError(f"{name} has {x.shape[1]} dimensions, the index has {dim}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if check_finite and x.size and not np.isfinite(x).all():
+        bad = int(np.argwhere(~np.isfinite(x))[0][0])
+        raise ValueError(f"{name} contains NaN or infinite values (first in row {bad})")
+    return x
+
+
+def as_ids(ids: Any, n: int) -> np.ndarray:
+    """A C-contiguous int64 array of n non-negative ids."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"ids must be an integer array, got dtype {ids.dtype}")
+    if ids.ndim != 1 or ids.shape[0] != n:
+        raise ValueError(f"ids must be 1-D with one id per vector ({n}), got shape {ids.shape}")
+    if ids.dtype.kind == "u" and ids.size and ids.max() > np.iinfo(np.int64).max:
+        raise ValueError("ids must fit in int64")
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if ids.size and ids.min() < 0:
+        raise ValueError("ids must be >= 0 (-1 marks a missing result)")
+    return ids

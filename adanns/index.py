@@ -1,0 +1,252 @@
+"""Public index classes. Thin: validate, convert, call the C++ core."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class _Index:
+    """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
+
+    _kind = ""
+
+    def __init__(self, dim: int, nlist: int, coarse_dim: int, metric: str) -> None:
+        self._dim = as_int(dim, "dim", 1)
+        self._core = _core.IVFCore(self._dim, nlist, coarse_dim, metric_code(metric))
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def dim(self) -> int:
+        """Full dimensionality of the stored vectors."""
+        return self._dim
+
+    @property
+    def metric(self) -> str:
+        """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
+        return METRIC_NAMES[self._core.metric]
+
+    @property
+    def ntotal(self) -> int:
+        """Number of stored vectors."""
+        return self._core.ntotal
+
+    @property
+    def is_trained(self) -> bool:
+        return self._core.is_trained
+
+    def __len__(self) -> int:
+        return self.ntotal
+
+    # ----------------------------------------------------------------- add
+    def add(self, x: Any, ids: Optional[Any] = None) -> None:
+        """Adds the rows of ``x`` (n, dim). Ids default to 0, 1, 2, ... in order of addition.
+
+        With ``cosine`` the library normalises the vectors; the stored copy is normalised.
+        """
+        if not self.is_trained:
+            raise RuntimeError("the index must be trained before add(); call train(x) first")
+        x = as_matrix(x, self._dim, "x")
+        id_arr = None if ids is None else as_ids(ids, x.shape[0])
+        if x.shape[0] == 0:
+            return
+        self._core.add(x, id_arr)
+
+    def reset(self) -> None:
+        """Removes every stored vector (the training is kept)."""
+        self._core.reset()
+
+    # ----------------------------------------------------------------- search
+    def _search(
+        self,
+        xq: Any,
+        k: int,
+        nprobe: int,
+        scan_dim: Optional[int],
+        rerank_k: int,
+        rerank_dim: Optional[int],
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        if not self.is_trained:
+            raise RuntimeError("the index must be trained before search()")
+        xq = as_matrix(xq, self._dim, "queries")
+        ntotal = self.ntotal
+        k = as_int(k, "k", 1)
+        if k > ntotal:
+            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
+        scan_dim = self._dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, self._dim)
+        rerank_k = as_int(rerank_k, "rerank_k", 0)
+        rerank_k = min(rerank_k, ntotal)
+        rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
+        if xq.shape[0] == 0:
+            return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
+        return self._core.search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim)
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: PathLike) -> None:
+        """Writes the index to one file, atomically (a failed save leaves any old file intact)."""
+        from .io import save_index
+
+        save_index(self, path)
+
+    def _header(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._describe()}, ntotal={self.ntotal})"
+
+    def _describe(self) -> str:
+        return f"dim={self.dim}, metric={self.metric!r}"
+
+
+class IVFIndex(_Index):
+    """AdANNS-IVF: an inverted-file index whose stages each use their own prefix.
+
+    * clustering and probing use the first ``coarse_dim`` dims;
+    * the probed lists are scanned on the first ``scan_dim`` dims (chosen per search);
+    * the best ``rerank_k`` candidates are re-scored on ``rerank_dim`` dims (default: all).
+
+    ``coarse_dim = scan_dim = dim`` without rerank is a classic (rigid) IVF-Flat index.
+
+    Args:
+        dim: dimensionality of the vectors.
+        nlist: number of inverted lists (k-means clusters).
+        coarse_dim: prefix length used for clustering and probing (default: ``dim``).
+        metric: ``"l2"`` (squared Euclidean), ``"ip"`` (inner product) or ``"cosine"``.
+        niter: k-means iterations.
+        seed: seed of the k-means sampling and initialisation.
+        kmeanspp: k-means++ initialisation instead of a random sample.
+        max_points_per_centroid: cap on the training sample (per centroid), as in Faiss.
+
+    Prefix semantics per metric: ``l2`` and ``ip`` are computed on the prefix as is;
+    ``cosine`` is the cosine of the prefixes (``x[:d]`` and ``q[:d]`` each normalised).
+    """
+
+    _kind = "ivf"
+
+    def __init__(
+        self,
+        dim: int,
+        nlist: int,
+        coarse_dim: Optional[int] = None,
+        metric: str = "l2",
+        *,
+        niter: int = 20,
+        seed: int = 1234,
+        kmeanspp: bool = False,
+        max_points_per_centroid: int = 256,
+    ) -> None:
+        dim = as_int(dim, "dim", 1)
+        nlist = as_int(nlist, "nlist", 1, 2**31)
+        coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
+        super().__init__(dim, nlist, coarse_dim, metric)
+        self.niter = as_int(niter, "niter", 0)
+        self.seed = as_int(seed, "seed", 0, 2**64 - 1)
+        self.kmeanspp = bool(kmeanspp)
+        self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
+
+    @property
+    def nlist(self) -> int:
+        return self._core.nlist
+
+    @property
+    def coarse_dim(self) -> int:
+        return self._core.coarse_dim
+
+    def train(self, x: Any) -> None:
+        """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim))."""
+        if self.ntotal > 0:
+            raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
+        x = as_matrix(x, self._dim, "x")
+        if x.shape[0] < self.nlist:
+            raise ValueError(f"training needs at least nlist={self.nlist} vectors, got {x.shape[0]}")
+        self._core.train(x, self.niter, self.seed, self.kmeanspp, self.max_points_per_centroid)
+
+    def search(
+        self,
+        xq: Any,
+        k: int = 10,
+        *,
+        nprobe: int = 1,
+        scan_dim: Optional[int] = None,
+        rerank_k: int = 0,
+        rerank_dim: Optional[int] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` search of the rows of ``xq`` (nq, dim).
+
+        Args:
+            k: neighbours per query (at most ``ntotal``).
+            nprobe: lists probed per query (1..nlist), chosen on the ``coarse_dim`` prefix.
+            scan_dim: prefix length for the list scan (default: all dims).
+            rerank_k: if > 0, keep ``max(k, rerank_k)`` scan candidates and re-score them
+                exactly on ``rerank_dim`` dims; 0 returns the scan's ranking.
+            rerank_dim: prefix length of the rerank (default: all dims).
+
+        Returns:
+            ``(D, I)``, both (nq, k): distances (squared L2, ascending) or similarities
+            (ip / cosine, descending), and ids; ``-1`` ids (and +/-inf distances) where
+            fewer than k candidates were found.
+        """
+        return self._search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim)
+
+    def centroids(self) -> np.ndarray:
+        """The (nlist, coarse_dim) coarse centroids."""
+        return self._core.centroids()
+
+    def list_sizes(self) -> np.ndarray:
+        """Number of vectors in each inverted list."""
+        return self._core.list_sizes()
+
+    def _header(self) -> Dict[str, Any]:
+        return {
+            "type": self._kind,
+            "dim": self.dim,
+            "nlist": self.nlist,
+            "coarse_dim": self.coarse_dim,
+            "metric": self.metric,
+            "niter": self.niter,
+            "seed": self.seed,
+            "kmeanspp": self.kmeanspp,
+            "max_points_per_centroid": self.max_points_per_centroid,
+        }
+
+    def _describe(self) -> str:
+        return f"dim={self.dim}, nlist={self.nlist}, coarse_dim={self.coarse_dim}, metric={self.metric!r}"
+
+
+class FlatIndex(_Index):
+    """Exact search with the same prefix semantics as :class:`IVFIndex`.
+
+    The pipeline with one list and no coarse stage: scan every vector on ``scan_dim``
+    dims, optionally rerank ``rerank_k`` candidates on ``rerank_dim`` dims. With the
+    defaults it is exact brute-force search, useful for ground truth and small data.
+    """
+
+    _kind = "flat"
+
+    def __init__(self, dim: int, metric: str = "l2") -> None:
+        dim = as_int(dim, "dim", 1)
+        super().__init__(dim, 1, dim, metric)
+        self._core.set_centroids(np.zeros((1, dim), np.float32))
+
+    def search(
+        self,
+        xq: Any,
+        k: int = 10,
+        *,
+        scan_dim: Optional[int] = None,
+        rerank_k: int = 0,
+        rerank_dim: Optional[int] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` on the ``scan_dim`` prefix (default all dims); see IVFIndex.search."""
+        return self._search(xq, k, 1, scan_dim, rerank_k, rerank_dim)
+
+    def _header(self) -> Dict[str, Any]:
+        return {"type": self._kind, "dim": self.dim, "metric": self.metric}

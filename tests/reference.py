@@ -1,0 +1,58 @@
+"""Small numpy reference of the search semantics, used only by the tests."""
+
+import numpy as np
+
+
+def prefix_scores(xb, xq, metric, d):
+    """Internal distances (smaller is better) of every query to every base row on prefix d."""
+    b = np.asarray(xb, np.float64)[:, :d]
+    q = np.asarray(xq, np.float64)[:, :d]
+    if metric == "l2":
+        return (q * q).sum(1)[:, None] - 2 * q @ b.T + (b * b).sum(1)[None, :]
+    if metric == "ip":
+        return -(q @ b.T)
+    bn = np.linalg.norm(b, axis=1)
+    qn = np.linalg.norm(q, axis=1)
+    bn[bn == 0] = 1
+    qn[qn == 0] = 1
+    return -((q / qn[:, None]) @ (b / bn[:, None]).T)
+
+
+def to_output(dist, metric):
+    return dist if metric == "l2" else -dist
+
+
+def brute_force(xb, xq, k, metric, d=None):
+    d = xb.shape[1] if d is None else d
+    s = prefix_scores(xb, xq, metric, d)
+    idx = np.argsort(s, axis=1, kind="stable")[:, :k]
+    return to_output(np.take_along_axis(s, idx, 1), metric), idx
+
+
+def two_stage(xb, xq, k, metric, scan_dim, rerank_k, rerank_dim):
+    """Exhaustive scan on scan_dim keeping max(k, rerank_k), rerank on rerank_dim."""
+    s1 = prefix_scores(xb, xq, metric, scan_dim)
+    k1 = max(k, rerank_k)
+    cand = np.argsort(s1, axis=1, kind="stable")[:, :k1]
+    s2 = prefix_scores(xb, xq, metric, rerank_dim)
+    cs = np.take_along_axis(s2, cand, 1)
+    order = np.argsort(cs, axis=1, kind="stable")[:, :k]
+    return to_output(np.take_along_axis(cs, order, 1), metric), np.take_along_axis(cand, order, 1)
+
+
+def assert_matches(D, I, Dref, Iref, xb_scores_out, tol=2e-4):
+    """Checks a result against a reference up to float rounding.
+
+    D must match Dref, and every returned id must have, in the reference score matrix
+    (output convention), the distance reported for it: so I is a valid top-k even where
+    near-ties make the order of equal distances differ.
+    """
+    D = np.asarray(D, np.float64)
+    scale = max(1.0, float(np.abs(Dref).max()))
+    assert D.shape == Dref.shape and I.shape == Iref.shape
+    np.testing.assert_allclose(D, Dref, rtol=0, atol=tol * scale)
+    assert (I >= 0).all()
+    got = np.take_along_axis(xb_scores_out, I, 1)
+    np.testing.assert_allclose(got, D, rtol=0, atol=tol * scale)
+    for row in I:
+        assert len(set(row.tolist())) == len(row), "duplicate ids in one result row"

@@ -1,0 +1,165 @@
+"""Every search path against exact numpy brute force at settings where it must be exact."""
+
+import numpy as np
+import pytest
+
+import adanns
+from adanns.datasets import synthetic_matryoshka
+from reference import assert_matches, brute_force, prefix_scores, to_output, two_stage
+
+METRICS = ["l2", "ip", "cosine"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    x = synthetic_matryoshka(3_000, 72, n_clusters=40, seed=3)
+    return x[200:], x[:200].copy()
+
+
+def out_scores(xb, xq, metric, d):
+    return to_output(prefix_scores(xb, xq, metric, d), metric)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("scan_dim", [72, 40, 7])
+def test_ivf_full_probe_equals_brute_force_on_scan_prefix(data, metric, scan_dim):
+    xb, xq = data
+    index = adanns.IVFIndex(72, 16, coarse_dim=24, metric=metric)
+    index.train(xb)
+    index.add(xb)
+    D, I = index.search(xq, 10, nprobe=16, scan_dim=scan_dim)
+    Dr, Ir = brute_force(xb, xq, 10, metric, scan_dim)
+    assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, scan_dim))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_ivf_full_probe_with_full_rerank_equals_two_stage(data, metric):
+    xb, xq = data
+    index = adanns.IVFIndex(72, 16, coarse_dim=16, metric=metric)
+    index.train(xb)
+    index.add(xb)
+    D, I = index.search(xq, 10, nprobe=16, scan_dim=12, rerank_k=50)
+    Dr, Ir = two_stage(xb, xq, 10, metric, 12, 50, 72)
+    # the candidate set can differ only through near-ties on the scan prefix
+    assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, 72))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_rerank_over_everything_is_exact_search(data, metric):
+    xb, xq = data
+    index = adanns.IVFIndex(72, 8, coarse_dim=8, metric=metric)
+    index.train(xb)
+    index.add(xb)
+    D, I = index.search(xq, 5, nprobe=8, scan_dim=3, rerank_k=index.ntotal)
+    Dr, Ir = brute_force(xb, xq, 5, metric)
+    assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, 72))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_rerank_dim_prefix(data, metric):
+    xb, xq = data
+    index = adanns.FlatIndex(72, metric)
+    index.add(xb)
+    D, I = index.search(xq, 10, scan_dim=8, rerank_k=100, rerank_dim=33)
+    Dr, Ir = two_stage(xb, xq, 10, metric, 8, 100, 33)
+    assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, 33))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("dim", [1, 5, 8, 31, 32, 33, 100])
+def test_flat_equals_brute_force_for_odd_dims(metric, dim):
+    rng = np.random.default_rng(dim)
+    xb = rng.standard_normal((500, dim)).astype(np.float32)
+    xq = rng.standard_normal((30, dim)).astype(np.float32)
+    index = adanns.FlatIndex(dim, metric)
+    index.add(xb)
+    k = min(20, 500)
+    D, I = index.search(xq, k)
+    Dr, Ir = brute_force(xb, xq, k, metric)
+    assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, dim))
+
+
+def test_custom_ids(data):
+    xb, xq = data
+    ids = np.arange(xb.shape[0], dtype=np.int64) * 7 + 1_000_000_000_000
+    index = adanns.IVFIndex(72, 16, coarse_dim=24)
+    index.train(xb)
+    index.add(xb, ids=ids)
+    D, I = index.search(xq, 10, nprobe=16)
+    Dr, Ir = brute_force(xb, xq, 10, "l2")
+    np.testing.assert_allclose(D, Dr, atol=2e-4 * max(1, np.abs(Dr).max()))
+    assert np.isin(I, ids).all()
+    # positions map back to the right rows
+    pos = (I - 1_000_000_000_000) // 7
+    np.testing.assert_allclose(np.take_along_axis(out_scores(xb, xq, "l2", 72), pos, 1), D, atol=1e-3)
+
+
+def test_sequential_ids_continue_across_adds(data):
+    xb, xq = data
+    index = adanns.FlatIndex(72)
+    index.add(xb[:1000])
+    index.add(xb[1000:])
+    D, I = index.search(xb[1500:1510], 1)
+    assert I[:, 0].tolist() == list(range(1500, 1510))
+    assert np.allclose(D[:, 0], 0, atol=1e-3)
+
+
+def test_missing_results_are_minus_one():
+    rng = np.random.default_rng(0)
+    xb = rng.standard_normal((64, 8)).astype(np.float32)
+    index = adanns.IVFIndex(8, 16)
+    index.train(xb)
+    index.add(xb)
+    D, I = index.search(xb[:5], 60, nprobe=1)
+    sizes = index.list_sizes()
+    assert (I == -1).any(), "one list of 64/16 rows cannot fill 60 results"
+    for drow, irow in zip(D, I):
+        found = irow >= 0
+        assert found.sum() <= sizes.max()
+        # valid results first, sorted; the rest -1 / +inf
+        assert not (irow[found.argmin():] >= 0).any() or found.all()
+        assert np.isinf(drow[~found]).all()
+        assert (np.diff(drow[found]) >= 0).all()
+
+
+def test_results_are_deterministic(data):
+    xb, xq = data
+    a = adanns.IVFIndex(72, 16, coarse_dim=24, metric="cosine", seed=5)
+    b = adanns.IVFIndex(72, 16, coarse_dim=24, metric="cosine", seed=5)
+    for idx in (a, b):
+        idx.train(xb)
+        idx.add(xb)
+    np.testing.assert_array_equal(a.centroids(), b.centroids())
+    r1 = a.search(xq, 10, nprobe=4, scan_dim=30, rerank_k=40)
+    r2 = b.search(xq, 10, nprobe=4, scan_dim=30, rerank_k=40)
+    r3 = a.search(xq[::-1], 10, nprobe=4, scan_dim=30, rerank_k=40)
+    np.testing.assert_array_equal(r1[1], r2[1])
+    np.testing.assert_array_equal(r1[1], r3[1][::-1])
+    np.testing.assert_array_equal(r1[0], r2[0])
+
+
+def test_single_query_matches_batch(data):
+    xb, xq = data
+    index = adanns.IVFIndex(72, 16, coarse_dim=24)
+    index.train(xb)
+    index.add(xb)
+    D, I = index.search(xq, 10, nprobe=3, scan_dim=40, rerank_k=30)
+    for i in range(0, 200, 37):
+        d1, i1 = index.search(xq[i : i + 1], 10, nprobe=3, scan_dim=40, rerank_k=30)
+        np.testing.assert_array_equal(i1[0], I[i])
+        np.testing.assert_allclose(d1[0], D[i], rtol=1e-6)
+
+
+def test_approximate_results_are_consistent(data):
+    """At nprobe < nlist every returned distance is the true one for that id, sorted."""
+    xb, xq = data
+    for metric in METRICS:
+        index = adanns.IVFIndex(72, 32, coarse_dim=20, metric=metric)
+        index.train(xb)
+        index.add(xb)
+        D, I = index.search(xq, 10, nprobe=2, scan_dim=50)
+        ref = out_scores(xb, xq, metric, 50)
+        ok = I >= 0
+        np.testing.assert_allclose(D[ok], np.take_along_axis(ref, np.where(ok, I, 0), 1)[ok], atol=2e-4 * max(1, np.abs(ref).max()))
+        sign = 1 if metric == "l2" else -1
+        assert (np.diff(sign * D, axis=1)[ok[:, 1:]] >= -1e-6).all()
