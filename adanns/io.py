@@ -40,8 +40,13 @@ class FormatError(ValueError):
     truncated, corrupted (checksum mismatch) or internally inconsistent."""
 
 
+def _bytes(arr: np.ndarray) -> memoryview:
+    """The raw bytes of an array as a flat memoryview (works for empty arrays too)."""
+    return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+
+
 def _crc(buf: Union[bytes, memoryview, np.ndarray]) -> int:
-    mv = memoryview(buf).cast("B")
+    mv = _bytes(buf) if isinstance(buf, np.ndarray) else memoryview(buf).cast("B")
     crc = 0
     step = 1 << 26
     for off in range(0, len(mv), step):
@@ -101,7 +106,7 @@ def save_index(index: Any, path: Union[str, "os.PathLike[str]"]) -> None:
             f.write(header_bytes)
             for (name, arr), entry in zip(arrays, table):
                 f.write(b"\0" * (entry["offset"] - f.tell()))
-                f.write(memoryview(np.ascontiguousarray(arr)).cast("B"))
+                f.write(_bytes(arr))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
