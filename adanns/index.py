@@ -13,6 +13,22 @@ from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+
+
+def _check_memory(nbytes: int, what: str) -> None:
+    """Refuses up front an allocation that cannot fit (instead of being killed by the OS)."""
+    if nbytes > _physical_memory() // 2:
+        raise MemoryError(
+            f"{what} would need {nbytes / 2**30:.1f} GiB, more than half of this machine's memory; "
+            f"search fewer queries at a time or with a smaller k"
+        )
+
+
 class _Index:
     """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
 
@@ -59,6 +75,31 @@ class _Index:
             return
         self._core.add(x, id_arr)
 
+    def remove_ids(self, ids: Any) -> int:
+        """Removes every stored vector whose id is in ``ids``; returns how many were removed.
+
+        Ids not in the index are ignored. Removals are persisted by :meth:`save`.
+        """
+        ids = np.asarray(ids)
+        if ids.ndim == 0:
+            ids = ids.reshape(1)
+        id_arr = as_ids(ids.reshape(-1), ids.size)
+        return int(self._core.remove_ids(id_arr))
+
+    def update(self, x: Any, ids: Any) -> int:
+        """Replaces the vectors stored under ``ids`` by the rows of ``x`` (ids not yet present
+        are simply added). One step for concurrent searches: they see all of the old vectors
+        or all of the new ones. Returns the number of stored vectors that were replaced."""
+        if not self.is_trained:
+            raise RuntimeError("the index must be trained before update(); call train(x) first")
+        x = as_matrix(x, self._dim, "x")
+        id_arr = as_ids(ids, x.shape[0])
+        if len(np.unique(id_arr)) != len(id_arr):
+            raise ValueError("update() ids must be unique")
+        if x.shape[0] == 0:
+            return 0
+        return int(self._core.update(x, id_arr))
+
     def reset(self) -> None:
         """Removes every stored vector (the training is kept)."""
         self._core.reset()
@@ -87,6 +128,7 @@ class _Index:
         rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
+        _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
         return self._core.search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim)
 
     # ----------------------------------------------------------------- persistence

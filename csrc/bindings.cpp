@@ -159,6 +159,24 @@ PYBIND11_MODULE(_core, m) {
             py::arg("x"), py::arg("ids"), py::arg("lists"))
         .def("reset", &IVFCore::reset)
         .def(
+            "remove_ids",
+            [](IVFCore& self, IArray ids) {
+                if (ids.ndim() != 1) throw std::invalid_argument("ids must be 1-D");
+                py::gil_scoped_release nogil;
+                return self.remove_ids(ids.data(), static_cast<std::size_t>(ids.shape(0)));
+            },
+            py::arg("ids"))
+        .def(
+            "update",
+            [](IVFCore& self, FArray x, IArray ids) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                check_1d(ids, n, "ids");
+                py::gil_scoped_release nogil;
+                return self.update(x.data(), n, ids.data());
+            },
+            py::arg("x"), py::arg("ids"))
+        .def(
             "search",
             [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
                std::size_t rerank_k, std::size_t rerank_dim) {

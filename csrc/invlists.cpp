@@ -62,3 +62,26 @@ void InvertedLists::recount() {
     total_ = t;
 }
 }  // namespace adanns
+
+namespace adanns {
+std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep) {
+    InvList& list = lists_[l];
+    const std::size_t n = list.size();
+    std::size_t out = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+        if (!keep[r]) continue;
+        if (out != r) {
+            list.ids[out] = list.ids[r];
+            for (std::size_t b = 0; b < nblocks_; ++b) {
+                const std::size_t w = block_width(b);
+                std::copy(list.blocks[b].begin() + r * w, list.blocks[b].begin() + (r + 1) * w,
+                          list.blocks[b].begin() + out * w);
+            }
+        }
+        ++out;
+    }
+    list.ids.resize(out);
+    for (std::size_t b = 0; b < nblocks_; ++b) list.blocks[b].resize(out * block_width(b));
+    return n - out;
+}
+}  // namespace adanns

@@ -42,6 +42,9 @@ public:
     void clear();
     // Recomputes the total after appends made from several threads.
     void recount();
+    // Removes the rows of list l whose keep[r] is false, keeping the order of the others.
+    // Returns the number removed. Never allocates.
+    std::size_t compact(std::size_t l, const std::vector<char>& keep);  // keep.size() >= list size
 
 private:
     std::size_t dim_ = 0;

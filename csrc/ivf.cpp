@@ -84,24 +84,80 @@ void IVFCore::set_centroids(const float* c) {
     trained_ = true;
 }
 
+const float* IVFCore::prepare_rows(const float* x, std::size_t n, std::vector<float>& buf,
+                                   std::vector<int64_t>& assign) const {
+    if (metric_ == kMetricCosine) {
+        buf.resize(n * dim_);
+        normalize_copy(x, n, dim_, buf.data());
+        x = buf.data();
+    }
+    assign.assign(n, 0);
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!trained_) throw std::logic_error("the index must be trained before add");
+    if (nlist_ > 1)
+        assign_nearest(x, n, dim_, centroids_.data(), nlist_, coarse_dim_, metric_ != kMetricL2,
+                       assign.data());
+    return x;
+}
+
 void IVFCore::add(const float* x, std::size_t n, const int64_t* ids) {
     if (n == 0) return;
-    std::vector<float> normed;
-    if (metric_ == kMetricCosine) {
-        normed.resize(n * dim_);
-        normalize_copy(x, n, dim_, normed.data());
-        x = normed.data();
-    }
-    std::vector<int64_t> assign(n, 0);
-    {
-        std::shared_lock<std::shared_mutex> lock(mu_);
-        if (!trained_) throw std::logic_error("the index must be trained before add");
-        if (nlist_ > 1)
-            assign_nearest(x, n, dim_, centroids_.data(), nlist_, coarse_dim_, metric_ != kMetricL2,
-                           assign.data());
-    }
+    std::vector<float> buf;
+    std::vector<int64_t> assign;
+    x = prepare_rows(x, n, buf, assign);
     std::unique_lock<std::shared_mutex> lock(mu_);
     add_locked(x, n, ids, assign.data());
+}
+
+std::size_t IVFCore::remove_ids(const int64_t* ids, std::size_t n) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    return remove_locked(ids, n);
+}
+
+std::size_t IVFCore::update(const float* x, std::size_t n, const int64_t* ids) {
+    if (n == 0) return 0;
+    std::vector<float> buf;
+    std::vector<int64_t> assign;
+    x = prepare_rows(x, n, buf, assign);
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    // Everything that allocates happens before the first row is removed, so a failed
+    // allocation leaves the index unchanged.
+    std::vector<std::size_t> extra(nlist_, 0);
+    for (std::size_t i = 0; i < n; ++i) ++extra[static_cast<std::size_t>(assign[i])];
+    for (std::size_t l = 0; l < nlist_; ++l)
+        if (extra[l]) lists_.reserve(l, lists_.list_size(l) + extra[l]);
+    const std::size_t removed = remove_locked(ids, n);
+    add_locked(x, n, ids, assign.data());
+    return removed;
+}
+
+std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) {
+    if (n == 0 || lists_.total() == 0) return 0;
+    // All allocations first: once rows start moving nothing can fail.
+    std::vector<int64_t> sorted(ids, ids + n);
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::size_t> removed(nlist_, 0);
+    std::size_t maxsz = 0;
+    for (std::size_t l = 0; l < nlist_; ++l) maxsz = std::max(maxsz, lists_.list_size(l));
+    const std::size_t nthreads = static_cast<std::size_t>(max_threads());
+    std::vector<std::vector<char>> keep(nthreads, std::vector<char>(maxsz));
+#pragma omp parallel for schedule(dynamic, 16) num_threads(static_cast<int>(nthreads))
+    for (long long li = 0; li < static_cast<long long>(nlist_); ++li) {
+        const std::size_t l = static_cast<std::size_t>(li);
+        std::vector<char>& k = keep[static_cast<std::size_t>(thread_id())];
+        const std::size_t sz = lists_.list_size(l);
+        bool any = false;
+        const int64_t* lid = lists_.ids(l);
+        for (std::size_t r = 0; r < sz; ++r) {
+            k[r] = !std::binary_search(sorted.begin(), sorted.end(), lid[r]);
+            any |= !k[r];
+        }
+        if (any) removed[l] = lists_.compact(l, k);
+    }
+    lists_.recount();
+    std::size_t total = 0;
+    for (std::size_t r : removed) total += r;
+    return total;
 }
 
 void IVFCore::add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists) {

@@ -42,6 +42,11 @@ public:
     // Appends rows to given lists without assignment (used by load). Validates list numbers.
     void add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
     void reset();
+    // Removes every stored vector whose id is in ids[0..n). Returns the number removed.
+    std::size_t remove_ids(const int64_t* ids, std::size_t n);
+    // Replaces the vectors of the given ids (removes any stored rows with those ids, then
+    // adds x), as one step: a concurrent search sees the index before or after, never between.
+    std::size_t update(const float* x, std::size_t n, const int64_t* ids);
 
     // D, I: nq x k. Thread-safe against concurrent searches and adds.
     void search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const;
@@ -55,6 +60,10 @@ public:
 
 private:
     void add_locked(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
+    std::size_t remove_locked(const int64_t* ids, std::size_t n);
+    // Normalises (cosine) into `buf` if needed and assigns lists; returns the rows to store.
+    const float* prepare_rows(const float* x, std::size_t n, std::vector<float>& buf,
+                              std::vector<int64_t>& assign) const;
     void search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
                        int64_t* I) const;
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, int64_t* probes) const;

@@ -19,6 +19,14 @@ inline int max_threads() {
 #endif
 }
 
+inline int thread_id() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 // Calls fn(begin, end) on chunks of [0, n) of about `grain` items, in parallel.
 // The first exception thrown by any chunk is rethrown on the calling thread.
 template <class Fn>

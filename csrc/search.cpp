@@ -122,9 +122,11 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
     // chunk that probe the list go over them.
     const std::size_t tile = std::max<std::size_t>(32, (128 * 1024) / (4 * sd));
     const std::size_t nthreads = static_cast<std::size_t>(max_threads());
-    const std::size_t chunk = std::max<std::size_t>(
+    std::size_t chunk = std::max<std::size_t>(
         1, std::min<std::size_t>(4096, std::max<std::size_t>((nq + 4 * nthreads - 1) / (4 * nthreads),
                                                              std::min<std::size_t>(nq, 256))));
+    // Bound the per-chunk heaps (chunk x K1 entries of 12 bytes) to about 64 MiB.
+    chunk = std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (12 * K1)));
 
     parallel_for_chunks(nq, chunk, [&](std::size_t qb, std::size_t qe) {
         const std::size_t cq = qe - qb;
