@@ -130,7 +130,7 @@ def _fail(msg: str) -> "FormatError":
     return FormatError(msg)
 
 
-def _read_sections(buf: memoryview, header: Dict[str, Any]) -> Dict[str, np.ndarray]:
+def _read_sections(buf: memoryview, header: Dict[str, Any], check_crc: bool = True) -> Dict[str, np.ndarray]:
     size = len(buf)
     table = header.get("sections")
     if not isinstance(table, list):
@@ -144,7 +144,7 @@ def _read_sections(buf: memoryview, header: Dict[str, Any]) -> Dict[str, np.ndar
             dtype = _DTYPES[entry["dtype"]]
             shape = tuple(int(s) for s in entry["shape"])
             offset, nbytes, crc = int(entry["offset"]), int(entry["nbytes"]), int(entry["crc32"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise _fail("malformed section entry") from None
         if any(s < 0 for s in shape) or len(shape) > 2:
             raise _fail(f"section {name!r} has an invalid shape {shape}")
@@ -156,7 +156,7 @@ def _read_sections(buf: memoryview, header: Dict[str, Any]) -> Dict[str, np.ndar
         if offset < 0 or offset % _ALIGN or offset + nbytes > size:
             raise _fail(f"section {name!r} lies outside the file (truncated?)")
         view = buf[offset : offset + nbytes]
-        if _crc(view) != crc:
+        if check_crc and _crc(view) != crc:
             raise _fail(f"section {name!r} fails its checksum (corrupted file)")
         out[name] = np.frombuffer(view, dtype=dtype).reshape(shape)
     return out
@@ -169,8 +169,11 @@ def _get_int(header: Dict[str, Any], key: str, lo: int, hi: int) -> int:
     return v
 
 
-def load_index(path: Union[str, "os.PathLike[str]"]) -> Any:
-    """Reads an index written by :func:`save_index`; raises FormatError on any defect."""
+def load_index(path: Union[str, "os.PathLike[str]"], *, _check_crc: bool = True) -> Any:
+    """Reads an index written by :func:`save_index`; raises FormatError on any defect.
+
+    ``_check_crc=False`` is for the fuzzer only: it lets mutated files reach the checks
+    behind the checksums."""
     from .index import FlatIndex, IVFIndex
 
     with open(os.fspath(path), "rb") as f:
@@ -188,15 +191,15 @@ def load_index(path: Union[str, "os.PathLike[str]"]) -> Any:
         if hlen > _MAX_HEADER or _PREFIX.size + hlen > size:
             raise _fail("header length exceeds the file (truncated?)")
         hbytes = bytes(buf[_PREFIX.size : _PREFIX.size + hlen])
-        if _crc(hbytes) != hcrc:
+        if _check_crc and _crc(hbytes) != hcrc:
             raise _fail("header fails its checksum (corrupted file)")
         try:
             header = json.loads(hbytes.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise _fail("header is not valid JSON") from None
         if not isinstance(header, dict):
             raise _fail("header is not a JSON object")
-        sections = _read_sections(buf, header)
+        sections = _read_sections(buf, header, _check_crc)
         try:
             index = _build(header, sections, IVFIndex, FlatIndex)
         except FormatError:
@@ -223,6 +226,21 @@ def _build(header: Dict[str, Any], s: Dict[str, np.ndarray], IVFIndex: Any, Flat
     if kind == "ivf":
         nlist = _get_int(header, "nlist", 1, 1 << 31)
         coarse_dim = _get_int(header, "coarse_dim", 1, dim)
+        expected = {"centroids": (nlist, coarse_dim)}
+    elif kind == "flat":
+        nlist = 1
+        expected = {}
+    else:
+        raise _fail(f"unknown index type {kind!r}")
+    # Shapes are checked against the sections (whose sizes the file bounds) before anything
+    # is allocated from header values.
+    expected.update({"list_sizes": (nlist,), "ids": (ntotal,), "vectors": (ntotal, dim)})
+    for name, shape in expected.items():
+        if name not in s:
+            raise _fail(f"section {name!r} is missing")
+        if s[name].shape != shape:
+            raise _fail(f"section {name!r} has shape {s[name].shape}, expected {shape}")
+    if kind == "ivf":
         index = IVFIndex(
             dim,
             nlist,
@@ -233,23 +251,14 @@ def _build(header: Dict[str, Any], s: Dict[str, np.ndarray], IVFIndex: Any, Flat
             kmeanspp=bool(header.get("kmeanspp", False)),
             max_points_per_centroid=_get_int(header, "max_points_per_centroid", 0, 1 << 40),
         )
-        expected = {"centroids": (nlist, coarse_dim)}
-    elif kind == "flat":
-        nlist = 1
-        index = FlatIndex(dim, metric)
-        expected = {}
     else:
-        raise _fail(f"unknown index type {kind!r}")
-    expected.update({"list_sizes": (nlist,), "ids": (ntotal,), "vectors": (ntotal, dim)})
-    for name, shape in expected.items():
-        if name not in s:
-            raise _fail(f"section {name!r} is missing")
-        if s[name].shape != shape:
-            raise _fail(f"section {name!r} has shape {s[name].shape}, expected {shape}")
+        index = FlatIndex(dim, metric)
     sizes, ids, vectors = s["list_sizes"], s["ids"], s["vectors"]
     if s["list_sizes"].dtype != np.int64 or ids.dtype != np.int64 or vectors.dtype != np.float32:
         raise _fail("a section has the wrong dtype")
-    if (sizes < 0).any() or int(sizes.sum()) != ntotal:
+    # (the float sum bounds the total first, so the exact integer sum cannot overflow)
+    if (sizes < 0).any() or (sizes > ntotal).any() or sizes.sum(dtype=np.float64) > ntotal + 0.5 \
+            or int(sizes.sum()) != ntotal:
         raise _fail("list sizes do not add up to ntotal")
     if ntotal and ids.min() < 0:
         raise _fail("negative ids in the file")
