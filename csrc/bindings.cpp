@@ -81,6 +81,45 @@ PYBIND11_MODULE(_core, m) {
         "Test hook: run one scan kernel implementation.");
 
     m.def(
+        "gemm",
+        [](FArray X, FArray C, std::optional<FArray> bias, float alpha, const std::string& impl,
+           bool argmin) -> py::tuple {
+            if (X.ndim() != 2 || C.ndim() != 2) throw std::invalid_argument("X and C must be 2-D");
+            const std::size_t n = X.shape(0), d = X.shape(1), k = C.shape(0);
+            if (static_cast<std::size_t>(C.shape(1)) != d) throw std::invalid_argument("X and C must have the same columns");
+            if (bias) check_1d(*bias, k, "bias");
+            GemmFn gemm = &gemm_scalar;
+            GemmArgminFn gargmin = &gemm_argmin_scalar;
+            if (impl == "avx2") {
+#if defined(ADANNS_HAVE_AVX2_TU)
+                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
+                gemm = &gemm_avx2;
+                gargmin = &gemm_argmin_avx2;
+#else
+                throw std::runtime_error("built without the AVX2 kernels");
+#endif
+            } else if (impl != "scalar") {
+                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
+            }
+            std::vector<float> packed(packed_size(k, d));
+            pack_panels(C.data(), k, d, d, packed.data());
+            const float* b = bias ? bias->data() : nullptr;
+            if (argmin) {
+                std::vector<int64_t> best(n);
+                std::vector<float> bd(n);
+                gargmin(X.data(), n, d, packed.data(), k, d, b, alpha, best.data(), bd.data());
+                return py::tuple(py::make_tuple(to_numpy(std::move(best), {py::ssize_t(n)}),
+                                                to_numpy(std::move(bd), {py::ssize_t(n)})));
+            }
+            std::vector<float> out(n * k);
+            gemm(X.data(), n, d, packed.data(), k, d, b, alpha, out.data(), k);
+            return py::tuple(py::make_tuple(to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(k)})));
+        },
+        py::arg("X"), py::arg("C"), py::arg("bias"), py::arg("alpha"), py::arg("impl"), py::arg("argmin") = false,
+        "Test hook: one GEMM kernel implementation; (out,) = bias + alpha * X C^T, or (best, best_dist) "
+        "with argmin=True.");
+
+    m.def(
         "kmeans",
         [](FArray x, std::size_t k, int niter, uint64_t seed, bool spherical, bool kmeanspp,
            std::size_t max_points_per_centroid) {

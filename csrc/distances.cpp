@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace adanns {
 
@@ -27,6 +28,76 @@ void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::s
     }
 }
 
+void pack_panels(const float* C, std::size_t k, std::size_t d, std::size_t ldc, float* packed) {
+    const std::size_t np = panel_count(k);
+    for (std::size_t p = 0; p < np; ++p) {
+        float* pan = packed + p * d * kPanelWidth;
+        const std::size_t j0 = p * kPanelWidth;
+        const std::size_t nc = k - j0 < kPanelWidth ? k - j0 : kPanelWidth;
+        if (nc < kPanelWidth) std::memset(pan, 0, d * kPanelWidth * sizeof(float));
+        for (std::size_t c = 0; c < nc; ++c) {
+            const float* row = C + (j0 + c) * ldc;
+            for (std::size_t t = 0; t < d; ++t) pan[t * kPanelWidth + c] = row[t];
+        }
+    }
+}
+
+namespace {
+
+// acc[c] = <x[:d], column c of the panel>, one sequential chain per column.
+inline void panel_dots_scalar(const float* x, const float* pan, std::size_t d, float* acc) {
+    for (std::size_t c = 0; c < kPanelWidth; ++c) acc[c] = 0.f;
+    for (std::size_t t = 0; t < d; ++t) {
+        const float xv = x[t];
+        const float* row = pan + t * kPanelWidth;
+        for (std::size_t c = 0; c < kPanelWidth; ++c) acc[c] += xv * row[c];
+    }
+}
+
+}  // namespace
+
+void gemm_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
+                 std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo) {
+    const std::size_t np = panel_count(k);
+    float acc[kPanelWidth];
+    for (std::size_t i = 0; i < n; ++i) {
+        const float* x = X + i * ldx;
+        float* o = out + i * ldo;
+        for (std::size_t p = 0; p < np; ++p) {
+            panel_dots_scalar(x, packed + p * d * kPanelWidth, d, acc);
+            const std::size_t j0 = p * kPanelWidth;
+            const std::size_t nc = k - j0 < kPanelWidth ? k - j0 : kPanelWidth;
+            for (std::size_t c = 0; c < nc; ++c) o[j0 + c] = (bias ? bias[j0 + c] : 0.f) + alpha * acc[c];
+        }
+    }
+}
+
+void gemm_argmin_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed,
+                        std::size_t k, std::size_t d, const float* bias, float alpha, int64_t* best,
+                        float* best_dist) {
+    const std::size_t np = panel_count(k);
+    float acc[kPanelWidth];
+    for (std::size_t i = 0; i < n; ++i) {
+        const float* x = X + i * ldx;
+        std::size_t bj = 0;
+        float bd = std::numeric_limits<float>::infinity();
+        for (std::size_t p = 0; p < np; ++p) {
+            panel_dots_scalar(x, packed + p * d * kPanelWidth, d, acc);
+            const std::size_t j0 = p * kPanelWidth;
+            const std::size_t nc = k - j0 < kPanelWidth ? k - j0 : kPanelWidth;
+            for (std::size_t c = 0; c < nc; ++c) {
+                const float dist = (bias ? bias[j0 + c] : 0.f) + alpha * acc[c];
+                if (dist < bd) {
+                    bd = dist;
+                    bj = j0 + c;
+                }
+            }
+        }
+        best[i] = static_cast<int64_t>(bj);
+        if (best_dist) best_dist[i] = bd;
+    }
+}
+
 bool cpu_has_avx2_fma() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
@@ -40,10 +111,11 @@ static Kernels choose_kernels() {
     const char* env = std::getenv("ADANNS_SIMD");
     const bool force_scalar = env != nullptr && std::strcmp(env, "scalar") == 0;
 #if defined(ADANNS_HAVE_AVX2_TU)
-    if (!force_scalar && cpu_has_avx2_fma()) return Kernels{&scan_avx2, "avx2"};
+    if (!force_scalar && cpu_has_avx2_fma())
+        return Kernels{&scan_avx2, &gemm_avx2, &gemm_argmin_avx2, "avx2"};
 #endif
     (void)force_scalar;
-    return Kernels{&scan_scalar, "scalar"};
+    return Kernels{&scan_scalar, &gemm_scalar, &gemm_argmin_scalar, "scalar"};
 }
 
 const Kernels& kernels() {

@@ -1,11 +1,23 @@
 // Distance kernels on prefixes of row-major float32 blocks.
 //
-// One kernel serves every stage (k-means assignment, coarse probing, list scan,
-// rerank): it accumulates a partial distance between one query and n rows.
-// An AVX2/FMA implementation and a portable scalar one exist; the choice is made
-// once at run time from the CPU's features (never at compile time).
+// The scan kernel serves the list scan and the rerank: it accumulates a partial
+// distance between one query and n rows. Every kernel has an AVX2/FMA implementation
+// and a portable scalar one; the choice is made once at run time from the CPU's
+// features (never at compile time).
+//
+// A second kernel family works in GEMM form for "many points x many centroids"
+// (k-means assignment, coarse probing of query batches): the centroids are packed
+// once into panels of kPanelWidth columns laid out [d][kPanelWidth], and a
+// register-blocked micro-kernel accumulates a block of points against a whole panel
+// with broadcasts and FMAs only (no horizontal sums). Each (point, centroid) inner
+// product is one sequential chain over the d dims, so a point's result does not
+// depend on how points are blocked, chunked or spread over threads.
+//
+// This header is included by the AVX2 translation unit: it must stay free of STL
+// templates (C-compatible headers only).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace adanns {
 
@@ -22,8 +34,34 @@ enum ScanKind : int {
 using ScanFn = void (*)(int kind, const float* q, const float* X, std::size_t n,
                         std::size_t stride, std::size_t w, float* acc, float* acc_norm);
 
+// Centroid panels for the GEMM kernels: panel p (p < panel_count(k)) is d x kPanelWidth
+// floats at packed + p * d * kPanelWidth, element [t][c] = centroid (p * kPanelWidth + c),
+// dim t; zero for the padding columns past k. Size: packed_size(k, d) floats.
+constexpr std::size_t kPanelWidth = 16;
+inline std::size_t panel_count(std::size_t k) { return (k + kPanelWidth - 1) / kPanelWidth; }
+inline std::size_t packed_size(std::size_t k, std::size_t d) { return panel_count(k) * kPanelWidth * d; }
+// Packs the first d floats of k rows of C (row stride ldc >= d). Portable.
+void pack_panels(const float* C, std::size_t k, std::size_t d, std::size_t ldc, float* packed);
+
+// GEMM form, full output: for i < n, j < k
+//   out[i * ldo + j] = bias[j] + alpha * <x_i[:d], c_j[:d]>
+// where row i of X starts at X + i * ldx (reads exactly d floats per row) and bias may be
+// null (zeros). With alpha = -2 and bias = ||c||^2 this is the L2 distance less ||x||^2;
+// with alpha = -1 and no bias it is the negated inner product.
+using GemmFn = void (*)(const float* X, std::size_t n, std::size_t ldx, const float* packed,
+                        std::size_t k, std::size_t d, const float* bias, float alpha, float* out,
+                        std::size_t ldo);
+// GEMM form, fused argmin: best[i] = the smallest j < k minimising
+// bias[j] + alpha * <x_i, c_j> (0 when no value is below +inf, e.g. all NaN);
+// best_dist[i] (when not null) = that minimum (+inf when none).
+using GemmArgminFn = void (*)(const float* X, std::size_t n, std::size_t ldx, const float* packed,
+                              std::size_t k, std::size_t d, const float* bias, float alpha,
+                              int64_t* best, float* best_dist);
+
 struct Kernels {
     ScanFn scan;
+    GemmFn gemm;
+    GemmArgminFn gemm_argmin;
     const char* name;  // "avx2" or "scalar"
 };
 
@@ -34,10 +72,20 @@ const Kernels& kernels();
 // Implementations (exposed for tests through the bindings).
 void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
                  std::size_t w, float* acc, float* acc_norm);
+void gemm_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
+                 std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo);
+void gemm_argmin_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed,
+                        std::size_t k, std::size_t d, const float* bias, float alpha, int64_t* best,
+                        float* best_dist);
 bool cpu_has_avx2_fma();
 #if defined(ADANNS_HAVE_AVX2_TU)
 void scan_avx2(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
                std::size_t w, float* acc, float* acc_norm);
+void gemm_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
+               std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo);
+void gemm_argmin_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed,
+                      std::size_t k, std::size_t d, const float* bias, float alpha, int64_t* best,
+                      float* best_dist);
 #endif
 
 }  // namespace adanns

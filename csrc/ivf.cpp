@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "distances.h"
 #include "parallel.h"
 
 namespace adanns {
@@ -76,11 +77,14 @@ void IVFCore::set_centroids(const float* c) {
         for (std::size_t t = 0; t < coarse_dim_; ++t) s += cent[j * coarse_dim_ + t] * cent[j * coarse_dim_ + t];
         norms[j] = s;
     }
+    std::vector<float> packed(packed_size(nlist_, coarse_dim_));
+    pack_panels(cent.data(), nlist_, coarse_dim_, coarse_dim_, packed.data());
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (lists_.total() > 0)
         throw std::logic_error("cannot change the centroids of an index that holds vectors");
     centroids_.swap(cent);
     centroid_norms_.swap(norms);
+    packed_centroids_.swap(packed);
     trained_ = true;
 }
 

@@ -74,6 +74,7 @@ private:
     int64_t next_id_ = 0;
     std::vector<float> centroids_;       // nlist x coarse_dim
     std::vector<float> centroid_norms_;  // squared, for L2 probing
+    std::vector<float> packed_centroids_;  // GEMM panels of centroids_ (pack_panels)
     InvertedLists lists_;
     mutable std::shared_mutex mu_;
 };

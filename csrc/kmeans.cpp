@@ -38,25 +38,18 @@ static std::vector<float> row_norms_sqr(const float* c, std::size_t k, std::size
 
 void assign_nearest(const float* x, std::size_t n, std::size_t ldx, const float* centroids,
                     std::size_t k, std::size_t d, bool ip, int64_t* out, float* out_dist) {
+    if (n == 0) return;
+    // L2: argmin ||c||^2 - 2 x.c ; IP: argmin -x.c. GEMM form on packed centroid panels
+    // (k * d floats, L2-resident for the usual nlist), fused argmin, ties to the lower index.
     const std::vector<float> cn = ip ? std::vector<float>() : row_norms_sqr(centroids, k, d);
-    const ScanFn scan = kernels().scan;
-    parallel_for_chunks(n, 64, [&](std::size_t begin, std::size_t end) {
-        std::vector<float> acc(k);
-        for (std::size_t i = begin; i < end; ++i) {
-            std::fill(acc.begin(), acc.end(), 0.f);
-            scan(kScanIP, x + i * ldx, centroids, k, d, d, acc.data(), nullptr);
-            std::size_t best = 0;
-            float bd = std::numeric_limits<float>::infinity();
-            for (std::size_t j = 0; j < k; ++j) {
-                const float dist = ip ? -acc[j] : cn[j] - 2.f * acc[j];
-                if (dist < bd) {
-                    bd = dist;
-                    best = j;
-                }
-            }
-            out[i] = static_cast<int64_t>(best);
-            if (out_dist) out_dist[i] = bd;
-        }
+    std::vector<float> packed(packed_size(k, d));
+    pack_panels(centroids, k, d, d, packed.data());
+    const GemmArgminFn argmin = kernels().gemm_argmin;
+    const float* bias = ip ? nullptr : cn.data();
+    const float alpha = ip ? -1.f : -2.f;
+    parallel_for_chunks(n, 240, [&](std::size_t begin, std::size_t end) {
+        argmin(x + begin * ldx, end - begin, ldx, packed.data(), k, d, bias, alpha, out + begin,
+               out_dist ? out_dist + begin : nullptr);
     });
 }
 
@@ -138,19 +131,26 @@ std::vector<float> kmeans_train(const float* x_in, std::size_t n_in, std::size_t
     std::vector<int64_t> assign(n);
     std::vector<double> sums(k * d);
     std::vector<std::size_t> counts(k);
+    std::vector<std::size_t> start(k + 1), pos(k), order(n);
     for (int it = 0; it < p.niter; ++it) {
         assign_nearest(x, n, d, c.data(), k, d, p.spherical, assign.data());
         std::fill(sums.begin(), sums.end(), 0.0);
-        std::fill(counts.begin(), counts.end(), 0);
-        // Each thread owns a range of centroids: no shared writes, deterministic sums.
+        // Points grouped by centroid (stable counting sort), then each thread owns a range
+        // of centroids and sums their points in increasing point order: no shared writes,
+        // deterministic sums, one pass over the data.
+        std::fill(start.begin(), start.end(), 0);
+        for (std::size_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(assign[i]) + 1];
+        for (std::size_t j = 0; j < k; ++j) start[j + 1] += start[j];
+        std::copy(start.begin(), start.end() - 1, pos.begin());
+        for (std::size_t i = 0; i < n; ++i) order[pos[static_cast<std::size_t>(assign[i])]++] = i;
         parallel_for_chunks(k, 16, [&](std::size_t cb, std::size_t ce) {
-            for (std::size_t i = 0; i < n; ++i) {
-                const std::size_t a = static_cast<std::size_t>(assign[i]);
-                if (a < cb || a >= ce) continue;
-                ++counts[a];
+            for (std::size_t a = cb; a < ce; ++a) {
+                counts[a] = start[a + 1] - start[a];
                 double* s = sums.data() + a * d;
-                const float* xi = x + i * d;
-                for (std::size_t t = 0; t < d; ++t) s[t] += xi[t];
+                for (std::size_t m = start[a]; m < start[a + 1]; ++m) {
+                    const float* xi = x + order[m] * d;
+                    for (std::size_t t = 0; t < d; ++t) s[t] += xi[t];
+                }
             }
         });
         for (std::size_t j = 0; j < k; ++j) {

@@ -9,7 +9,6 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
-#include <numeric>
 #include <stdexcept>
 
 #include "distances.h"
@@ -58,22 +57,37 @@ void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, i
         std::fill(probes, probes + nq * nprobe, int64_t(0));
         return;
     }
-    const ScanFn scan = kernels().scan;
+    if (nq == 0) return;
+    // Distances of a chunk of queries to all centroids in GEMM form on packed centroid
+    // panels: L2 ||c||^2 - 2 q.c, IP / cosine -q.c (the same arithmetic as assign_nearest).
+    const std::vector<float>& packed = packed_centroids_;
+    const GemmFn gemm = kernels().gemm;
     const bool ip = metric_ != kMetricL2;
+    const float* bias = ip ? nullptr : centroid_norms_.data();
+    const float alpha = ip ? -1.f : -2.f;
     parallel_for_chunks(nq, 16, [&](std::size_t b, std::size_t e) {
-        std::vector<float> acc(nlist_);
-        std::vector<int64_t> idx(nlist_);
+        std::vector<float> dist((e - b) * nlist_);
+        gemm(q + b * dim_, e - b, dim_, packed.data(), nlist_, coarse_dim_, bias, alpha, dist.data(), nlist_);
+        // Top-nprobe by (distance, list number) ascending: a bounded max-heap, so most lists
+        // are rejected by one comparison with the current worst. NaN / +inf distances rank
+        // as FLT_MAX (after every finite one, ties by list number) so that nprobe valid
+        // lists always come out.
+        std::vector<float> hd(nprobe);
+        std::vector<int64_t> hl(nprobe);
         for (std::size_t i = b; i < e; ++i) {
-            std::fill(acc.begin(), acc.end(), 0.f);
-            scan(kScanIP, q + i * dim_, centroids_.data(), nlist_, coarse_dim_, coarse_dim_, acc.data(), nullptr);
-            for (std::size_t j = 0; j < nlist_; ++j) acc[j] = ip ? -acc[j] : centroid_norms_[j] - 2.f * acc[j];
-            std::iota(idx.begin(), idx.end(), int64_t(0));
-            auto better = [&](int64_t a, int64_t c) { return acc[a] < acc[c] || (acc[a] == acc[c] && a < c); };
-            if (nprobe < nlist_) {
-                std::nth_element(idx.begin(), idx.begin() + nprobe, idx.end(), better);
+            const float* acc = dist.data() + (i - b) * nlist_;
+            TopK heap(hd.data(), hl.data(), nprobe);
+            float thr = heap.threshold();
+            for (std::size_t j = 0; j < nlist_; ++j) {
+                float v = acc[j];
+                if (!(v < std::numeric_limits<float>::infinity())) v = std::numeric_limits<float>::max();
+                if (v <= thr) {
+                    heap.push(v, static_cast<int64_t>(j));
+                    thr = heap.threshold();
+                }
             }
-            std::sort(idx.begin(), idx.begin() + nprobe, better);
-            std::copy(idx.begin(), idx.begin() + nprobe, probes + i * nprobe);
+            heap.sort();
+            std::copy(hl.begin(), hl.end(), probes + i * nprobe);
         }
     });
 }
