@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _core
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+from .tuning import OperatingPoint, OperatingPoints, tune
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -113,6 +114,7 @@ class _Index:
         scan_dim: Optional[int],
         rerank_k: int,
         rerank_dim: Optional[int],
+        probe_dim: Optional[int] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         if not self.is_trained:
             raise RuntimeError("the index must be trained before search()")
@@ -126,10 +128,12 @@ class _Index:
         rerank_k = as_int(rerank_k, "rerank_k", 0)
         rerank_k = min(rerank_k, ntotal)
         rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
+        cd = self._core.coarse_dim
+        probe_dim = cd if probe_dim is None else as_int(probe_dim, "probe_dim", 1, cd)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
-        return self._core.search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim)
+        return self._core.search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
@@ -193,6 +197,7 @@ class IVFIndex(_Index):
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
+        self._operating_points: Optional[OperatingPoints] = None
 
     @property
     def nlist(self) -> int:
@@ -216,27 +221,98 @@ class IVFIndex(_Index):
         xq: Any,
         k: int = 10,
         *,
-        nprobe: int = 1,
+        nprobe: Optional[int] = None,
         scan_dim: Optional[int] = None,
-        rerank_k: int = 0,
+        rerank_k: Optional[int] = None,
         rerank_dim: Optional[int] = None,
+        probe_dim: Optional[int] = None,
+        target_recall: Optional[float] = None,
+        budget: Optional[float] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim).
 
         Args:
             k: neighbours per query (at most ``ntotal``).
-            nprobe: lists probed per query (1..nlist), chosen on the ``coarse_dim`` prefix.
+            nprobe: lists probed per query (1..nlist; default 1).
             scan_dim: prefix length for the list scan (default: all dims).
             rerank_k: if > 0, keep ``max(k, rerank_k)`` scan candidates and re-score them
-                exactly on ``rerank_dim`` dims; 0 returns the scan's ranking.
+                exactly on ``rerank_dim`` dims; 0 (default) returns the scan's ranking.
             rerank_dim: prefix length of the rerank (default: all dims).
+            probe_dim: prefix of the centroids used to choose the lists (1..coarse_dim,
+                default coarse_dim): probing with fewer dims than the clustering used.
+            target_recall: instead of explicit settings, use the cheapest tuned operating
+                point whose recall on the tuning sample reached this value (needs :meth:`tune`).
+            budget: instead of explicit settings, the most accurate tuned operating point
+                whose modelled cost fits this many multiply-adds per query.
 
         Returns:
             ``(D, I)``, both (nq, k): distances (squared L2, ascending) or similarities
             (ip / cosine, descending), and ids; ``-1`` ids (and +/-inf distances) where
             fewer than k candidates were found.
+
+        Raises:
+            ValueError: bad shapes or values; ``target_recall``/``budget`` that no tuned
+                point meets (the message names the closest one), or combined with explicit
+                settings.
+            RuntimeError: not trained, or ``target_recall``/``budget`` without :meth:`tune`.
         """
-        return self._search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim)
+        if target_recall is not None or budget is not None:
+            explicit = {"nprobe": nprobe, "scan_dim": scan_dim, "rerank_k": rerank_k,
+                        "rerank_dim": rerank_dim, "probe_dim": probe_dim}
+            given = [name for name, v in explicit.items() if v is not None]
+            if given:
+                raise ValueError(f"target_recall / budget choose the settings; do not also pass {given}")
+            point = self.operating_point(target_recall=target_recall, budget=budget)
+            return self._search(xq, k, **point.settings())
+        return self._search(
+            xq, k, 1 if nprobe is None else nprobe, scan_dim, 0 if rerank_k is None else rerank_k, rerank_dim, probe_dim
+        )
+
+    # ----------------------------------------------------------------- compute-aware search
+    def tune(
+        self,
+        xq_sample: Any,
+        k: int = 10,
+        *,
+        space: Optional[Dict[str, Any]] = None,
+        seed: int = 0,
+        measure_qps: bool = True,
+    ) -> OperatingPoints:
+        """Measures recall@k and cost of settings on a query sample and keeps the Pareto front.
+
+        Exact ground truth for the sample is computed by the library. The front is stored in
+        :attr:`operating_points` (and saved with the index); ``search(target_recall=...)`` and
+        ``search(budget=...)`` then pick from it. ``space`` overrides the candidate values of
+        ``probe_dim``, ``nprobe``, ``scan_dim``, ``rerank_k``, ``rerank_dim`` (see
+        :func:`adanns.tuning.default_space`). Deterministic for a given ``seed`` (QPS aside).
+        """
+        if self.ntotal == 0:
+            raise RuntimeError("tune needs an index that holds vectors")
+        xq = as_matrix(xq_sample, self._dim, "xq_sample")
+        k = as_int(k, "k", 1, self.ntotal)
+        self._operating_points = tune(self, xq, k, space=space, seed=as_int(seed, "seed", 0), measure_qps=measure_qps)
+        return self._operating_points
+
+    @property
+    def operating_points(self) -> Optional[OperatingPoints]:
+        """The tuned Pareto front (settings, recall, modelled cost, measured QPS), or None."""
+        return self._operating_points
+
+    def operating_point(self, *, target_recall: Optional[float] = None, budget: Optional[float] = None) -> OperatingPoint:
+        """The tuned point ``search`` would use for ``target_recall`` or ``budget``."""
+        if self._operating_points is None:
+            raise RuntimeError("no operating points: call tune(xq_sample) first")
+        if (target_recall is None) == (budget is None):
+            raise ValueError("give exactly one of target_recall and budget")
+        if target_recall is not None:
+            t = float(target_recall)
+            if not 0.0 < t <= 1.0:
+                raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
+            return self._operating_points.for_recall(t)
+        b = float(budget)  # type: ignore[arg-type]
+        if not np.isfinite(b) or b <= 0:
+            raise ValueError(f"budget must be a positive number of multiply-adds, got {budget}")
+        return self._operating_points.for_budget(b)
 
     def centroids(self) -> np.ndarray:
         """The (nlist, coarse_dim) coarse centroids."""
@@ -257,6 +333,7 @@ class IVFIndex(_Index):
             "seed": self.seed,
             "kmeanspp": self.kmeanspp,
             "max_points_per_centroid": self.max_points_per_centroid,
+            "operating_points": None if self._operating_points is None else self._operating_points.to_dict(),
         }
 
     def _describe(self) -> str:

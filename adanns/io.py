@@ -269,6 +269,18 @@ def _build(header: Dict[str, Any], s: Dict[str, np.ndarray], IVFIndex: Any, Flat
         if c.dtype != np.float32 or not np.isfinite(c).all():
             raise _fail("invalid centroids")
         index._core.set_centroids(c)
+    if kind == "ivf" and header.get("operating_points") is not None:
+        from .tuning import OperatingPoints
+
+        try:
+            ops = OperatingPoints.from_dict(header["operating_points"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise _fail("invalid operating points in the header") from None
+        for p in ops.points:
+            if not (1 <= p.nprobe <= nlist and 1 <= p.probe_dim <= coarse_dim and 1 <= p.scan_dim <= dim
+                    and 1 <= p.rerank_dim <= dim):
+                raise _fail("operating point outside the index's ranges")
+        index._operating_points = ops
     lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
     if ntotal:
         index._core.add_preassigned(vectors, ids, lists)

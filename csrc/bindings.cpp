@@ -17,6 +17,7 @@
 #include "parallel.h"
 
 namespace py = pybind11;
+void bind_pq(py::module_& m);  // bindings_pq.cpp
 using namespace adanns;
 
 using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
@@ -218,7 +219,7 @@ PYBIND11_MODULE(_core, m) {
         .def(
             "search",
             [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
-               std::size_t rerank_k, std::size_t rerank_dim) {
+               std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim) {
                 check_2d(xq, self.dim(), "queries");
                 const std::size_t nq = xq.shape(0);
                 SearchParams p;
@@ -227,6 +228,7 @@ PYBIND11_MODULE(_core, m) {
                 p.scan_dim = scan_dim;
                 p.rerank_k = rerank_k;
                 p.rerank_dim = rerank_dim;
+                p.probe_dim = probe_dim;
                 if (k == 0) throw std::invalid_argument("k must be >= 1");
                 std::vector<float> D(nq * k);
                 std::vector<int64_t> I(nq * k);
@@ -238,7 +240,20 @@ PYBIND11_MODULE(_core, m) {
                                       to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
             },
             py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("scan_dim"), py::arg("rerank_k"),
-            py::arg("rerank_dim"))
+            py::arg("rerank_dim"), py::arg("probe_dim") = 0)
+        .def(
+            "probe",
+            [](const IVFCore& self, FArray xq, std::size_t nprobe, std::size_t probe_dim) {
+                check_2d(xq, self.dim(), "queries");
+                const std::size_t nq = xq.shape(0);
+                std::vector<int64_t> out(nq * nprobe);
+                {
+                    py::gil_scoped_release nogil;
+                    self.probe(xq.data(), nq, nprobe, probe_dim, out.data());
+                }
+                return to_numpy(std::move(out), {py::ssize_t(nq), py::ssize_t(nprobe)});
+            },
+            py::arg("xq"), py::arg("nprobe"), py::arg("probe_dim") = 0)
         .def("centroids",
              [](const IVFCore& self) {
                  return to_numpy(self.centroids(), {py::ssize_t(self.nlist()), py::ssize_t(self.coarse_dim())});
@@ -258,4 +273,5 @@ PYBIND11_MODULE(_core, m) {
                                   to_numpy(std::move(ids), {n}),
                                   to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
         });
+    bind_pq(m);
 }

@@ -20,6 +20,7 @@ struct SearchParams {
     std::size_t scan_dim = 0;    // dims used by the list scan
     std::size_t rerank_k = 0;    // 0: no rerank
     std::size_t rerank_dim = 0;  // dims used by the rerank
+    std::size_t probe_dim = 0;   // dims used by the coarse probe (1..coarse_dim; 0: coarse_dim)
 };
 
 class IVFCore {
@@ -51,6 +52,10 @@ public:
     // D, I: nq x k. Thread-safe against concurrent searches and adds.
     void search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const;
 
+    // The nprobe lists each query would probe on the probe_dim prefix (nq x nprobe), best first.
+    void probe(const float* xq, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
+               int64_t* probes) const;
+
     // State export (copies), in list order.
     std::vector<float> centroids() const;
     std::vector<int64_t> list_sizes() const;
@@ -66,7 +71,8 @@ private:
                               std::vector<int64_t>& assign) const;
     void search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
                        int64_t* I) const;
-    void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, int64_t* probes) const;
+    void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
+                      int64_t* probes) const;
 
     std::size_t dim_, nlist_, coarse_dim_;
     int metric_;

@@ -52,7 +52,8 @@ struct StageMetric {
 
 }  // namespace
 
-void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, int64_t* probes) const {
+void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
+                           int64_t* probes) const {
     if (nlist_ == 1) {
         std::fill(probes, probes + nq * nprobe, int64_t(0));
         return;
@@ -60,14 +61,35 @@ void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, i
     if (nq == 0) return;
     // Distances of a chunk of queries to all centroids in GEMM form on packed centroid
     // panels: L2 ||c||^2 - 2 q.c, IP / cosine -q.c (the same arithmetic as assign_nearest).
-    const std::vector<float>& packed = packed_centroids_;
+    // Probing on a shorter prefix than coarse_dim (AdANNS-IVF-D) packs the centroid prefixes
+    // for this call: L2 on the prefix, IP on the prefix, cosine on the normalised prefix.
+    const std::size_t pd = probe_dim == 0 ? coarse_dim_ : probe_dim;
+    std::vector<float> prefix_packed, prefix_norms;
+    const float* packed = packed_centroids_.data();
+    const float* norms = centroid_norms_.data();
+    if (pd < coarse_dim_) {
+        std::vector<float> c(nlist_ * pd);
+        prefix_norms.resize(nlist_);
+        for (std::size_t j = 0; j < nlist_; ++j) {
+            const float* src = centroids_.data() + j * coarse_dim_;
+            float s2 = 0.f;
+            for (std::size_t t = 0; t < pd; ++t) s2 += src[t] * src[t];
+            const float scale = metric_ == kMetricCosine && s2 > 0.f ? 1.f / std::sqrt(s2) : 1.f;
+            for (std::size_t t = 0; t < pd; ++t) c[j * pd + t] = src[t] * scale;
+            prefix_norms[j] = s2;
+        }
+        prefix_packed.resize(packed_size(nlist_, pd));
+        pack_panels(c.data(), nlist_, pd, pd, prefix_packed.data());
+        packed = prefix_packed.data();
+        norms = prefix_norms.data();
+    }
     const GemmFn gemm = kernels().gemm;
     const bool ip = metric_ != kMetricL2;
-    const float* bias = ip ? nullptr : centroid_norms_.data();
+    const float* bias = ip ? nullptr : norms;
     const float alpha = ip ? -1.f : -2.f;
     parallel_for_chunks(nq, 16, [&](std::size_t b, std::size_t e) {
         std::vector<float> dist((e - b) * nlist_);
-        gemm(q + b * dim_, e - b, dim_, packed.data(), nlist_, coarse_dim_, bias, alpha, dist.data(), nlist_);
+        gemm(q + b * dim_, e - b, dim_, packed, nlist_, pd, bias, alpha, dist.data(), nlist_);
         // Top-nprobe by (distance, list number) ascending: a bounded max-heap, so most lists
         // are rejected by one comparison with the current worst. NaN / +inf distances rank
         // as FLT_MAX (after every finite one, ties by list number) so that nprobe valid
@@ -96,6 +118,7 @@ void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, flo
     if (p.k == 0) throw std::invalid_argument("k must be >= 1");
     if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
     if (p.scan_dim == 0 || p.scan_dim > dim_) throw std::invalid_argument("scan_dim must be in 1..dim");
+    if (p.probe_dim > coarse_dim_) throw std::invalid_argument("probe_dim must be in 1..coarse_dim");
     if (p.rerank_k > 0 && (p.rerank_dim == 0 || p.rerank_dim > dim_))
         throw std::invalid_argument("rerank_dim must be in 1..dim");
     std::vector<float> normed;
@@ -115,6 +138,25 @@ void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, flo
     search_locked(xq, nq, p, D, I);
 }
 
+void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
+                    int64_t* probes) const {
+    if (nprobe == 0 || nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
+    if (probe_dim > coarse_dim_) throw std::invalid_argument("probe_dim must be in 1..coarse_dim");
+    std::vector<float> normed;
+    if (metric_ == kMetricCosine) {  // probing is scale-invariant per query; normalise like search
+        normed.assign(xq, xq + nq * dim_);
+        for (std::size_t i = 0; i < nq; ++i) {
+            const float nrm = prefix_norm(xq + i * dim_, dim_);
+            if (nrm > 0.f)
+                for (std::size_t t = 0; t < dim_; ++t) normed[i * dim_ + t] /= nrm;
+        }
+        xq = normed.data();
+    }
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!trained_) throw std::logic_error("the index must be trained before probe");
+    coarse_probe(xq, nq, nprobe, probe_dim, probes);
+}
+
 void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
                             int64_t* I) const {
     const std::size_t k = p.k;
@@ -130,7 +172,7 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
     const std::size_t nb_rerank = (rd + kBlockDim - 1) / kBlockDim;
 
     std::vector<int64_t> probes(nq * nprobe);
-    coarse_probe(xq, nq, nprobe, probes.data());
+    coarse_probe(xq, nq, nprobe, p.probe_dim, probes.data());
 
     // Row tiles of about 128 KiB of scanned data stay in L2 while all queries of the
     // chunk that probe the list go over them.
