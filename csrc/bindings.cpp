@@ -17,7 +17,6 @@
 #include "parallel.h"
 
 namespace py = pybind11;
-void bind_pq(py::module_& m);  // bindings_pq.cpp
 using namespace adanns;
 
 using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
@@ -273,5 +272,4 @@ PYBIND11_MODULE(_core, m) {
                                   to_numpy(std::move(ids), {n}),
                                   to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
         });
-    bind_pq(m);
 }
