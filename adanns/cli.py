@@ -62,6 +62,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from . import load
+
+    index = load(args.index)
+    if not isinstance(index, IVFIndex):
+        raise ValueError(f"{args.index} is not an IVF index; only IVFIndex can be tuned")
+    xq = datasets.load_vectors(args.queries)
+    print(f"tuning {index!r} on {xq.shape[0]} queries for recall@{args.k} ...", flush=True)
+    t = time.perf_counter()
+    ops = index.tune(xq, args.k, seed=args.seed)
+    print(ops.table())
+    print(f"{len(ops.points)} operating points in {time.perf_counter() - t:.1f} s")
+    if args.save:
+        index.save(args.save)
+        print(f"saved to {args.save}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adanns", description="Adaptive ANN search for Matryoshka embeddings")
     sub = p.add_subparsers(dest="command")
@@ -75,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--repeat", type=int, default=2, help="timing repetitions (best is kept)")
         q.add_argument("--quick", action="store_true", help="a smaller run (about 20 s)")
         q.add_argument("--save", help="save the index to this file")
+    tune = sub.add_parser("tune", help="tune an index file on a query file and print its operating points")
+    tune.add_argument("index", help="an index saved with IVFIndex.save")
+    tune.add_argument("queries", help="sample queries: .npy, .fvecs or .bvecs")
+    tune.add_argument("--k", type=int, default=10, help="recall@k to tune for (default 10)")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--save", help="write the index with its operating points to this file")
     bench = sub.add_parser("bench", help="recall/QPS benchmark against Faiss and other engines")
     from . import benchmark
 
@@ -85,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "tune":
+            return cmd_tune(args)
         if args.command == "bench":
             from . import benchmark
 

@@ -1,0 +1,156 @@
+"""Compute-aware search: probe_dim, tune, operating points, target_recall / budget."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import adanns
+from adanns.datasets import make_synthetic
+from adanns.evaluation import ground_truth, recall_at_k
+from reference import prefix_scores
+
+
+@pytest.fixture(scope="module")
+def tuned():
+    ds = make_synthetic(20_000, 600, 64, seed=4)
+    index = adanns.IVFIndex(64, 64, coarse_dim=32, seed=1)
+    index.train(ds.xb)
+    index.add(ds.xb)
+    space = {"nprobe": [1, 2, 4, 8, 16, 64], "scan_dim": [8, 16, 64], "rerank_k": [0, 20, 50]}
+    ops = index.tune(ds.xq[:300], 10, space=space, seed=3, measure_qps=False)
+    return ds, index, ops, space
+
+
+def test_probe_dim_chooses_lists_on_the_centroid_prefix():
+    rng = np.random.default_rng(0)
+    xb = rng.standard_normal((2000, 24)).astype(np.float32)
+    for metric in ("l2", "ip", "cosine"):
+        index = adanns.IVFIndex(24, 16, coarse_dim=16, metric=metric)
+        index.train(xb)
+        index.add(xb)
+        xq = xb[:50]
+        probes = index._core.probe(xq, 3, 6)
+        c = index.centroids()[:, :6]
+        ref = prefix_scores(c, xq, "l2" if metric == "l2" else metric, 6)
+        if metric == "l2":
+            ref = ref - (xq[:, :6].astype(np.float64) ** 2).sum(1)[:, None]
+        expect = np.argsort(ref, axis=1, kind="stable")[:, :3]
+        got_d = np.take_along_axis(ref, probes, 1)
+        exp_d = np.take_along_axis(ref, expect, 1)
+        np.testing.assert_allclose(got_d, exp_d, atol=1e-4)
+        # with every list probed, the probe prefix cannot change the (exact) result
+        a = index.search(xq, 5, nprobe=16, probe_dim=2)
+        b = index.search(xq, 5, nprobe=16)
+        np.testing.assert_array_equal(a[1], b[1])
+    with pytest.raises(ValueError, match="probe_dim"):
+        index.search(xq, 5, probe_dim=17)
+
+
+def test_front_is_pareto_and_deterministic(tuned):
+    ds, index, ops, space = tuned
+    pts = ops.points
+    assert len(pts) >= 3 and ops.k == 10
+    costs = [p.cost for p in pts]
+    recalls = [p.recall for p in pts]
+    assert costs == sorted(costs)
+    assert all(b > a for a, b in zip(recalls, recalls[1:])), "front must strictly improve recall with cost"
+    again = index.tune(ds.xq[:300], 10, space=space, seed=3, measure_qps=False)
+    assert [p.settings() for p in again.points] == [p.settings() for p in pts]
+    assert [p.recall for p in again.points] == recalls
+    index._operating_points = ops
+
+
+def test_recall_of_points_is_real(tuned):
+    ds, index, ops, _ = tuned
+    gt = ground_truth(ds.xb, ds.xq[:300], 10, "l2")
+    for p in ops.points[:: max(1, len(ops.points) // 4)]:
+        _, I = index.search(ds.xq[:300], 10, **p.settings())
+        assert abs(recall_at_k(I, gt, 10) - p.recall) < 1e-9
+
+
+def test_target_recall_and_budget(tuned):
+    ds, index, ops, _ = tuned
+    index._operating_points = ops
+    p = index.operating_point(target_recall=0.9)
+    assert p.recall >= 0.9
+    assert all(q.cost >= p.cost for q in ops.points if q.recall >= 0.9)
+    held = ds.xq[300:]
+    gt = ground_truth(ds.xb, held, 10, "l2")
+    _, I = index.search(held, 10, target_recall=0.9)
+    assert recall_at_k(I, gt, 10) >= 0.87
+    b = index.operating_point(budget=p.cost * 1.01)
+    assert b.cost <= p.cost * 1.01 and b.recall >= p.recall
+    D1, I1 = index.search(held[:20], 10, budget=p.cost * 1.01)
+    D2, I2 = index.search(held[:20], 10, **b.settings())
+    np.testing.assert_array_equal(I1, I2)
+
+
+def test_invalid_targets(tuned):
+    ds, index, ops, _ = tuned
+    index._operating_points = ops
+    best = max(p.recall for p in ops.points)
+    if best < 1.0:
+        with pytest.raises(ValueError, match="no tuned setting reaches"):
+            index.search(ds.xq[:2], 10, target_recall=min(1.0, best + 1e-6))
+    with pytest.raises(ValueError, match="budget"):
+        index.search(ds.xq[:2], 10, budget=1.0)
+    with pytest.raises(ValueError, match="target_recall"):
+        index.search(ds.xq[:2], 10, target_recall=1.5)
+    with pytest.raises(ValueError, match="do not also pass"):
+        index.search(ds.xq[:2], 10, target_recall=0.9, nprobe=4)
+    with pytest.raises(ValueError, match="exactly one"):
+        index.operating_point(target_recall=0.9, budget=1e6)
+    fresh = adanns.IVFIndex(64, 4)
+    fresh.train(ds.xb[:1000])
+    fresh.add(ds.xb[:1000])
+    with pytest.raises(RuntimeError, match="tune"):
+        fresh.search(ds.xq[:2], 10, target_recall=0.9)
+    with pytest.raises(ValueError, match="unknown setting"):
+        fresh.tune(ds.xq[:10], 5, space={"bogus": [1]})
+
+
+def test_operating_points_persist(tuned, tmp_path):
+    ds, index, ops, _ = tuned
+    index._operating_points = ops
+    index.save(tmp_path / "t.adanns")
+    loaded = adanns.load(tmp_path / "t.adanns")
+    assert loaded.operating_points.to_dict() == ops.to_dict()
+    np.testing.assert_array_equal(
+        loaded.search(ds.xq[:50], 10, target_recall=0.9)[1], index.search(ds.xq[:50], 10, target_recall=0.9)[1]
+    )
+
+
+def test_corrupt_operating_points_rejected(tuned, tmp_path):
+    import json
+
+    from adanns import io as aio
+
+    ds, index, ops, _ = tuned
+    index._operating_points = ops
+    path = tmp_path / "c.adanns"
+    index.save(path)
+    raw = bytearray(path.read_bytes())
+    _, ver, hlen, _, _ = aio._PREFIX.unpack_from(raw, 0)
+    header = json.loads(bytes(raw[aio._PREFIX.size : aio._PREFIX.size + hlen]))
+    header["operating_points"]["points"][0]["nprobe"] = 10**6
+    hb = json.dumps(header).encode()
+    assert len(hb) <= hlen + 64
+    new = aio._PREFIX.pack(aio.MAGIC, ver, len(hb), aio._crc(hb), 0) + hb
+    new = new + bytes(raw[len(new) :])
+    path.write_bytes(new)
+    with pytest.raises(adanns.FormatError, match="operating point"):
+        adanns.load(path)
+
+
+def test_cli_tune(tuned, tmp_path):
+    ds, index, _, _ = tuned
+    index.save(tmp_path / "i.adanns")
+    np.save(tmp_path / "q.npy", ds.xq[:100])
+    from adanns import cli
+
+    rc = cli.main(["tune", str(tmp_path / "i.adanns"), str(tmp_path / "q.npy"), "--k", "5",
+                   "--save", str(tmp_path / "o.adanns")])
+    assert rc == 0
+    assert adanns.load(tmp_path / "o.adanns").operating_points.k == 5
