@@ -181,16 +181,15 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
     std::size_t chunk = std::max<std::size_t>(
         1, std::min<std::size_t>(4096, std::max<std::size_t>((nq + 4 * nthreads - 1) / (4 * nthreads),
                                                              std::min<std::size_t>(nq, 256))));
-    // Bound the per-chunk heaps (chunk x K1 entries of 12 bytes) to about 64 MiB.
-    chunk = std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (12 * K1)));
+    // Bound the per-chunk candidate buffers (chunk x 2 K1 entries of 16 bytes) to about 64 MiB.
+    chunk = std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (32 * K1)));
 
     parallel_for_chunks(nq, chunk, [&](std::size_t qb, std::size_t qe) {
         const std::size_t cq = qe - qb;
-        std::vector<float> hd(cq * K1);
-        std::vector<int64_t> hl(cq * K1);
-        std::vector<TopK> heaps;
+        std::vector<Candidate> cand(cq * 2 * K1);
+        std::vector<TopKBuffer> heaps;
         heaps.reserve(cq);
-        for (std::size_t j = 0; j < cq; ++j) heaps.emplace_back(hd.data() + j * K1, hl.data() + j * K1, K1);
+        for (std::size_t j = 0; j < cq; ++j) heaps.emplace_back(cand.data() + j * 2 * K1, K1);
 
         // CSR: list -> queries of this chunk that probe it
         std::vector<std::size_t> start(nlist_ + 1, 0);
@@ -222,7 +221,7 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
                         scan(scan_m.kind, q + lists_.block_begin(b), lists_.block(l, b) + r0 * bw, t, bw, w,
                              acc.data(), accn.data());
                     }
-                    TopK& h = heaps[j];
+                    TopKBuffer& h = heaps[j];
                     float thr = h.threshold();
                     for (std::size_t i = 0; i < t; ++i) {
                         const float dist = scan_m.finish(acc[i], accn[i]);
@@ -237,23 +236,21 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
 
         for (std::size_t j = 0; j < cq; ++j) {
             const float* q = xq + (qb + j) * dim_;
-            float* d = hd.data() + j * K1;
-            int64_t* lab = hl.data() + j * K1;
+            const std::size_t found = heaps[j].finalize();
+            Candidate* c = heaps[j].data();
             if (rerank) {
-                for (std::size_t c = 0; c < K1; ++c) {
-                    if (lab[c] < 0) continue;
-                    const std::size_t l = label_list(lab[c]), r = label_row(lab[c]);
+                for (std::size_t i = 0; i < found; ++i) {
+                    const std::size_t l = label_list(c[i].label), r = label_row(c[i].label);
                     float a = 0.f, an = 0.f;
                     for (std::size_t b = 0; b < nb_rerank; ++b) {
                         const std::size_t bw = lists_.block_width(b);
                         const std::size_t w = std::min(bw, rd - lists_.block_begin(b));
                         scan(rerank_m.kind, q + lists_.block_begin(b), lists_.block(l, b) + r * bw, 1, bw, w, &a, &an);
                     }
-                    d[c] = rerank_m.finish(a, an);
+                    c[i].d = rerank_m.finish(a, an);
                 }
-                heaps[j].heapify();
+                std::sort(c, c + found);
             }
-            heaps[j].sort();
             // Output conventions: L2 squared distances ascending; IP / cosine similarities descending.
             float qscale = 1.f;
             if (metric_ == kMetricCosine && rd < dim_) {
@@ -264,14 +261,14 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
                                                        : -std::numeric_limits<float>::infinity();
             float* Dq = D + (qb + j) * k;
             int64_t* Iq = I + (qb + j) * k;
-            for (std::size_t c = 0; c < k; ++c) {
-                if (lab[c] < 0) {
-                    Dq[c] = missing;
-                    Iq[c] = -1;
+            for (std::size_t i = 0; i < k; ++i) {
+                if (c[i].label < 0) {
+                    Dq[i] = missing;
+                    Iq[i] = -1;
                     continue;
                 }
-                Dq[c] = metric_ == kMetricL2 ? d[c] : -d[c] * qscale;
-                Iq[c] = lists_.ids(label_list(lab[c]))[label_row(lab[c])];
+                Dq[i] = metric_ == kMetricL2 ? c[i].d : -c[i].d * qscale;
+                Iq[i] = lists_.ids(label_list(c[i].label))[label_row(c[i].label)];
             }
         }
     });

@@ -66,3 +66,48 @@ private:
 };
 
 }  // namespace adanns
+
+namespace adanns {
+
+struct Candidate {
+    float d;
+    int64_t label;
+};
+
+inline bool operator<(const Candidate& a, const Candidate& b) { return worse(b.d, b.label, a.d, a.label); }
+
+// Top-k by batched selection: candidates at or under the threshold are appended to a buffer of
+// 2k entries; when it is full, nth_element keeps the k best and the threshold tightens. Each push
+// is O(1) amortised, where a heap costs O(log k): much faster for the large k of a rerank short list.
+// The result is exactly the k smallest (distance, label) pairs pushed, whatever the push order.
+class TopKBuffer {
+public:
+    TopKBuffer(Candidate* buf, std::size_t k) : e_(buf), k_(k) {}
+    float threshold() const { return thr_; }
+    void push(float dist, int64_t label) {
+        e_[n_].d = dist;
+        e_[n_].label = label;
+        if (++n_ == 2 * k_) compact();
+    }
+    // Sorts the best (up to k) first; returns how many there are. Slots n..k-1 become (+inf, -1).
+    std::size_t finalize() {
+        if (n_ > k_) compact();
+        std::sort(e_, e_ + n_);
+        for (std::size_t i = n_; i < k_; ++i) e_[i] = Candidate{std::numeric_limits<float>::infinity(), -1};
+        return n_;
+    }
+    Candidate* data() { return e_; }
+
+private:
+    void compact() {
+        std::nth_element(e_, e_ + (k_ - 1), e_ + n_);
+        n_ = k_;
+        thr_ = e_[k_ - 1].d;
+    }
+    Candidate* e_;
+    std::size_t k_;
+    std::size_t n_ = 0;
+    float thr_ = std::numeric_limits<float>::infinity();
+};
+
+}  // namespace adanns
