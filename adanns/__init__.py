@@ -18,9 +18,10 @@ from typing import Union
 from . import _core
 from .index import FlatIndex, IVFIndex
 from .io import FORMAT_VERSION, FormatError
+from .pq_index import IVFPQIndex, PQIndex  # noqa: E402  (AdANNS-(IVF)(O)PQ, docs/pq.md)
 
 __version__ = "0.1.0"
-__all__ = ["IVFIndex", "FlatIndex", "load", "FormatError", "FORMAT_VERSION", "simd_level"]
+__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "load", "FormatError", "FORMAT_VERSION", "simd_level"]
 
 
 def load(path: Union[str, "os.PathLike[str]"]) -> Union[IVFIndex, FlatIndex]:

@@ -23,7 +23,7 @@ import os
 import struct
 import tempfile
 import zlib
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -45,12 +45,23 @@ def _bytes(arr: np.ndarray) -> memoryview:
     return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
 
 
-def _crc(buf: Union[bytes, memoryview, np.ndarray]) -> int:
-    mv = _bytes(buf) if isinstance(buf, np.ndarray) else memoryview(buf).cast("B")
-    crc = 0
-    step = 1 << 26
+def _crc_update(crc: int, mv: memoryview) -> int:
+    step = 1 << 26  # zlib.crc32 in slices: no 32-bit length limit anywhere
     for off in range(0, len(mv), step):
         crc = zlib.crc32(mv[off : off + step], crc)
+    return crc
+
+
+def _crc(buf: Union[bytes, memoryview, np.ndarray]) -> int:
+    mv = _bytes(buf) if isinstance(buf, np.ndarray) else memoryview(buf).cast("B")
+    return _crc_update(0, mv) & 0xFFFFFFFF
+
+
+def _crc_pieces(pieces: Sequence[np.ndarray]) -> int:
+    """CRC32 of the concatenated bytes of several arrays."""
+    crc = 0
+    for p in pieces:
+        crc = _crc_update(crc, _bytes(p))
     return crc & 0xFFFFFFFF
 
 
@@ -58,42 +69,32 @@ def _align(n: int) -> int:
     return (n + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
-def save_index(index: Any, path: Union[str, "os.PathLike[str]"]) -> None:
-    """Writes ``index`` to ``path`` via a temporary file, fsync and an atomic rename."""
-    header = dict(index._header())
-    core = index._core
-    sizes, ids, vectors = core.export_lists()
-    arrays: List[Tuple[str, np.ndarray]] = [("list_sizes", sizes), ("ids", ids), ("vectors", vectors)]
-    if header["type"] == "ivf":
-        arrays.insert(0, ("centroids", core.centroids()))
-    header["ntotal"] = int(ids.shape[0])
+# A section to write: name, dtype, shape, and the arrays whose bytes follow one another.
+Section = Tuple[str, np.dtype, Tuple[int, ...], List[np.ndarray]]
 
-    # Lay out the sections; the header size depends on the offsets, so iterate until stable.
-    table: List[Dict[str, Any]] = []
+
+def write_index_file(path: Union[str, "os.PathLike[str]"], header: Dict[str, Any], sections: Sequence[Section]) -> None:
+    """Writes header + sections via a temporary file, fsync and an atomic rename (then a
+    directory fsync): a failed write never touches an existing file at ``path``."""
+    header = dict(header)
+    entries = []
+    for name, dt, shape, pieces in sections:
+        entries.append({"name": name, "dtype": np.dtype(dt).name, "shape": [int(s) for s in shape],
+                        "nbytes": sum(int(x.nbytes) for x in pieces), "crc32": _crc_pieces(pieces)})
+    # The header size depends on the offsets, so iterate until the layout is stable.
     header_bytes = b""
     for _ in range(4):
         start = _align(_PREFIX.size + len(header_bytes) + 64)
-        table = []
         off = start
-        for name, arr in arrays:
-            arr = np.ascontiguousarray(arr)
-            table.append(
-                {
-                    "name": name,
-                    "dtype": arr.dtype.name,
-                    "shape": list(arr.shape),
-                    "offset": off,
-                    "nbytes": int(arr.nbytes),
-                    "crc32": _crc(arr),
-                }
-            )
-            off = _align(off + arr.nbytes)
-        header["sections"] = table
+        for e in entries:
+            e["offset"] = off
+            off = _align(off + e["nbytes"])
+        header["sections"] = entries
         new_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
-        if _align(_PREFIX.size + len(new_bytes) + 64) == start:
-            header_bytes = new_bytes
-            break
+        stable = _align(_PREFIX.size + len(new_bytes) + 64) == start
         header_bytes = new_bytes
+        if stable:
+            break
     else:  # pragma: no cover - the loop converges in two rounds
         raise RuntimeError("could not lay out the index file")
 
@@ -104,9 +105,12 @@ def save_index(index: Any, path: Union[str, "os.PathLike[str]"]) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes), _crc(header_bytes), 0))
             f.write(header_bytes)
-            for (name, arr), entry in zip(arrays, table):
-                f.write(b"\0" * (entry["offset"] - f.tell()))
-                f.write(_bytes(arr))
+            for (_, _, _, pieces), e in zip(sections, entries):
+                f.write(b"\0" * (e["offset"] - f.tell()))
+                for x in pieces:
+                    # in slices: a memory-mapped piece is never copied whole
+                    for b in range(0, x.shape[0], 1 << 16) if x.ndim else [0]:
+                        f.write(_bytes(x[b : b + (1 << 16)] if x.ndim else x))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -126,26 +130,48 @@ def save_index(index: Any, path: Union[str, "os.PathLike[str]"]) -> None:
         pass
 
 
+def save_index(index: Any, path: Union[str, "os.PathLike[str]"]) -> None:
+    """Writes ``index`` to ``path`` via a temporary file, fsync and an atomic rename."""
+    if getattr(index, "_kind", "") in ("pq", "ivfpq"):  # PQ indices: adanns/io_pq.py
+        from .io_pq import save_pq
+
+        return save_pq(index, path)
+    header = dict(index._header())
+    core = index._core
+    sizes, ids, vectors = core.export_lists()
+    arrays: List[Tuple[str, np.ndarray]] = [("list_sizes", sizes), ("ids", ids), ("vectors", vectors)]
+    if header["type"] == "ivf":
+        arrays.insert(0, ("centroids", core.centroids()))
+    header["ntotal"] = int(ids.shape[0])
+    write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in arrays])
+
+
 def _fail(msg: str) -> "FormatError":
     return FormatError(msg)
 
 
-def _read_sections(buf: memoryview, header: Dict[str, Any], check_crc: bool = True) -> Dict[str, np.ndarray]:
+def read_sections(
+    buf: memoryview, header: Dict[str, Any], check_crc: bool = True, dtypes: Optional[Dict[str, np.dtype]] = None
+) -> Dict[str, Tuple[np.ndarray, int]]:
+    """name -> (array view into buf, file offset); every bound and checksum verified."""
+    dtypes = _DTYPES if dtypes is None else dtypes
     size = len(buf)
     table = header.get("sections")
     if not isinstance(table, list):
         raise _fail("header has no section table")
-    out: Dict[str, np.ndarray] = {}
+    out: Dict[str, Tuple[np.ndarray, int]] = {}
     for entry in table:
         if not isinstance(entry, dict):
             raise _fail("malformed section entry")
         try:
             name = str(entry["name"])
-            dtype = _DTYPES[entry["dtype"]]
+            dtype = dtypes[entry["dtype"]]
             shape = tuple(int(s) for s in entry["shape"])
             offset, nbytes, crc = int(entry["offset"]), int(entry["nbytes"]), int(entry["crc32"])
         except (KeyError, TypeError, ValueError, OverflowError):
             raise _fail("malformed section entry") from None
+        if name in out:
+            raise _fail(f"section {name!r} appears twice")
         if any(s < 0 for s in shape) or len(shape) > 2:
             raise _fail(f"section {name!r} has an invalid shape {shape}")
         count = 1
@@ -158,7 +184,7 @@ def _read_sections(buf: memoryview, header: Dict[str, Any], check_crc: bool = Tr
         view = buf[offset : offset + nbytes]
         if check_crc and _crc(view) != crc:
             raise _fail(f"section {name!r} fails its checksum (corrupted file)")
-        out[name] = np.frombuffer(view, dtype=dtype).reshape(shape)
+        out[name] = (np.frombuffer(view, dtype=dtype).reshape(shape), offset)
     return out
 
 
@@ -199,7 +225,10 @@ def load_index(path: Union[str, "os.PathLike[str]"], *, _check_crc: bool = True)
             raise _fail("header is not valid JSON") from None
         if not isinstance(header, dict):
             raise _fail("header is not a JSON object")
-        sections = _read_sections(buf, header, _check_crc)
+        if header.get("type") in ("pq", "ivfpq"):  # PQ indices: adanns/io_pq.py
+            from .io_pq import load_pq
+            return load_pq(os.fspath(path), buf, header, _check_crc)
+        sections = {name: arr for name, (arr, _) in read_sections(buf, header, _check_crc).items()}
         try:
             index = _build(header, sections, IVFIndex, FlatIndex)
         except FormatError:

@@ -15,37 +15,13 @@
 #include "ivf.h"
 #include "kmeans.h"
 #include "parallel.h"
+#include "py_utils.h"
 
 namespace py = pybind11;
+void bind_pq(py::module_& m);  // bindings_pq.cpp
 using namespace adanns;
 
-using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using IArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
-
-namespace {
-
-void check_2d(const py::array& a, std::size_t cols, const char* name) {
-    if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
-    if (static_cast<std::size_t>(a.shape(1)) != cols)
-        throw std::invalid_argument(std::string(name) + " must have " + std::to_string(cols) + " columns");
-}
-
-void check_1d(const py::array& a, std::size_t n, const char* name) {
-    if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != n)
-        throw std::invalid_argument(std::string(name) + " must be 1-D of length " + std::to_string(n));
-}
-
-template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
-    // The numpy array takes the vector's buffer without a copy; the capsule owns it.
-    auto owned = std::make_unique<std::vector<T>>(std::move(v));
-    T* data = owned->data();
-    py::capsule owner(owned.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
-    owned.release();
-    return py::array_t<T>(shape, data, owner);
-}
-
-}  // namespace
+using namespace adanns::pyutil;
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "adanns C++ core";
@@ -272,4 +248,5 @@ PYBIND11_MODULE(_core, m) {
                                   to_numpy(std::move(ids), {n}),
                                   to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
         });
+    bind_pq(m);
 }

@@ -9,6 +9,7 @@
 
 #include "distances.h"
 #include "parallel.h"
+#include "topk.h"
 
 namespace adanns {
 
@@ -50,6 +51,36 @@ void assign_nearest(const float* x, std::size_t n, std::size_t ldx, const float*
     parallel_for_chunks(n, 240, [&](std::size_t begin, std::size_t end) {
         argmin(x + begin * ldx, end - begin, ldx, packed.data(), k, d, bias, alpha, out + begin,
                out_dist ? out_dist + begin : nullptr);
+    });
+}
+
+void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* packed, const float* norms,
+                 std::size_t k, std::size_t d, bool ip, std::size_t nprobe, int64_t* out) {
+    const GemmFn gemm = kernels().gemm;
+    const float* bias = ip ? nullptr : norms;
+    const float alpha = ip ? -1.f : -2.f;
+    parallel_for_chunks(n, 16, [&](std::size_t b, std::size_t e) {
+        std::vector<float> dist((e - b) * k);
+        gemm(x + b * ldx, e - b, ldx, packed, k, d, bias, alpha, dist.data(), k);
+        // Top-nprobe by (distance, index): a bounded max-heap, so most centroids are rejected
+        // by one comparison with the current worst.
+        std::vector<float> hd(nprobe);
+        std::vector<int64_t> hl(nprobe);
+        for (std::size_t i = b; i < e; ++i) {
+            const float* acc = dist.data() + (i - b) * k;
+            TopK heap(hd.data(), hl.data(), nprobe);
+            float thr = heap.threshold();
+            for (std::size_t j = 0; j < k; ++j) {
+                float v = acc[j];
+                if (!(v < std::numeric_limits<float>::infinity())) v = std::numeric_limits<float>::max();
+                if (v <= thr) {
+                    heap.push(v, static_cast<int64_t>(j));
+                    thr = heap.threshold();
+                }
+            }
+            heap.sort();
+            std::copy(hl.begin(), hl.end(), out + i * nprobe);
+        }
     });
 }
 

@@ -23,6 +23,13 @@ std::vector<float> kmeans_train(const float* x, std::size_t n, std::size_t d, co
 void assign_nearest(const float* x, std::size_t n, std::size_t ldx, const float* centroids,
                     std::size_t k, std::size_t d, bool ip, int64_t* out, float* out_dist = nullptr);
 
+// For each of the n rows of x (stride ldx, first d dims), the nprobe nearest of k centroids
+// given as GEMM panels (pack_panels), best first, ties to the lower index: L2 when ip == false
+// (norms: squared centroid norms), largest inner product otherwise (norms unused). NaN / inf
+// distances rank last, so nprobe valid indices always come out.
+void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* packed, const float* norms,
+                 std::size_t k, std::size_t d, bool ip, std::size_t nprobe, int64_t* out);
+
 // Small deterministic RNG (splitmix64): the same stream on every platform and compiler.
 class Rng {
 public:

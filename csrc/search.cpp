@@ -83,35 +83,7 @@ void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, s
         packed = prefix_packed.data();
         norms = prefix_norms.data();
     }
-    const GemmFn gemm = kernels().gemm;
-    const bool ip = metric_ != kMetricL2;
-    const float* bias = ip ? nullptr : norms;
-    const float alpha = ip ? -1.f : -2.f;
-    parallel_for_chunks(nq, 16, [&](std::size_t b, std::size_t e) {
-        std::vector<float> dist((e - b) * nlist_);
-        gemm(q + b * dim_, e - b, dim_, packed, nlist_, pd, bias, alpha, dist.data(), nlist_);
-        // Top-nprobe by (distance, list number) ascending: a bounded max-heap, so most lists
-        // are rejected by one comparison with the current worst. NaN / +inf distances rank
-        // as FLT_MAX (after every finite one, ties by list number) so that nprobe valid
-        // lists always come out.
-        std::vector<float> hd(nprobe);
-        std::vector<int64_t> hl(nprobe);
-        for (std::size_t i = b; i < e; ++i) {
-            const float* acc = dist.data() + (i - b) * nlist_;
-            TopK heap(hd.data(), hl.data(), nprobe);
-            float thr = heap.threshold();
-            for (std::size_t j = 0; j < nlist_; ++j) {
-                float v = acc[j];
-                if (!(v < std::numeric_limits<float>::infinity())) v = std::numeric_limits<float>::max();
-                if (v <= thr) {
-                    heap.push(v, static_cast<int64_t>(j));
-                    thr = heap.threshold();
-                }
-            }
-            heap.sort();
-            std::copy(hl.begin(), hl.end(), probes + i * nprobe);
-        }
-    });
+    top_nearest(q, nq, dim_, packed, norms, nlist_, pd, metric_ != kMetricL2, nprobe, probes);
 }
 
 void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const {

@@ -1,0 +1,307 @@
+// pybind11 bindings of the PQ / IVF-PQ core (module adanns._core). Shapes are checked
+// here; values and user-facing messages are checked by adanns/pq_index.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "distances.h"
+#include "ivfpq.h"
+#include "parallel.h"
+#include "pq.h"
+#include "py_utils.h"
+
+namespace py = pybind11;
+using namespace adanns;
+
+using namespace adanns::pyutil;
+
+void bind_pq(py::module_& m) {
+    m.def("pq_simd_level", []() { return std::string(pq_kernels().name); });
+    m.def(
+        "normalize_rows",
+        [](FArray x) {
+            // Unit rows with the arithmetic of IVFCore (double sum, float inverse); zero rows stay zero.
+            if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D");
+            const std::size_t n = x.shape(0), d = x.shape(1);
+            std::vector<float> out(n * d);
+            {
+                py::gil_scoped_release nogil;
+                const float* in = x.data();
+                parallel_for_chunks(n, 256, [&](std::size_t b, std::size_t e) {
+                    for (std::size_t i = b; i < e; ++i) {
+                        double s = 0;
+                        for (std::size_t t = 0; t < d; ++t) s += double(in[i * d + t]) * in[i * d + t];
+                        const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
+                        for (std::size_t t = 0; t < d; ++t) out[i * d + t] = in[i * d + t] * inv;
+                    }
+                });
+            }
+            return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(d)});
+        },
+        py::arg("x"));
+    m.def(
+        "pq_train",
+        [](FArray x, std::size_t M, int niter, uint64_t seed, std::size_t mppc) {
+            if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D");
+            const std::size_t n = x.shape(0), d = x.shape(1);
+            if (M == 0 || d % M != 0) throw std::invalid_argument("m must divide the dimension");
+            std::vector<float> cb;
+            {
+                py::gil_scoped_release nogil;
+                cb = pq_train(x.data(), n, d, M, niter, seed, mppc);
+            }
+            return to_numpy(std::move(cb), {py::ssize_t(M), py::ssize_t(kPQKsub), py::ssize_t(d / M)});
+        },
+        py::arg("x"), py::arg("m"), py::arg("niter") = 25, py::arg("seed") = 1234,
+        py::arg("max_points_per_centroid") = 256, "Per-sub-space k-means: (m, 256, d/m) codebooks.");
+    m.def(
+        "pq_encode",
+        [](FArray x, FArray cb) {
+            if (x.ndim() != 2 || cb.ndim() != 3 || static_cast<std::size_t>(cb.shape(1)) != kPQKsub)
+                throw std::invalid_argument("x must be 2-D and codebooks (m, 256, dsub)");
+            const std::size_t n = x.shape(0), d = x.shape(1), M = cb.shape(0);
+            if (M == 0 || M * static_cast<std::size_t>(cb.shape(2)) != d)
+                throw std::invalid_argument("codebooks do not match the dimension");
+            std::vector<uint8_t> codes(n * M);
+            {
+                py::gil_scoped_release nogil;
+                pq_encode(x.data(), n, d, d, M, cb.data(), codes.data());
+            }
+            return to_numpy(std::move(codes), {py::ssize_t(n), py::ssize_t(M)});
+        },
+        py::arg("x"), py::arg("codebooks"));
+    m.def(
+        "pq_decode",
+        [](BArray codes, FArray cb) {
+            if (codes.ndim() != 2 || cb.ndim() != 3 || static_cast<std::size_t>(cb.shape(1)) != kPQKsub ||
+                codes.shape(1) != cb.shape(0))
+                throw std::invalid_argument("codes (n, m) and codebooks (m, 256, dsub) required");
+            const std::size_t n = codes.shape(0), M = cb.shape(0), d = M * cb.shape(2);
+            std::vector<float> out(n * d);
+            {
+                py::gil_scoped_release nogil;
+                pq_decode(codes.data(), n, d, M, cb.data(), out.data());
+            }
+            return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(d)});
+        },
+        py::arg("codes"), py::arg("codebooks"));
+    m.def(
+        "adc",
+        [](FArray lut, BArray codes, const std::string& impl) {
+            // Test hook: row-major codes (n, m) -> sums of lut[s, code] with one kernel.
+            if (lut.ndim() != 2 || lut.shape(1) != py::ssize_t(kPQKsub) || codes.ndim() != 2 ||
+                codes.shape(1) != lut.shape(0))
+                throw std::invalid_argument("lut (m, 256) and codes (n, m) required");
+            const std::size_t n = codes.shape(0), M = codes.shape(1);
+            AdcFn fn = &adc_scalar;
+            if (impl == "avx2") {
+#if defined(ADANNS_HAVE_AVX2_TU)
+                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
+                fn = &adc_avx2;
+#else
+                throw std::runtime_error("built without the AVX2 kernels");
+#endif
+            } else if (impl != "scalar") {
+                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
+            }
+            const std::size_t nb = (n + kPQBlock - 1) / kPQBlock;
+            std::vector<uint8_t> blk(nb * kPQBlock * M, 0);
+            for (std::size_t i = 0; i < n; ++i)
+                for (std::size_t s = 0; s < M; ++s)
+                    blk[(i / kPQBlock) * kPQBlock * M + s * kPQBlock + i % kPQBlock] = codes.data()[i * M + s];
+            std::vector<float> out(nb * kPQBlock);
+            fn(lut.data(), blk.data(), nb, M, out.data());
+            out.resize(n);
+            return to_numpy(std::move(out), {py::ssize_t(n)});
+        },
+        py::arg("lut"), py::arg("codes"), py::arg("impl"));
+
+    py::class_<PQCore>(m, "PQCore")
+        .def(py::init<std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, int>(), py::arg("dim"),
+             py::arg("nlist"), py::arg("coarse_dim"), py::arg("pq_dim"), py::arg("m"), py::arg("metric"))
+        .def_property_readonly("dim", &PQCore::dim)
+        .def_property_readonly("nlist", &PQCore::nlist)
+        .def_property_readonly("coarse_dim", &PQCore::coarse_dim)
+        .def_property_readonly("pq_dim", &PQCore::pq_dim)
+        .def_property_readonly("m", &PQCore::m)
+        .def_property_readonly("metric", &PQCore::metric)
+        .def_property_readonly("is_trained", &PQCore::is_trained)
+        .def_property_readonly("has_rotation", &PQCore::has_rotation)
+        .def_property_readonly("ntotal", &PQCore::ntotal)
+        .def(
+            "set_state",
+            [](PQCore& self, std::optional<FArray> centroids, FArray anchors, std::optional<FArray> rotation,
+               FArray codebooks) {
+                const std::size_t P = self.pq_dim();
+                if (self.nlist() > 1) {
+                    if (!centroids) throw std::invalid_argument("centroids required");
+                    check_2d(*centroids, self.coarse_dim(), "centroids");
+                    check_size(*centroids, self.nlist() * self.coarse_dim(), "centroids");
+                }
+                check_2d(anchors, P, "anchors");
+                check_size(anchors, self.nlist() * P, "anchors");
+                if (rotation) {
+                    check_2d(*rotation, P, "rotation");
+                    check_size(*rotation, P * P, "rotation");
+                }
+                if (codebooks.ndim() != 3 || static_cast<std::size_t>(codebooks.shape(0)) != self.m() ||
+                    static_cast<std::size_t>(codebooks.shape(1)) != kPQKsub ||
+                    static_cast<std::size_t>(codebooks.shape(2)) != P / self.m())
+                    throw std::invalid_argument("codebooks must be (m, 256, pq_dim / m)");
+                const float* c = (self.nlist() > 1) ? centroids->data() : nullptr;
+                const float* r = rotation ? rotation->data() : nullptr;
+                py::gil_scoped_release nogil;
+                self.set_state(c, anchors.data(), r, codebooks.data());
+            },
+            py::arg("centroids"), py::arg("anchors"), py::arg("rotation"), py::arg("codebooks"))
+        .def(
+            "targets",
+            [](const PQCore& self, FArray x) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                std::vector<float> out(n * self.pq_dim());
+                {
+                    py::gil_scoped_release nogil;
+                    self.targets(x.data(), n, out.data());
+                }
+                return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.pq_dim())});
+            },
+            py::arg("x"))
+        .def(
+            "assign",
+            [](const PQCore& self, FArray x) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                std::vector<int64_t> out(n);
+                {
+                    py::gil_scoped_release nogil;
+                    self.assign(x.data(), n, out.data());
+                }
+                return to_numpy(std::move(out), {py::ssize_t(n)});
+            },
+            py::arg("x"))
+        .def(
+            "encode",
+            [](const PQCore& self, FArray x, IArray lists) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                check_1d(lists, n, "lists");
+                std::vector<uint8_t> out(n * self.m());
+                {
+                    py::gil_scoped_release nogil;
+                    self.encode(x.data(), n, lists.data(), out.data());
+                }
+                return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.m())});
+            },
+            py::arg("x"), py::arg("lists"))
+        .def(
+            "decode",
+            [](const PQCore& self, BArray codes, IArray lists) {
+                check_2d(codes, self.m(), "codes");
+                const std::size_t n = codes.shape(0);
+                check_1d(lists, n, "lists");
+                std::vector<float> out(n * self.pq_dim());
+                {
+                    py::gil_scoped_release nogil;
+                    self.decode(codes.data(), n, lists.data(), out.data());
+                }
+                return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.pq_dim())});
+            },
+            py::arg("codes"), py::arg("lists"))
+        .def(
+            "add",
+            [](PQCore& self, FArray x, IArray ids, IArray seq) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                check_1d(ids, n, "ids");
+                check_1d(seq, n, "seq");
+                py::gil_scoped_release nogil;
+                self.add(x.data(), n, ids.data(), seq.data());
+            },
+            py::arg("x"), py::arg("ids"), py::arg("seq"))
+        .def(
+            "add_codes",
+            [](PQCore& self, BArray codes, IArray ids, IArray seq, IArray lists) {
+                check_2d(codes, self.m(), "codes");
+                const std::size_t n = codes.shape(0);
+                check_1d(ids, n, "ids");
+                check_1d(seq, n, "seq");
+                check_1d(lists, n, "lists");
+                py::gil_scoped_release nogil;
+                self.add_codes(codes.data(), n, ids.data(), seq.data(), lists.data());
+            },
+            py::arg("codes"), py::arg("ids"), py::arg("seq"), py::arg("lists"))
+        .def("reset", &PQCore::reset)
+        .def(
+            "search",
+            [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k,
+               std::optional<FArray> full0, std::optional<FArray> full1) {
+                check_2d(xq, self.dim(), "queries");
+                if (k == 0) throw std::invalid_argument("k must be >= 1");
+                const std::size_t nq = xq.shape(0);
+                PQSearchParams p;
+                p.k = k;
+                p.nprobe = nprobe;
+                p.rerank_k = rerank_k;
+                if (full0) {
+                    check_2d(*full0, self.dim(), "full vectors");
+                    p.full0 = full0->data();
+                    p.n0 = full0->shape(0);
+                }
+                if (full1) {
+                    check_2d(*full1, self.dim(), "full vectors");
+                    p.full1 = full1->data();
+                    p.n1 = full1->shape(0);
+                }
+                if (rerank_k > 0 && !full0) throw std::invalid_argument("rerank needs the full vectors");
+                std::vector<float> D(nq * k);
+                std::vector<int64_t> I(nq * k);
+                {
+                    py::gil_scoped_release nogil;
+                    self.search(xq.data(), nq, p, D.data(), I.data());
+                }
+                return py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
+                                      to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
+            },
+            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"), py::arg("full0") = py::none(),
+            py::arg("full1") = py::none())
+        .def("centroids",
+             [](const PQCore& self) {
+                 return to_numpy(self.centroids(), {py::ssize_t(self.nlist() > 1 ? self.nlist() : 0),
+                                                    py::ssize_t(self.coarse_dim())});
+             })
+        .def("anchors",
+             [](const PQCore& self) {
+                 return to_numpy(self.anchors(), {py::ssize_t(self.nlist()), py::ssize_t(self.pq_dim())});
+             })
+        .def("rotation",
+             [](const PQCore& self) -> py::object {
+                 std::vector<float> r = self.rotation();
+                 if (r.empty()) return py::none();
+                 return to_numpy(std::move(r), {py::ssize_t(self.pq_dim()), py::ssize_t(self.pq_dim())});
+             })
+        .def("codebooks",
+             [](const PQCore& self) {
+                 return to_numpy(self.codebooks(), {py::ssize_t(self.m()), py::ssize_t(kPQKsub),
+                                                    py::ssize_t(self.pq_dim() / self.m())});
+             })
+        .def("list_sizes", [](const PQCore& self) { return to_numpy(self.list_sizes(), {py::ssize_t(self.nlist())}); })
+        .def("export_lists", [](const PQCore& self) {
+            std::vector<int64_t> sizes, ids, seq;
+            std::vector<uint8_t> codes;
+            {
+                py::gil_scoped_release nogil;
+                self.export_state(sizes, ids, seq, codes);
+            }
+            const py::ssize_t n = static_cast<py::ssize_t>(ids.size());
+            return py::make_tuple(to_numpy(std::move(sizes), {py::ssize_t(self.nlist())}),
+                                  to_numpy(std::move(ids), {n}), to_numpy(std::move(seq), {n}),
+                                  to_numpy(std::move(codes), {n, py::ssize_t(self.m())}));
+        });
+}

@@ -1,0 +1,50 @@
+// Helpers shared by the pybind11 binding files: array types, shape checks at the boundary,
+// and zero-copy conversion of a std::vector into a numpy array.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace adanns {
+namespace pyutil {
+
+namespace py = pybind11;
+
+using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using IArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using BArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+inline void check_2d(const py::array& a, std::size_t cols, const char* name) {
+    if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");
+    if (static_cast<std::size_t>(a.shape(1)) != cols)
+        throw std::invalid_argument(std::string(name) + " must have " + std::to_string(cols) + " columns");
+}
+
+inline void check_1d(const py::array& a, std::size_t n, const char* name) {
+    if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != n)
+        throw std::invalid_argument(std::string(name) + " must be 1-D of length " + std::to_string(n));
+}
+
+inline void check_size(const py::array& a, std::size_t n, const char* name) {
+    if (static_cast<std::size_t>(a.size()) != n)
+        throw std::invalid_argument(std::string(name) + " must have " + std::to_string(n) + " elements");
+}
+
+// The numpy array takes the vector's buffer without a copy; the capsule owns it.
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
+    auto owned = std::make_unique<std::vector<T>>(std::move(v));
+    T* data = owned->data();
+    py::capsule owner(owned.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
+    owned.release();
+    return py::array_t<T>(shape, data, owner);
+}
+
+}  // namespace pyutil
+}  // namespace adanns
