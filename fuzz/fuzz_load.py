@@ -29,23 +29,29 @@ import json
 
 with atheris.instrument_imports():
     import adanns
+    import adanns.io_pq  # noqa: F401  (imported lazily by load: instrument it too)
     from adanns.io import _PREFIX, FormatError, _crc, load_index
 
 _PATH = os.path.join(tempfile.mkdtemp(prefix="adanns-fuzz-"), "input.adanns")
 
 
 def exercise(index) -> None:
-    """Searches a loaded index with a few settings; must not crash."""
+    """Searches a loaded index with a few settings (and edits it where supported); must not crash."""
     n = index.ntotal
     if n == 0 or index.dim > 4096:
         return
     rng = np.random.default_rng(0)
     xq = rng.standard_normal((3, index.dim)).astype(np.float32)
     k = min(n, 5)
-    nprobe = {"nprobe": min(2, index.nlist)} if isinstance(index, adanns.IVFIndex) else {}
+    ivf_like = isinstance(index, (adanns.IVFIndex, adanns.IVFPQIndex))
+    nprobe = {"nprobe": min(2, index.nlist)} if ivf_like else {}
     index.search(xq, k, **nprobe)
-    index.search(xq, k, scan_dim=max(1, index.dim // 2), rerank_k=min(n, 10), **nprobe)
-    index.remove_ids(np.arange(2))
+    rerank_ok = getattr(index, "keep_full", "ram") is not None
+    if isinstance(index, (adanns.IVFIndex, adanns.FlatIndex)):
+        index.search(xq, k, scan_dim=max(1, index.dim // 2), rerank_k=min(n, 10), **nprobe)
+        index.remove_ids(np.arange(2))
+    elif rerank_ok:
+        index.search(xq, k, rerank_k=min(n, 10), **nprobe)
 
 
 def _valid_files():
@@ -57,7 +63,12 @@ def _valid_files():
     ivf.add(x)
     flat = adanns.FlatIndex(6, "ip")
     flat.add(x[:9])
-    for index in (ivf, flat):
+    big = rng.standard_normal((300, 6)).astype(np.float32)
+    pq = adanns.IVFPQIndex(6, 2, coarse_dim=3, pq_dim=4, m=2, opq=True, metric="l2", keep_full="ram", niter=2,
+                           pq_niter=2, opq_niter=1)
+    pq.train(big)
+    pq.add(big[:20])
+    for index in (ivf, flat, pq):
         index.save(_PATH)
         out.append(open(_PATH, "rb").read())
     return out

@@ -27,6 +27,17 @@ def main() -> None:
     empty = adanns.IVFIndex(6, 2)
     empty.train(x)
     made["ivf_empty"] = empty
+    big = rng.standard_normal((300, 6)).astype(np.float32)
+    for name, keep in (("ivfpq_opq", "ram"), ("ivfpq_nofull", None)):
+        pq = adanns.IVFPQIndex(6, 2, coarse_dim=3, pq_dim=4, m=2, opq=name.endswith("opq"), metric="cosine",
+                               keep_full=keep, niter=2, pq_niter=2, opq_niter=1)
+        pq.train(big)
+        pq.add(big[:20])
+        made[name] = pq
+    flatpq = adanns.PQIndex(6, pq_dim=6, m=3, metric="ip", keep_full="ram", pq_niter=2)
+    flatpq.train(big)
+    flatpq.add(big[:15])
+    made["pq_ip"] = flatpq
     with tempfile.TemporaryDirectory() as tmp:
         for name, index in made.items():
             p = os.path.join(tmp, name)
