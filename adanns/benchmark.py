@@ -36,6 +36,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .evaluation import ground_truth, ivf_cost, recall_at_k
+
 SCHEMA_VERSION = 1
 TARGETS = (0.90, 0.95)
 K = 10  # the k of the timed searches (recall@10 vs QPS)
@@ -91,18 +93,10 @@ def _nearest_divisor(d: int, target: float, lo: int = 1) -> int:
 
 
 def recall(ids: np.ndarray, gt: np.ndarray, k: int) -> float:
-    """Recall k@k: mean fraction of the true top-k among the first k returned ids (vectorised)."""
-    a = np.asarray(ids)[:, :k]
-    g = np.asarray(gt)[:, :k]
-    if a.shape[0] != g.shape[0]:
-        raise ValueError("ids and gt must have one row per query")
-    if a.shape[1] < k or g.shape[1] < k:
+    """Recall k@k (see :func:`adanns.evaluation.recall_at_k`); both arrays need k columns."""
+    if np.asarray(ids).shape[1] < k or np.asarray(gt).shape[1] < k:
         raise ValueError(f"need at least {k} columns in ids and gt")
-    hits = 0
-    step = max(1, (1 << 22) // (k * k))
-    for b in range(0, a.shape[0], step):
-        hits += int((a[b : b + step, :, None] == g[b : b + step, None, :]).any(axis=2).sum())
-    return hits / float(g.shape[0] * k)
+    return recall_at_k(ids, gt, k)
 
 
 def content_hash(xb: np.ndarray, xq: np.ndarray, metric: str, k: int) -> str:
@@ -120,7 +114,6 @@ def content_hash(xb: np.ndarray, xq: np.ndarray, metric: str, k: int) -> str:
 
 def cached_ground_truth(xb: np.ndarray, xq: np.ndarray, metric: str, k: int, cache_dir: Optional[str]) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Exact top-k ids (int64, nq x k), computed once and cached by content hash."""
-    from .evaluation import ground_truth
 
     key = content_hash(xb, xq, metric, k)
     info: Dict[str, Any] = {"k": k, "hash": key, "cached": False, "seconds": 0.0, "path": None}
@@ -313,7 +306,6 @@ class AdannsIVF(Method):
         return "adanns-ivf-rigid" if rigid else "adanns-ivf"
 
     def madds(self, s: Setting, k: int) -> Optional[float]:
-        from .evaluation import ivf_cost
 
         rr = max(k, s["rerank_k"]) if s["rerank_k"] > 0 else 0
         return float(ivf_cost(self.index, s["nprobe"], s["scan_dim"], rr, self.ctx.dim))

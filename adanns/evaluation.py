@@ -7,7 +7,6 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
-from .index import FlatIndex
 
 
 def ground_truth(xb: np.ndarray, xq: np.ndarray, k: int = 100, metric: str = "l2", dim: Optional[int] = None) -> np.ndarray:
@@ -15,6 +14,8 @@ def ground_truth(xb: np.ndarray, xq: np.ndarray, k: int = 100, metric: str = "l2
 
     ``dim`` restricts the ranking to a prefix (default: all dims).
     """
+    from .index import FlatIndex  # here: index -> tuning -> evaluation imports at load time
+
     index = FlatIndex(xb.shape[1], metric)
     index.add(xb)
     _, ids = index.search(xq, min(k, xb.shape[0]), scan_dim=dim)
@@ -22,15 +23,19 @@ def ground_truth(xb: np.ndarray, xq: np.ndarray, k: int = 100, metric: str = "l2
 
 
 def recall_at_k(ids: np.ndarray, gt: np.ndarray, k: int) -> float:
-    """Mean fraction of the true top-k found in the first k results (recall k@k)."""
-    ids = np.asarray(ids)[:, :k]
-    gt = np.asarray(gt)[:, :k]
-    if ids.shape[0] != gt.shape[0]:
+    """Recall k@k: mean fraction of the true top-k among the first k returned ids (vectorised,
+    in blocks of queries so memory stays small for large k). ``-1`` ids never count."""
+    a = np.asarray(ids)[:, :k]
+    g = np.asarray(gt)[:, :k]
+    if a.shape[0] != g.shape[0]:
         raise ValueError("ids and gt must have one row per query")
+    if g.size == 0:
+        return 0.0
     hits = 0
-    for a, b in zip(ids, gt):
-        hits += np.intersect1d(a[a >= 0], b, assume_unique=False).size
-    return hits / float(gt.shape[0] * gt.shape[1])
+    step = max(1, (1 << 22) // (a.shape[1] * g.shape[1] or 1))
+    for b in range(0, a.shape[0], step):
+        hits += int((a[b : b + step, :, None] == g[b : b + step, None, :]).any(axis=2).sum())
+    return hits / float(g.shape[0] * g.shape[1])
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> Tuple[Any, float]:

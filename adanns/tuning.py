@@ -23,6 +23,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .evaluation import recall_at_k
+
 _KEYS = ("probe_dim", "nprobe", "scan_dim", "rerank_k", "rerank_dim")
 
 
@@ -133,12 +135,6 @@ def default_space(index: Any, k: int) -> Dict[str, List[int]]:
     }
 
 
-def _recall(ids: np.ndarray, gt: np.ndarray) -> float:
-    k = gt.shape[1]
-    hits = (ids[:, :, None] == gt[:, None, :]).any(axis=2)
-    return float(hits.sum()) / float(gt.shape[0] * k)
-
-
 def _pareto(points: Sequence[Tuple[float, float]]) -> np.ndarray:
     """Indices of the points (cost, recall) not dominated by a cheaper, at-least-as-accurate one."""
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
@@ -207,7 +203,7 @@ def tune(
         for s in settings:
             pd, p, sd, rk, rd = s
             _, ids = index.search(q, k, nprobe=p, probe_dim=pd, scan_dim=sd, rerank_k=rk, rerank_dim=rd)
-            out[s] = _recall(ids, g)
+            out[s] = recall_at_k(ids, g, k)
         return out
 
     # Round 1: all (probe_dim, scan_dim, rerank_k, rerank_dim), nprobe swept upwards until
