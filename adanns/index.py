@@ -30,16 +30,12 @@ def _check_memory(nbytes: int, what: str) -> None:
         )
 
 
-class _Index:
-    """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
+class _CoreProperties:
+    """Properties every index shares, read from its C++ core (``self._core``, ``self._dim``)."""
 
-    _kind = ""
+    _dim: int
+    _core: Any
 
-    def __init__(self, dim: int, nlist: int, coarse_dim: int, metric: str) -> None:
-        self._dim = as_int(dim, "dim", 1)
-        self._core = _core.IVFCore(self._dim, nlist, coarse_dim, metric_code(metric))
-
-    # ----------------------------------------------------------------- properties
     @property
     def dim(self) -> int:
         """Full dimensionality of the stored vectors."""
@@ -61,6 +57,16 @@ class _Index:
 
     def __len__(self) -> int:
         return self.ntotal
+
+
+class _Index(_CoreProperties):
+    """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
+
+    _kind = ""
+
+    def __init__(self, dim: int, nlist: int, coarse_dim: int, metric: str) -> None:
+        self._dim = as_int(dim, "dim", 1)
+        self._core = _core.IVFCore(self._dim, nlist, coarse_dim, metric_code(metric))
 
     # ----------------------------------------------------------------- add
     def add(self, x: Any, ids: Optional[Any] = None) -> None:

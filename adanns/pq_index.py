@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+from ._validation import as_ids, as_int, as_matrix, metric_code
+from .index import _CoreProperties
 
 PathLike = Union[str, "os.PathLike[str]"]
 KEEP_FULL = (None, "ram", "mmap")
@@ -40,7 +41,7 @@ def _random_rotation(p: int, seed: int) -> np.ndarray:
     return q
 
 
-class _PQBase:
+class _PQBase(_CoreProperties):
     """Shared machinery of PQIndex and IVFPQIndex (one C++ PQCore)."""
 
     _kind = ""
@@ -93,10 +94,6 @@ class _PQBase:
 
     # ----------------------------------------------------------------- properties
     @property
-    def dim(self) -> int:
-        return self._dim
-
-    @property
     def pq_dim(self) -> int:
         return self._core.pq_dim
 
@@ -104,21 +101,6 @@ class _PQBase:
     def m(self) -> int:
         """Bytes per code (number of 8-bit sub-quantisers)."""
         return self._core.m
-
-    @property
-    def metric(self) -> str:
-        return METRIC_NAMES[self._core.metric]
-
-    @property
-    def ntotal(self) -> int:
-        return self._core.ntotal
-
-    @property
-    def is_trained(self) -> bool:
-        return self._core.is_trained
-
-    def __len__(self) -> int:
-        return self.ntotal
 
     @property
     def full_is_mmapped(self) -> bool:
