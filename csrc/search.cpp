@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "distances.h"
+#include "list_groups.h"
 #include "ivf.h"
 #include "parallel.h"
 #include "topk.h"
@@ -163,18 +164,9 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
         heaps.reserve(cq);
         for (std::size_t j = 0; j < cq; ++j) heaps.emplace_back(cand.data() + j * 2 * K1, K1);
 
-        // CSR: list -> queries of this chunk that probe it
-        std::vector<std::size_t> start(nlist_ + 1, 0);
-        for (std::size_t j = 0; j < cq * nprobe; ++j)
-            ++start[static_cast<std::size_t>(probes[qb * nprobe + j]) + 1];
-        for (std::size_t l = 0; l < nlist_; ++l) start[l + 1] += start[l];
-        std::vector<uint32_t> members(cq * nprobe);
-        {
-            std::vector<std::size_t> pos(start.begin(), start.end() - 1);
-            for (std::size_t j = 0; j < cq; ++j)
-                for (std::size_t t = 0; t < nprobe; ++t)
-                    members[pos[static_cast<std::size_t>(probes[(qb + j) * nprobe + t])]++] = static_cast<uint32_t>(j);
-        }
+        const ListGroups groups = group_by_list(probes.data() + qb * nprobe, cq, nprobe, nlist_);
+        const std::vector<std::size_t>& start = groups.start;
+        const std::vector<uint32_t>& members = groups.members;
 
         std::vector<float> acc(tile), accn(tile);
         for (std::size_t l = 0; l < nlist_; ++l) {
