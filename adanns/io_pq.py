@@ -40,9 +40,8 @@ def save_pq(index: Any, path: Union[str, "os.PathLike[str]"]) -> None:
     """Writes a PQIndex / IVFPQIndex to ``path`` (temporary file, fsync, atomic rename)."""
     header = dict(index._header())
     core = index._core
-    with index._lock:  # a consistent snapshot of lists and full vectors
-        sizes, ids, rows, codes = core.export_lists()
-        base, tail = index._full_base, list(index._full_tail)
+    # One consistent snapshot of lists and full vectors, taken by the core.
+    sizes, ids, rows, codes, full = core.export_lists(True)
     ntotal = int(ids.shape[0])
     header["ntotal"] = ntotal
     m, p = core.m, core.pq_dim
@@ -61,11 +60,7 @@ def save_pq(index: Any, path: Union[str, "os.PathLike[str]"]) -> None:
     for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
         arrays.append((name, arr.dtype, arr.shape, [arr]))
     if index.keep_full is not None:
-        pieces = [x for x in ([base] if base is not None else []) + tail if x.shape[0]]
-        nfull = sum(x.shape[0] for x in pieces)
-        if nfull != ntotal:  # pragma: no cover - add() keeps them in step
-            raise RuntimeError("full vectors and codes disagree; cannot save")
-        arrays.append(("full", np.dtype("<f4"), (ntotal, index.dim), pieces))
+        arrays.append(("full", np.dtype("<f4"), (ntotal, index.dim), [full]))
 
     write_index_file(path, header, arrays)
 
@@ -175,6 +170,7 @@ def _load(path: str, buf: memoryview, header: Dict[str, Any], check_crc: bool) -
         raise FormatError("header field 'next_id' is below a stored id")
 
     full: Optional[np.ndarray] = None
+    full_map: Optional[Tuple[str, int]] = None
     if keep_full is not None:
         fview, foff = s["full"]
         if not _all_finite(fview):
@@ -182,7 +178,7 @@ def _load(path: str, buf: memoryview, header: Dict[str, Any], check_crc: bool) -
         if ntotal == 0:
             full = None
         elif keep_full == "mmap":
-            full = np.memmap(path, dtype="<f4", mode="r", offset=foff, shape=(ntotal, dim))
+            full_map = (os.fspath(path), foff)
         else:
             full = np.array(fview)
 
@@ -202,6 +198,6 @@ def _load(path: str, buf: memoryview, header: Dict[str, Any], check_crc: bool) -
         get("anchors").copy(),
         rotation,
         get("codebooks").reshape(m, 256, pq_dim // m).copy(),
-        sizes.copy(), ids.copy(), rows.copy(), get("codes").copy(), full, next_id,
+        sizes.copy(), ids.copy(), rows.copy(), get("codes").copy(), full, next_id, full_map,
     )
     return index

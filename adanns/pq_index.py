@@ -85,11 +85,10 @@ class _PQBase(_CoreProperties):
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
         self.max_train = as_int(max_train, "max_train", 256)
-        self._core = _core.PQCore(dim, nlist, coarse_dim, pq_dim, m, code)
+        self._core = _core.PQCore(dim, nlist, coarse_dim, pq_dim, m, code, self.keep_full is not None)
         self._lock = threading.Lock()
-        self._full_base: Optional[np.ndarray] = None  # (n0, dim), RAM or memory-mapped
-        self._full_tail: List[np.ndarray] = []        # RAM chunks added after
-        self._nrows = 0                               # next seq number (= rows of full vectors)
+        # The full vectors (keep_full) live in the core's rerank store, RAM or memory-mapped.
+        self._nrows = 0                               # next seq number (= rows of the rerank store)
         self._next_id = 0
 
     # ----------------------------------------------------------------- properties
@@ -105,7 +104,7 @@ class _PQBase(_CoreProperties):
     @property
     def full_is_mmapped(self) -> bool:
         """True when the full vectors are read from a memory-mapped file."""
-        return isinstance(self._full_base, np.memmap)
+        return bool(self._core.full_is_mapped)
 
     def memory_per_vector(self) -> Dict[str, int]:
         """Bytes per stored vector: ``codes`` (m), ``ids`` (8), ``row`` (4, the full-vector row),
@@ -135,14 +134,6 @@ class _PQBase(_CoreProperties):
     def _normalize(self, x: np.ndarray) -> np.ndarray:
         return _core.normalize_rows(x) if self._core.metric == 2 else x
 
-    def _full_arrays(self) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-        with self._lock:
-            if len(self._full_tail) > 1:
-                self._full_tail = [np.concatenate(self._full_tail)]
-            tail = self._full_tail[0] if self._full_tail else None
-            return self._full_base, tail
-
-    # ----------------------------------------------------------------- training
     def train(self, x: Any) -> None:
         """Learns the coarse centroids (IVF), the list anchors, the OPQ rotation (``opq=True``)
         and the PQ codebooks from the rows of ``x`` (n, dim); n >= max(nlist, 256)."""
@@ -162,7 +153,7 @@ class _PQBase(_CoreProperties):
         except BaseException:
             # Never leave a half-installed training behind: back to an untrained core.
             c = self._core
-            self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric)
+            self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric, c.keep_full)
             raise
 
     def _train(self, x: np.ndarray) -> None:
@@ -236,30 +227,55 @@ class _PQBase(_CoreProperties):
         if n == 0:
             return
         z = self._normalize(x)
-        if self.keep_full is not None and z is x:
-            z = z.copy()  # the index keeps its own copy
         with self._lock:
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
             if id_arr is None:
                 id_arr = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
-            if self.keep_full is not None:
-                self._full_tail.append(z)
-            try:
-                self._core.add(z, id_arr, seq)
-            except BaseException:
-                if self.keep_full is not None:
-                    self._full_tail.pop()
-                raise
+            self._core.add(z, id_arr, seq)  # the core copies the full vectors into its store
             self._nrows += n
             self._next_id = max(self._next_id, int(id_arr.max()) + 1)
+
+    def remove_ids(self, ids: Any) -> int:
+        """Removes every stored vector whose id is in ``ids``; returns how many were removed.
+
+        Ids not in the index are ignored. Removals are persisted by :meth:`save`.
+        """
+        ids = np.asarray(ids)
+        if ids.ndim == 0:
+            ids = ids.reshape(1)
+        id_arr = as_ids(ids.reshape(-1), ids.size)
+        with self._lock:
+            return int(self._core.remove_ids(id_arr))
+
+    def update(self, x: Any, ids: Any) -> int:
+        """Replaces the vectors stored under ``ids`` by the rows of ``x`` (ids not yet present
+        are simply added). One step for concurrent searches: they see all of the old vectors
+        or all of the new ones. Returns the number of stored vectors that were replaced."""
+        if not self.is_trained:
+            raise RuntimeError("the index must be trained before update(); call train(x) first")
+        x = as_matrix(x, self._dim, "x")
+        id_arr = as_ids(ids, x.shape[0])
+        if len(np.unique(id_arr)) != len(id_arr):
+            raise ValueError("update() ids must be unique")
+        n = x.shape[0]
+        if n == 0:
+            return 0
+        z = self._normalize(x)
+        with self._lock:
+            if self._nrows + n >= 2**32 - 1:
+                raise ValueError("an index holds at most 2^32 - 2 vectors")
+            seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            replaced = int(self._core.update(z, id_arr, seq))
+            self._nrows += n
+            self._next_id = max(self._next_id, int(id_arr.max()) + 1)
+            return replaced
 
     def reset(self) -> None:
         """Removes every stored vector (the training is kept)."""
         with self._lock:
             self._core.reset()
-            self._full_base, self._full_tail = None, []
             self._nrows = 0
 
     # ----------------------------------------------------------------- search
@@ -282,10 +298,7 @@ class _PQBase(_CoreProperties):
 
         _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
         q = self._normalize(xq)
-        full0, full1 = self._full_arrays() if rerank_k > 0 else (None, None)
-        if full0 is None and full1 is not None:
-            full0, full1 = full1, None
-        return self._core.search(q, k, nprobe, rerank_k, full0, full1)
+        return self._core.search(q, k, nprobe, rerank_k)
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
@@ -316,14 +329,18 @@ class _PQBase(_CoreProperties):
             "next_id": self._next_id,
         }
 
-    def _install(self, centroids, anchors, rotation, codebooks, sizes, ids, seq, codes, full, next_id) -> None:
-        """Restores a saved state (used by adanns.io_pq); arrays already validated."""
+    def _install(self, centroids, anchors, rotation, codebooks, sizes, ids, seq, codes, full, next_id,
+                 full_map: Optional[Tuple[str, int]] = None) -> None:
+        """Restores a saved state (used by adanns.io_pq); arrays already validated. The full vectors
+        come as an array (kept in RAM) or as ``full_map = (path, byte offset)`` (memory-mapped)."""
         self._core.set_state(centroids, anchors, rotation, codebooks)
         lists = np.repeat(np.arange(self._core.nlist, dtype=np.int64), sizes)
         if ids.shape[0]:
             self._core.add_codes(codes, ids, seq, lists)
-        self._full_base = full
-        self._full_tail = []
+        if full_map is not None:
+            self._core.map_full(full_map[0], int(full_map[1]), int(ids.shape[0]))
+        elif full is not None:
+            self._core.set_full(full)
         self._nrows = int(ids.shape[0])
         self._next_id = int(next_id)
 

@@ -1,4 +1,4 @@
-#include "ivf.h"
+#include "ivf/ivf.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,27 +6,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "distances.h"
-#include "parallel.h"
+#include "common/norms.h"
+#include "common/parallel.h"
+#include "kernels/kernels.h"
 
 namespace adanns {
-
-namespace {
-
-void normalize_copy(const float* x, std::size_t n, std::size_t d, float* out) {
-    parallel_for_chunks(n, 256, [&](std::size_t b, std::size_t e) {
-        for (std::size_t i = b; i < e; ++i) {
-            const float* xi = x + i * d;
-            float* oi = out + i * d;
-            double s = 0;
-            for (std::size_t t = 0; t < d; ++t) s += double(xi[t]) * xi[t];
-            const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
-            for (std::size_t t = 0; t < d; ++t) oi[t] = xi[t] * inv;
-        }
-    });
-}
-
-}  // namespace
 
 IVFCore::IVFCore(std::size_t dim, std::size_t nlist, std::size_t coarse_dim, int metric)
     : dim_(dim), nlist_(nlist), coarse_dim_(coarse_dim), metric_(metric) {
@@ -35,7 +19,7 @@ IVFCore::IVFCore(std::size_t dim, std::size_t nlist, std::size_t coarse_dim, int
         throw std::invalid_argument("nlist must be in 1..2^31");
     if (coarse_dim == 0 || coarse_dim > dim)
         throw std::invalid_argument("coarse_dim must be in 1..dim");
-    if (metric < kMetricL2 || metric > kMetricCosine) throw std::invalid_argument("unknown metric");
+    if (!valid_metric(metric)) throw std::invalid_argument("unknown metric");
     lists_ = InvertedLists(nlist, dim);
 }
 
@@ -59,7 +43,7 @@ void IVFCore::train(const float* x, std::size_t n, const KMeansParams& params_in
         for (std::size_t i = b; i < e; ++i)
             std::copy(x + i * dim_, x + i * dim_ + coarse_dim_, prefix.data() + i * coarse_dim_);
     });
-    if (metric_ == kMetricCosine) normalize_copy(prefix.data(), n, coarse_dim_, prefix.data());
+    if (metric_ == kMetricCosine) normalize_rows(prefix.data(), n, coarse_dim_, prefix.data());
     KMeansParams params = params_in;
     params.k = nlist_;
     params.spherical = metric_ != kMetricL2;
@@ -71,12 +55,7 @@ void IVFCore::train(const float* x, std::size_t n, const KMeansParams& params_in
 
 void IVFCore::set_centroids(const float* c) {
     std::vector<float> cent(c, c + nlist_ * coarse_dim_);
-    std::vector<float> norms(nlist_);
-    for (std::size_t j = 0; j < nlist_; ++j) {
-        float s = 0.f;
-        for (std::size_t t = 0; t < coarse_dim_; ++t) s += cent[j * coarse_dim_ + t] * cent[j * coarse_dim_ + t];
-        norms[j] = s;
-    }
+    std::vector<float> norms = row_sqnorms(cent.data(), nlist_, coarse_dim_, coarse_dim_);
     std::vector<float> packed(packed_size(nlist_, coarse_dim_));
     pack_panels(cent.data(), nlist_, coarse_dim_, coarse_dim_, packed.data());
     std::unique_lock<std::shared_mutex> lock(mu_);
@@ -92,7 +71,7 @@ const float* IVFCore::prepare_rows(const float* x, std::size_t n, std::vector<fl
                                    std::vector<int64_t>& assign) const {
     if (metric_ == kMetricCosine) {
         buf.resize(n * dim_);
-        normalize_copy(x, n, dim_, buf.data());
+        normalize_rows(x, n, dim_, buf.data());
         x = buf.data();
     }
     assign.assign(n, 0);
@@ -236,7 +215,7 @@ void IVFCore::export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& id
         const std::size_t n = lists_.list_size(l);
         sizes[l] = static_cast<int64_t>(n);
         std::copy(lists_.ids(l), lists_.ids(l) + n, ids.begin() + row);
-        for (std::size_t r = 0; r < n; ++r) lists_.reconstruct(l, r, vectors.data() + (row + r) * dim_);
+        std::copy(lists_.list_data(l), lists_.list_data(l) + n * dim_, vectors.begin() + row * dim_);
         row += n;
     }
 }

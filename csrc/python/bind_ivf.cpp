@@ -1,6 +1,5 @@
-// pybind11 bindings of the core. Every array is shape-checked here, at the boundary;
-// every long call releases the GIL. The Python package validates values (NaN, ranges)
-// and gives the user-facing error messages; these checks are the last line of defence.
+// pybind11 bindings of the IVF-Flat / Flat core (IVFCore) and of k-means. Shapes are checked
+// here; values and user-facing messages are checked by adanns/index.py.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -11,90 +10,16 @@
 #include <stdexcept>
 #include <string>
 
-#include "distances.h"
-#include "ivf.h"
-#include "kmeans.h"
-#include "parallel.h"
-#include "py_utils.h"
+#include "ivf/ivf.h"
+#include "kernels/kernels.h"
+#include "quant/kmeans.h"
+#include "python/py_utils.h"
 
 namespace py = pybind11;
-void bind_pq(py::module_& m);  // bindings_pq.cpp
 using namespace adanns;
-
 using namespace adanns::pyutil;
 
-PYBIND11_MODULE(_core, m) {
-    m.doc() = "adanns C++ core";
-    m.def("simd_level", []() { return std::string(kernels().name); },
-          "Kernel set chosen at run time: 'avx2' or 'scalar'.");
-    m.def("cpu_has_avx2", &cpu_has_avx2_fma);
-    m.def("max_threads", &max_threads);
-
-    m.def(
-        "scan",
-        [](int kind, FArray q, FArray X, std::size_t w, const std::string& impl) {
-            if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
-            if (q.ndim() != 1 || X.ndim() != 2) throw std::invalid_argument("q must be 1-D, X 2-D");
-            const std::size_t n = X.shape(0), stride = X.shape(1);
-            if (w > stride || w > static_cast<std::size_t>(q.shape(0))) throw std::invalid_argument("w too large");
-            ScanFn fn = &scan_scalar;
-            if (impl == "avx2") {
-#if defined(ADANNS_HAVE_AVX2_TU)
-                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
-                fn = &scan_avx2;
-#else
-                throw std::runtime_error("built without the AVX2 kernels");
-#endif
-            } else if (impl != "scalar") {
-                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
-            }
-            std::vector<float> acc(n, 0.f), accn(n, 0.f);
-            fn(kind, q.data(), X.data(), n, stride, w, acc.data(), accn.data());
-            return py::make_tuple(to_numpy(std::move(acc), {py::ssize_t(n)}),
-                                  to_numpy(std::move(accn), {py::ssize_t(n)}));
-        },
-        py::arg("kind"), py::arg("q"), py::arg("X"), py::arg("w"), py::arg("impl"),
-        "Test hook: run one scan kernel implementation.");
-
-    m.def(
-        "gemm",
-        [](FArray X, FArray C, std::optional<FArray> bias, float alpha, const std::string& impl,
-           bool argmin) -> py::tuple {
-            if (X.ndim() != 2 || C.ndim() != 2) throw std::invalid_argument("X and C must be 2-D");
-            const std::size_t n = X.shape(0), d = X.shape(1), k = C.shape(0);
-            if (static_cast<std::size_t>(C.shape(1)) != d) throw std::invalid_argument("X and C must have the same columns");
-            if (bias) check_1d(*bias, k, "bias");
-            GemmFn gemm = &gemm_scalar;
-            GemmArgminFn gargmin = &gemm_argmin_scalar;
-            if (impl == "avx2") {
-#if defined(ADANNS_HAVE_AVX2_TU)
-                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
-                gemm = &gemm_avx2;
-                gargmin = &gemm_argmin_avx2;
-#else
-                throw std::runtime_error("built without the AVX2 kernels");
-#endif
-            } else if (impl != "scalar") {
-                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
-            }
-            std::vector<float> packed(packed_size(k, d));
-            pack_panels(C.data(), k, d, d, packed.data());
-            const float* b = bias ? bias->data() : nullptr;
-            if (argmin) {
-                std::vector<int64_t> best(n);
-                std::vector<float> bd(n);
-                gargmin(X.data(), n, d, packed.data(), k, d, b, alpha, best.data(), bd.data());
-                return py::tuple(py::make_tuple(to_numpy(std::move(best), {py::ssize_t(n)}),
-                                                to_numpy(std::move(bd), {py::ssize_t(n)})));
-            }
-            std::vector<float> out(n * k);
-            gemm(X.data(), n, d, packed.data(), k, d, b, alpha, out.data(), k);
-            return py::tuple(py::make_tuple(to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(k)})));
-        },
-        py::arg("X"), py::arg("C"), py::arg("bias"), py::arg("alpha"), py::arg("impl"), py::arg("argmin") = false,
-        "Test hook: one GEMM kernel implementation; (out,) = bias + alpha * X C^T, or (best, best_dist) "
-        "with argmin=True.");
-
+void bind_ivf(py::module_& m) {
     m.def(
         "kmeans",
         [](FArray x, std::size_t k, int niter, uint64_t seed, bool spherical, bool kmeanspp,
@@ -248,5 +173,4 @@ PYBIND11_MODULE(_core, m) {
                                   to_numpy(std::move(ids), {n}),
                                   to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
         });
-    bind_pq(m);
 }

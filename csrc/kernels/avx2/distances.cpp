@@ -4,7 +4,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "distances.h"
+#include "kernels/distances.h"
 
 namespace adanns {
 namespace {

@@ -10,11 +10,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "distances.h"
-#include "ivfpq.h"
-#include "parallel.h"
-#include "pq.h"
-#include "py_utils.h"
+#include "common/norms.h"
+#include "kernels/kernels.h"
+#include "ivf/ivfpq.h"
+#include "common/parallel.h"
+#include "quant/pq.h"
+#include "python/py_utils.h"
 
 namespace py = pybind11;
 using namespace adanns;
@@ -22,25 +23,17 @@ using namespace adanns;
 using namespace adanns::pyutil;
 
 void bind_pq(py::module_& m) {
-    m.def("pq_simd_level", []() { return std::string(pq_kernels().name); });
+    m.def("pq_simd_level", []() { return std::string(kernels().name); });  // one table: same as simd_level
     m.def(
         "normalize_rows",
         [](FArray x) {
-            // Unit rows with the arithmetic of IVFCore (double sum, float inverse); zero rows stay zero.
+            // Unit rows with the core's one normalisation (common/norms.h); zero rows stay zero.
             if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D");
             const std::size_t n = x.shape(0), d = x.shape(1);
             std::vector<float> out(n * d);
             {
                 py::gil_scoped_release nogil;
-                const float* in = x.data();
-                parallel_for_chunks(n, 256, [&](std::size_t b, std::size_t e) {
-                    for (std::size_t i = b; i < e; ++i) {
-                        double s = 0;
-                        for (std::size_t t = 0; t < d; ++t) s += double(in[i * d + t]) * in[i * d + t];
-                        const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
-                        for (std::size_t t = 0; t < d; ++t) out[i * d + t] = in[i * d + t] * inv;
-                    }
-                });
+                normalize_rows(x.data(), n, d, out.data());
             }
             return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(d)});
         },
@@ -91,40 +84,13 @@ void bind_pq(py::module_& m) {
             return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(d)});
         },
         py::arg("codes"), py::arg("codebooks"));
-    m.def(
-        "adc",
-        [](FArray lut, BArray codes, const std::string& impl) {
-            // Test hook: row-major codes (n, m) -> sums of lut[s, code] with one kernel.
-            if (lut.ndim() != 2 || lut.shape(1) != py::ssize_t(kPQKsub) || codes.ndim() != 2 ||
-                codes.shape(1) != lut.shape(0))
-                throw std::invalid_argument("lut (m, 256) and codes (n, m) required");
-            const std::size_t n = codes.shape(0), M = codes.shape(1);
-            AdcFn fn = &adc_scalar;
-            if (impl == "avx2") {
-#if defined(ADANNS_HAVE_AVX2_TU)
-                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
-                fn = &adc_avx2;
-#else
-                throw std::runtime_error("built without the AVX2 kernels");
-#endif
-            } else if (impl != "scalar") {
-                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
-            }
-            const std::size_t nb = (n + kPQBlock - 1) / kPQBlock;
-            std::vector<uint8_t> blk(nb * kPQBlock * M, 0);
-            for (std::size_t i = 0; i < n; ++i)
-                for (std::size_t s = 0; s < M; ++s)
-                    blk[(i / kPQBlock) * kPQBlock * M + s * kPQBlock + i % kPQBlock] = codes.data()[i * M + s];
-            std::vector<float> out(nb * kPQBlock);
-            fn(lut.data(), blk.data(), nb, M, out.data());
-            out.resize(n);
-            return to_numpy(std::move(out), {py::ssize_t(n)});
-        },
-        py::arg("lut"), py::arg("codes"), py::arg("impl"));
-
     py::class_<PQCore>(m, "PQCore")
-        .def(py::init<std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, int>(), py::arg("dim"),
-             py::arg("nlist"), py::arg("coarse_dim"), py::arg("pq_dim"), py::arg("m"), py::arg("metric"))
+        .def(py::init<std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, int, bool>(), py::arg("dim"),
+             py::arg("nlist"), py::arg("coarse_dim"), py::arg("pq_dim"), py::arg("m"), py::arg("metric"),
+             py::arg("keep_full") = false)
+        .def_property_readonly("keep_full", &PQCore::keep_full)
+        .def_property_readonly("full_is_mapped", &PQCore::full_is_mapped)
+        .def_property_readonly("full_rows", &PQCore::full_rows)
         .def_property_readonly("dim", &PQCore::dim)
         .def_property_readonly("nlist", &PQCore::nlist)
         .def_property_readonly("coarse_dim", &PQCore::coarse_dim)
@@ -239,9 +205,43 @@ void bind_pq(py::module_& m) {
             py::arg("codes"), py::arg("ids"), py::arg("seq"), py::arg("lists"))
         .def("reset", &PQCore::reset)
         .def(
+            "set_full",
+            [](PQCore& self, FArray full) {
+                check_2d(full, self.dim(), "full vectors");
+                py::gil_scoped_release nogil;
+                self.set_full(full.data(), full.shape(0));
+            },
+            py::arg("full"), "Installs a RAM copy of the full vectors (rows by seq number; used by load).")
+        .def(
+            "map_full",
+            [](PQCore& self, const std::string& path, std::size_t offset, std::size_t n) {
+                py::gil_scoped_release nogil;
+                self.map_full(path, offset, n);
+            },
+            py::arg("path"), py::arg("offset"), py::arg("n"),
+            "Maps n full vectors (float32, row-major) read-only from path at byte offset (used by load).")
+        .def(
+            "remove_ids",
+            [](PQCore& self, IArray ids) {
+                if (ids.ndim() != 1) throw std::invalid_argument("ids must be 1-D");
+                py::gil_scoped_release nogil;
+                return self.remove_ids(ids.data(), ids.shape(0));
+            },
+            py::arg("ids"))
+        .def(
+            "update",
+            [](PQCore& self, FArray x, IArray ids, IArray seq) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                check_1d(ids, n, "ids");
+                check_1d(seq, n, "seq");
+                py::gil_scoped_release nogil;
+                return self.update(x.data(), n, ids.data(), seq.data());
+            },
+            py::arg("x"), py::arg("ids"), py::arg("seq"))
+        .def(
             "search",
-            [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k,
-               std::optional<FArray> full0, std::optional<FArray> full1) {
+            [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k) {
                 check_2d(xq, self.dim(), "queries");
                 if (k == 0) throw std::invalid_argument("k must be >= 1");
                 const std::size_t nq = xq.shape(0);
@@ -249,17 +249,6 @@ void bind_pq(py::module_& m) {
                 p.k = k;
                 p.nprobe = nprobe;
                 p.rerank_k = rerank_k;
-                if (full0) {
-                    check_2d(*full0, self.dim(), "full vectors");
-                    p.full0 = full0->data();
-                    p.n0 = full0->shape(0);
-                }
-                if (full1) {
-                    check_2d(*full1, self.dim(), "full vectors");
-                    p.full1 = full1->data();
-                    p.n1 = full1->shape(0);
-                }
-                if (rerank_k > 0 && !full0) throw std::invalid_argument("rerank needs the full vectors");
                 std::vector<float> D(nq * k);
                 std::vector<int64_t> I(nq * k);
                 {
@@ -269,8 +258,7 @@ void bind_pq(py::module_& m) {
                 return py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
                                       to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
             },
-            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"), py::arg("full0") = py::none(),
-            py::arg("full1") = py::none())
+            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"))
         .def("centroids",
              [](const PQCore& self) {
                  return to_numpy(self.centroids(), {py::ssize_t(self.nlist() > 1 ? self.nlist() : 0),
@@ -292,16 +280,25 @@ void bind_pq(py::module_& m) {
                                                     py::ssize_t(self.pq_dim() / self.m())});
              })
         .def("list_sizes", [](const PQCore& self) { return to_numpy(self.list_sizes(), {py::ssize_t(self.nlist())}); })
-        .def("export_lists", [](const PQCore& self) {
-            std::vector<int64_t> sizes, ids, seq;
-            std::vector<uint8_t> codes;
-            {
-                py::gil_scoped_release nogil;
-                self.export_state(sizes, ids, seq, codes);
-            }
-            const py::ssize_t n = static_cast<py::ssize_t>(ids.size());
-            return py::make_tuple(to_numpy(std::move(sizes), {py::ssize_t(self.nlist())}),
-                                  to_numpy(std::move(ids), {n}), to_numpy(std::move(seq), {n}),
-                                  to_numpy(std::move(codes), {n, py::ssize_t(self.m())}));
-        });
+        .def(
+            "export_lists",
+            [](const PQCore& self, bool with_full) {
+                std::vector<int64_t> sizes, ids, rows;
+                std::vector<uint8_t> codes;
+                std::vector<float> full;
+                {
+                    py::gil_scoped_release nogil;
+                    self.export_state(sizes, ids, rows, codes, with_full ? &full : nullptr);
+                }
+                const py::ssize_t n = static_cast<py::ssize_t>(ids.size());
+                py::tuple t = py::make_tuple(to_numpy(std::move(sizes), {py::ssize_t(self.nlist())}),
+                                             to_numpy(std::move(ids), {n}), to_numpy(std::move(rows), {n}),
+                                             to_numpy(std::move(codes), {n, py::ssize_t(self.m())}));
+                if (!with_full) return t;
+                py::object f = py::none();
+                if (self.keep_full()) f = to_numpy(std::move(full), {n, py::ssize_t(self.dim())});
+                return py::tuple(t + py::make_tuple(f));
+            },
+            py::arg("with_full") = false,
+            "Consistent snapshot: (sizes, ids, rows, codes[, full or None with with_full]); rows renumbered 0..ntotal-1.");
 }

@@ -1,4 +1,5 @@
-#include "distances.h"
+#include "kernels/distances.h"
+#include "kernels/pq_kernels.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -98,29 +99,22 @@ void gemm_argmin_scalar(const float* X, std::size_t n, std::size_t ldx, const fl
     }
 }
 
-bool cpu_has_avx2_fma() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
+void adc_scalar(const float* lut, const uint8_t* codes, std::size_t ngroups, std::size_t m, float* out) {
+    for (std::size_t b = 0; b < ngroups; ++b) {
+        const uint8_t* c = codes + b * m * kCodeGroup;
+        float acc[kCodeGroup];
+        for (std::size_t r = 0; r < kCodeGroup; ++r) acc[r] = 0.f;
+        for (std::size_t s = 0; s < m; ++s) {
+            const float* L = lut + s * kPQKsub;
+            const uint8_t* cs = c + s * kCodeGroup;
+            for (std::size_t r = 0; r < kCodeGroup; ++r) acc[r] += L[cs[r]];
+        }
+        std::memcpy(out + b * kCodeGroup, acc, sizeof(acc));
+    }
 }
 
-static Kernels choose_kernels() {
-    const char* env = std::getenv("ADANNS_SIMD");
-    const bool force_scalar = env != nullptr && std::strcmp(env, "scalar") == 0;
-#if defined(ADANNS_HAVE_AVX2_TU)
-    if (!force_scalar && cpu_has_avx2_fma())
-        return Kernels{&scan_avx2, &gemm_avx2, &gemm_argmin_avx2, "avx2"};
-#endif
-    (void)force_scalar;
-    return Kernels{&scan_scalar, &gemm_scalar, &gemm_argmin_scalar, "scalar"};
-}
-
-const Kernels& kernels() {
-    static const Kernels k = choose_kernels();  // thread-safe initialisation (C++11)
-    return k;
+void add_scalar(const float* a, const float* b, std::size_t n, float* out) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
 }  // namespace adanns

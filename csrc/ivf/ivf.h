@@ -1,5 +1,5 @@
-// The AdANNS-IVF index core: coarse quantizer on a prefix, inverted lists in
-// dimension blocks, and the three-stage search (probe, prefix scan, rerank).
+// The AdANNS-IVF index core: coarse quantizer on a prefix, inverted lists of full rows
+// (storage/invlists.h), and the three-stage search (probe, prefix scan, rerank).
 // A flat (exact) index is the same core with one list and no coarse stage.
 #pragma once
 #include <cstddef>
@@ -7,12 +7,11 @@
 #include <shared_mutex>
 #include <vector>
 
-#include "invlists.h"
-#include "kmeans.h"
+#include "common/metric.h"
+#include "storage/invlists.h"
+#include "quant/kmeans.h"
 
 namespace adanns {
-
-enum Metric : int { kMetricL2 = 0, kMetricIP = 1, kMetricCosine = 2 };
 
 struct SearchParams {
     std::size_t k = 10;

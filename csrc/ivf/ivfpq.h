@@ -1,7 +1,7 @@
 // AdANNS-(O)PQ and AdANNS-IVF(O)PQ core: coarse quantiser on the first coarse_dim dims,
 // product quantiser (optionally preceded by a learned rotation) on the first pq_dim dims,
-// ADC scan of the probed lists, exact rerank with full vectors supplied by the caller
-// (RAM or memory-mapped). nlist == 1 is the exhaustive PQ index (no coarse stage).
+// ADC scan of the probed lists (ivf/batch_driver.h), exact rerank with the full vectors of the
+// core's rerank store (RAM or memory-mapped). nlist == 1 is the exhaustive PQ index (no coarse stage).
 //
 // Vectors (cosine: already normalised by the caller at full dimension) are encoded as
 //   target  t = x[:pq_dim]            (cosine: renormalised, so that the scan estimates
@@ -14,37 +14,25 @@
 #include <shared_mutex>
 #include <vector>
 
-#include "pq.h"
+#include <string>
+
+#include "quant/pq.h"
+#include "storage/code_lists.h"
+#include "storage/rerank_store.h"
 
 namespace adanns {
-
-// Per-sub-space k-means (256 centroids): returns m x 256 x (d / m) codebooks. x is n x d.
-std::vector<float> pq_train(const float* x, std::size_t n, std::size_t d, std::size_t m, int niter,
-                            uint64_t seed, std::size_t max_points_per_centroid);
-// Nearest codeword per sub-space: codes n x m (row-major). x rows of stride ldx >= d.
-void pq_encode(const float* x, std::size_t n, std::size_t ldx, std::size_t d, std::size_t m,
-               const float* codebooks, uint8_t* codes);
-// Reconstruction: out n x d.
-void pq_decode(const uint8_t* codes, std::size_t n, std::size_t d, std::size_t m,
-               const float* codebooks, float* out);
 
 struct PQSearchParams {
     std::size_t k = 10;
     std::size_t nprobe = 1;
-    std::size_t rerank_k = 0;
-    // Full vectors for the rerank (row = the seq number given at add time), in two
-    // segments: rows [0, n0) at full0, rows [n0, n0 + n1) at full1. Rows whose seq is
-    // beyond n0 + n1 are skipped when rerank_k > 0 (added after the caller's snapshot).
-    const float* full0 = nullptr;
-    std::size_t n0 = 0;
-    const float* full1 = nullptr;
-    std::size_t n1 = 0;
+    std::size_t rerank_k = 0;  // > 0 needs keep_full
 };
 
 class PQCore {
 public:
+    // keep_full: the core keeps every added vector in its rerank store (needed for rerank_k > 0).
     PQCore(std::size_t dim, std::size_t nlist, std::size_t coarse_dim, std::size_t pq_dim,
-           std::size_t m, int metric);
+           std::size_t m, int metric, bool keep_full = false);
 
     std::size_t dim() const { return dim_; }
     std::size_t nlist() const { return nlist_; }
@@ -52,6 +40,8 @@ public:
     std::size_t pq_dim() const { return pq_dim_; }
     std::size_t m() const { return m_; }
     int metric() const { return metric_; }
+    bool keep_full() const { return keep_full_; }
+    bool full_is_mapped() const;
     bool has_rotation() const;
     bool is_trained() const;
     std::size_t ntotal() const;
@@ -70,11 +60,21 @@ public:
     // Reconstructed targets (n x pq_dim) of codes in the given lists.
     void decode(const uint8_t* codes, std::size_t n, const int64_t* lists, float* out) const;
 
-    // Adds n rows (n x dim, normalised for cosine) with ids and seq numbers.
+    // Adds n rows (n x dim, normalised for cosine) with ids and seq numbers (the rerank-store
+    // rows; with keep_full they must continue the store: seq[i] == full_rows() + i).
     void add(const float* x, std::size_t n, const int64_t* ids, const int64_t* seq);
     // Appends codes (n x m row-major) to given lists (used by load). Validates list numbers.
     void add_codes(const uint8_t* codes, std::size_t n, const int64_t* ids, const int64_t* seq,
                    const int64_t* lists);
+    // Installs the rerank store after add_codes (load): n rows in RAM, or mapped from a file.
+    void set_full(const float* x, std::size_t n);
+    void map_full(const std::string& path, std::size_t offset, std::size_t n);
+    std::size_t full_rows() const;
+    // Removes every stored vector whose id is in ids[0..n). Returns the number removed.
+    std::size_t remove_ids(const int64_t* ids, std::size_t n);
+    // Replaces the vectors of the given ids (removes rows with those ids, then adds x), as one
+    // step: a concurrent search sees the index before or after, never between.
+    std::size_t update(const float* x, std::size_t n, const int64_t* ids, const int64_t* seq);
     void reset();
 
     // Queries normalised for cosine. D, I: nq x k.
@@ -85,23 +85,25 @@ public:
     std::vector<float> rotation() const;
     std::vector<float> codebooks() const;
     std::vector<int64_t> list_sizes() const;
-    // Consistent snapshot in list order: sizes, ids, seq, codes (ntotal x m row-major).
-    void export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& ids,
-                      std::vector<int64_t>& seq, std::vector<uint8_t>& codes) const;
+    // Consistent snapshot in list order: sizes, ids, rows, codes (ntotal x m row-major) and, with
+    // keep_full and full != null, the full vectors (ntotal x dim): rows are the entries' seq
+    // numbers renumbered to 0..ntotal-1 (in seq order), full[rows[i]] is entry i's vector.
+    void export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& ids, std::vector<int64_t>& rows,
+                      std::vector<uint8_t>& codes, std::vector<float>* full) const;
 
 private:
-    struct List {
-        std::vector<uint8_t> codes;  // blocks of kPQBlock rows, sub-space major inside a block
-        std::vector<int64_t> ids;
-        std::vector<uint32_t> seq;
-    };
-    void append_locked(const uint8_t* codes, std::size_t n, const int64_t* ids, const int64_t* seq,
-                       const int64_t* lists);
+    void check_rows(const int64_t* ids, const int64_t* seq, const int64_t* lists, std::size_t n) const;
+    // Reserves (may throw) then appends (cannot fail): codes, and full rows when x != null.
+    void append_locked(const uint8_t* codes, const float* x, std::size_t n, const int64_t* ids,
+                       const int64_t* seq, const int64_t* lists);
+    std::size_t remove_locked(const int64_t* ids, std::size_t n);
+    void encode_rows(const float* x, std::size_t n, std::vector<int64_t>& lists, std::vector<uint8_t>& codes) const;
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, int64_t* probes) const;
     void query_targets(const float* xq, std::size_t nq, float* qt, float* qr) const;
 
     std::size_t dim_, nlist_, coarse_dim_, pq_dim_, m_, dsub_;
     int metric_;
+    bool keep_full_;
     bool trained_ = false;
     std::vector<float> centroids_, centroid_norms_, packed_centroids_;
     std::vector<float> anchors_;          // nlist x pq_dim (unrotated)
@@ -112,8 +114,8 @@ private:
     std::vector<float> packed_codebooks_; // per sub-space GEMM panels (256 x dsub)
     std::vector<float> cb_norms_;         // m x 256 squared codeword norms
     std::vector<float> l2_terms_;         // nlist x m x 256: 2 <a'_s, c> + |c|^2 (L2), or empty
-    std::vector<List> lists_;
-    std::size_t ntotal_ = 0;
+    CodeLists lists_;
+    RerankStore full_;  // rows by seq (keep_full)
     mutable std::shared_mutex mu_;
 };
 

@@ -1,5 +1,5 @@
 // Product quantiser: per-sub-space k-means, encoding, decoding, and the portable ADC kernels.
-#include "pq.h"
+#include "quant/pq.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -8,45 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "distances.h"
-#include "ivfpq.h"
-#include "kmeans.h"
-#include "parallel.h"
+#include "kernels/kernels.h"
+#include "quant/kmeans.h"
+#include "common/parallel.h"
 
 namespace adanns {
-
-void adc_scalar(const float* lut, const uint8_t* codes, std::size_t nblocks, std::size_t m, float* out) {
-    for (std::size_t b = 0; b < nblocks; ++b) {
-        const uint8_t* c = codes + b * m * kPQBlock;
-        float acc[kPQBlock];
-        for (std::size_t r = 0; r < kPQBlock; ++r) acc[r] = 0.f;
-        for (std::size_t s = 0; s < m; ++s) {
-            const float* L = lut + s * kPQKsub;
-            const uint8_t* cs = c + s * kPQBlock;
-            for (std::size_t r = 0; r < kPQBlock; ++r) acc[r] += L[cs[r]];
-        }
-        std::memcpy(out + b * kPQBlock, acc, sizeof(acc));
-    }
-}
-
-void add_scalar(const float* a, const float* b, std::size_t n, float* out) {
-    for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
-}
-
-static PQKernels choose_pq_kernels() {
-    const char* env = std::getenv("ADANNS_SIMD");
-    const bool force_scalar = env != nullptr && std::strcmp(env, "scalar") == 0;
-#if defined(ADANNS_HAVE_AVX2_TU)
-    if (!force_scalar && cpu_has_avx2_fma()) return PQKernels{&adc_avx2, &add_avx2, "avx2"};
-#endif
-    (void)force_scalar;
-    return PQKernels{&adc_scalar, &add_scalar, "scalar"};
-}
-
-const PQKernels& pq_kernels() {
-    static const PQKernels k = choose_pq_kernels();
-    return k;
-}
 
 std::vector<float> pq_train(const float* x, std::size_t n, std::size_t d, std::size_t m, int niter,
                             uint64_t seed, std::size_t max_points_per_centroid) {
@@ -74,7 +40,6 @@ std::vector<float> pq_train(const float* x, std::size_t n, std::size_t d, std::s
 
 namespace pqdetail {
 
-// GEMM panels and squared norms of each sub-space's 256 codewords.
 void pack_codebooks(const float* cb, std::size_t m, std::size_t dsub, std::vector<float>& packed,
                     std::vector<float>& norms) {
     const std::size_t ps = packed_size(kPQKsub, dsub);

@@ -1,4 +1,4 @@
-#include "kmeans.h"
+#include "quant/kmeans.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,9 +7,10 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "distances.h"
-#include "parallel.h"
-#include "topk.h"
+#include "common/norms.h"
+#include "kernels/kernels.h"
+#include "common/parallel.h"
+#include "common/topk.h"
 
 namespace adanns {
 
@@ -27,22 +28,12 @@ std::vector<std::size_t> sample_indices(std::size_t n, std::size_t m, uint64_t s
     return perm;
 }
 
-static std::vector<float> row_norms_sqr(const float* c, std::size_t k, std::size_t d) {
-    std::vector<float> nn(k);
-    for (std::size_t j = 0; j < k; ++j) {
-        float s = 0.f;
-        for (std::size_t t = 0; t < d; ++t) s += c[j * d + t] * c[j * d + t];
-        nn[j] = s;
-    }
-    return nn;
-}
-
 void assign_nearest(const float* x, std::size_t n, std::size_t ldx, const float* centroids,
                     std::size_t k, std::size_t d, bool ip, int64_t* out, float* out_dist) {
     if (n == 0) return;
     // L2: argmin ||c||^2 - 2 x.c ; IP: argmin -x.c. GEMM form on packed centroid panels
     // (k * d floats, L2-resident for the usual nlist), fused argmin, ties to the lower index.
-    const std::vector<float> cn = ip ? std::vector<float>() : row_norms_sqr(centroids, k, d);
+    const std::vector<float> cn = ip ? std::vector<float>() : row_sqnorms(centroids, k, d, d);
     std::vector<float> packed(packed_size(k, d));
     pack_panels(centroids, k, d, d, packed.data());
     const GemmArgminFn argmin = kernels().gemm_argmin;
@@ -82,17 +73,6 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
             std::copy(hl.begin(), hl.end(), out + i * nprobe);
         }
     });
-}
-
-static void normalize_rows(float* c, std::size_t k, std::size_t d) {
-    for (std::size_t j = 0; j < k; ++j) {
-        double s = 0;
-        for (std::size_t t = 0; t < d; ++t) s += double(c[j * d + t]) * c[j * d + t];
-        if (s > 0) {
-            const float inv = float(1.0 / std::sqrt(s));
-            for (std::size_t t = 0; t < d; ++t) c[j * d + t] *= inv;
-        }
-    }
 }
 
 static void init_kmeanspp(const float* x, std::size_t n, std::size_t d, std::size_t k, Rng& rng,
@@ -157,7 +137,7 @@ std::vector<float> kmeans_train(const float* x_in, std::size_t n_in, std::size_t
         for (std::size_t j = 0; j < k; ++j)
             std::copy(x + idx[j] * d, x + (idx[j] + 1) * d, c.data() + j * d);
     }
-    if (p.spherical) normalize_rows(c.data(), k, d);
+    if (p.spherical) normalize_rows(c.data(), k, d, c.data());
 
     std::vector<int64_t> assign(n);
     std::vector<double> sums(k * d);
@@ -208,7 +188,7 @@ std::vector<float> kmeans_train(const float* x_in, std::size_t n_in, std::size_t
             counts[j] = counts[big] / 2;
             counts[big] -= counts[j];
         }
-        if (p.spherical) normalize_rows(c.data(), k, d);
+        if (p.spherical) normalize_rows(c.data(), k, d, c.data());
     }
     return c;
 }

@@ -1,4 +1,4 @@
-// Distance kernels on prefixes of row-major float32 blocks.
+// Distance kernels on prefixes of row-major float32 rows (the kernel table is kernels/kernels.h).
 //
 // The scan kernel serves the list scan and the rerank: it accumulates a partial
 // distance between one query and n rows. Every kernel has an AVX2/FMA implementation
@@ -58,16 +58,6 @@ using GemmArgminFn = void (*)(const float* X, std::size_t n, std::size_t ldx, co
                               std::size_t k, std::size_t d, const float* bias, float alpha,
                               int64_t* best, float* best_dist);
 
-struct Kernels {
-    ScanFn scan;
-    GemmFn gemm;
-    GemmArgminFn gemm_argmin;
-    const char* name;  // "avx2" or "scalar"
-};
-
-// Kernel table chosen at first use: AVX2/FMA when the CPU has it and the
-// environment variable ADANNS_SIMD is not "scalar"; the scalar path otherwise.
-const Kernels& kernels();
 
 // Implementations (exposed for tests through the bindings).
 void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
@@ -77,7 +67,6 @@ void gemm_scalar(const float* X, std::size_t n, std::size_t ldx, const float* pa
 void gemm_argmin_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed,
                         std::size_t k, std::size_t d, const float* bias, float alpha, int64_t* best,
                         float* best_dist);
-bool cpu_has_avx2_fma();
 #if defined(ADANNS_HAVE_AVX2_TU)
 void scan_avx2(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
                std::size_t w, float* acc, float* acc_norm);

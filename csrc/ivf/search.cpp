@@ -1,0 +1,151 @@
+// The three-stage search of IVFCore: coarse probe on the coarse prefix, scan of the
+// probed lists on the scan prefix, exact rerank of the shortlist on rerank_dim. The scan and
+// rerank run in the shared list-major batch driver (ivf/batch_driver.h) with the float-row
+// scanner below.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+
+#include "common/norms.h"
+#include "common/parallel.h"
+#include "ivf/batch_driver.h"
+#include "ivf/ivf.h"
+#include "kernels/kernels.h"
+
+namespace adanns {
+
+namespace {
+
+// Scanner of float rows (IVF-Flat): prefix scan of scan_dim dims of each row, row stride dim.
+struct FlatScanner {
+    static constexpr std::size_t kMembersPerCall = 8;
+    const InvertedLists& lists;
+    const float* xq;  // the batch's queries (nq x dim)
+    std::size_t dim, scan_dim, tile;
+    StageMetric m;
+    ScanFn scan;
+
+    struct Chunk {
+        std::size_t qb;
+        std::vector<float> accn;  // kMembersPerCall x tile
+    };
+    Chunk begin_chunk(std::size_t qb, std::size_t) const {
+        return Chunk{qb, std::vector<float>(m.use_norm ? kMembersPerCall * tile : 0)};
+    }
+    std::size_t tile_rows() const { return tile; }
+    std::size_t list_size(std::size_t l) const { return lists.list_size(l); }
+    const int64_t* ids(std::size_t l) const { return lists.ids(l); }
+    void begin_list(Chunk&, std::size_t, const uint32_t*, std::size_t) const {}
+    void scan_tile(Chunk& c, std::size_t l, std::size_t r0, std::size_t t, const uint32_t* members,
+                   std::size_t nm, float* dist) const {
+        const float* X = lists.row(l, r0);
+        for (std::size_t i = 0; i < nm; ++i) {
+            float* acc = dist + i * t;
+            float* accn = m.use_norm ? c.accn.data() + i * t : acc;
+            std::fill(acc, acc + t, 0.f);
+            if (m.use_norm) std::fill(accn, accn + t, 0.f);
+            scan(m.kind, xq + (c.qb + members[i]) * dim, X, t, dim, scan_dim, acc, accn);
+            if (m.use_norm) {
+                for (std::size_t r = 0; r < t; ++r) acc[r] = m.finish(acc[r], accn[r]);
+            } else if (m.negate) {
+                for (std::size_t r = 0; r < t; ++r) acc[r] = -acc[r];
+            }
+        }
+    }
+};
+
+}  // namespace
+
+void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
+                           int64_t* probes) const {
+    if (nlist_ == 1) {
+        std::fill(probes, probes + nq * nprobe, int64_t(0));
+        return;
+    }
+    if (nq == 0) return;
+    // Distances of a chunk of queries to all centroids in GEMM form on packed centroid
+    // panels: L2 ||c||^2 - 2 q.c, IP / cosine -q.c (the same arithmetic as assign_nearest).
+    // Probing on a shorter prefix than coarse_dim (AdANNS-IVF-D) packs the centroid prefixes
+    // for this call: L2 on the prefix, IP on the prefix, cosine on the normalised prefix.
+    const std::size_t pd = probe_dim == 0 ? coarse_dim_ : probe_dim;
+    std::vector<float> prefix_packed, prefix_norms;
+    const float* packed = packed_centroids_.data();
+    const float* norms = centroid_norms_.data();
+    if (pd < coarse_dim_) {
+        std::vector<float> c(nlist_ * pd);
+        prefix_norms.resize(nlist_);
+        for (std::size_t j = 0; j < nlist_; ++j) {
+            const float* src = centroids_.data() + j * coarse_dim_;
+            const float s2 = sqnorm(src, pd);
+            const float scale = metric_ == kMetricCosine && s2 > 0.f ? 1.f / std::sqrt(s2) : 1.f;
+            for (std::size_t t = 0; t < pd; ++t) c[j * pd + t] = src[t] * scale;
+            prefix_norms[j] = s2;
+        }
+        prefix_packed.resize(packed_size(nlist_, pd));
+        pack_panels(c.data(), nlist_, pd, pd, prefix_packed.data());
+        packed = prefix_packed.data();
+        norms = prefix_norms.data();
+    }
+    top_nearest(q, nq, dim_, packed, norms, nlist_, pd, metric_ != kMetricL2, nprobe, probes);
+}
+
+void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const {
+    if (p.k == 0) throw std::invalid_argument("k must be >= 1");
+    if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
+    if (p.scan_dim == 0 || p.scan_dim > dim_) throw std::invalid_argument("scan_dim must be in 1..dim");
+    if (p.probe_dim > coarse_dim_) throw std::invalid_argument("probe_dim must be in 1..coarse_dim");
+    if (p.rerank_k > 0 && (p.rerank_dim == 0 || p.rerank_dim > dim_))
+        throw std::invalid_argument("rerank_dim must be in 1..dim");
+    std::vector<float> normed;
+    if (metric_ == kMetricCosine) {
+        normed.resize(nq * dim_);
+        normalize_rows(xq, nq, dim_, normed.data());
+        xq = normed.data();
+    }
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!trained_) throw std::logic_error("the index must be trained before search");
+    search_locked(xq, nq, p, D, I);
+}
+
+void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
+                    int64_t* probes) const {
+    if (nprobe == 0 || nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
+    if (probe_dim > coarse_dim_) throw std::invalid_argument("probe_dim must be in 1..coarse_dim");
+    std::vector<float> normed;
+    if (metric_ == kMetricCosine) {  // probing is scale-invariant per query; normalise like search
+        normed.resize(nq * dim_);
+        normalize_rows(xq, nq, dim_, normed.data());
+        xq = normed.data();
+    }
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (!trained_) throw std::logic_error("the index must be trained before probe");
+    coarse_probe(xq, nq, nprobe, probe_dim, probes);
+}
+
+void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
+                            int64_t* I) const {
+    std::vector<int64_t> probes(nq * p.nprobe);
+    coarse_probe(xq, nq, p.nprobe, p.probe_dim, probes.data());
+    const std::size_t sd = p.scan_dim;
+    const std::size_t rd = p.rerank_k > 0 ? p.rerank_dim : sd;
+    // Row tiles of about 128 KiB of scanned data stay in L2 while the chunk's queries go over them.
+    const std::size_t tile = std::max<std::size_t>(32, (128 * 1024) / (4 * sd));
+    const FlatScanner sc{lists_, xq, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
+    BatchSpec s;
+    s.nq = nq;
+    s.nlist = nlist_;
+    s.nprobe = p.nprobe;
+    s.k = p.k;
+    s.rerank_k = p.rerank_k;
+    s.dim = dim_;
+    s.rerank_dim = p.rerank_dim;
+    s.qscale_dim = metric_ == kMetricCosine && rd < dim_ ? rd : 0;
+    s.metric = metric_;
+    s.max_chunk = 4096;
+    s.min_chunk = 256;
+    batch_search(sc, &lists_, s, probes.data(), xq, D, I);
+}
+
+}  // namespace adanns

@@ -1,0 +1,33 @@
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace adanns {
+
+bool cpu_has_avx2_fma() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+static Kernels choose_kernels() {
+    const char* env = std::getenv("ADANNS_SIMD");
+    const bool force_scalar = env != nullptr && std::strcmp(env, "scalar") == 0;
+#if defined(ADANNS_HAVE_AVX2_TU)
+    if (!force_scalar && cpu_has_avx2_fma())
+        return Kernels{&scan_avx2, &gemm_avx2, &gemm_argmin_avx2, &adc_avx2, &add_avx2, "avx2"};
+#endif
+    (void)force_scalar;
+    return Kernels{&scan_scalar, &gemm_scalar, &gemm_argmin_scalar, &adc_scalar, &add_scalar, "scalar"};
+}
+
+const Kernels& kernels() {
+    static const Kernels k = choose_kernels();  // thread-safe initialisation (C++11)
+    return k;
+}
+
+}  // namespace adanns

@@ -1,0 +1,26 @@
+// The pybind11 module adanns._core: module-level queries, then one binding file per index
+// family (bind_ivf.cpp, bind_pq.cpp) and the kernel test hooks (test_hooks.cpp).
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "common/parallel.h"
+#include "kernels/kernels.h"
+
+namespace py = pybind11;
+using namespace adanns;
+
+void bind_ivf(py::module_& m);         // bind_ivf.cpp
+void bind_pq(py::module_& m);          // bind_pq.cpp
+void bind_test_hooks(py::module_& m);  // test_hooks.cpp
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "adanns C++ core";
+    m.def("simd_level", []() { return std::string(kernels().name); },
+          "Kernel set chosen at run time: 'avx2' or 'scalar'.");
+    m.def("cpu_has_avx2", &cpu_has_avx2_fma);
+    m.def("max_threads", &max_threads);
+    bind_test_hooks(m);
+    bind_ivf(m);
+    bind_pq(m);
+}

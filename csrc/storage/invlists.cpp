@@ -1,0 +1,59 @@
+#include "storage/invlists.h"
+
+#include <algorithm>
+
+namespace adanns {
+
+InvertedLists::InvertedLists(std::size_t nlist, std::size_t dim) : dim_(dim), lists_(nlist) {}
+
+void InvertedLists::reserve(std::size_t l, std::size_t n) {
+    List& list = lists_[l];
+    if (list.ids.capacity() < n) list.ids.reserve(n);
+    if (list.rows.capacity() < n * dim_) list.rows.reserve(n * dim_);
+}
+
+void InvertedLists::append(std::size_t l, const float* x, int64_t id) {
+    List& list = lists_[l];
+    // Grow both buffers first: if an allocation fails nothing has changed yet.
+    auto grow = [](auto& v, std::size_t extra) {
+        if (v.capacity() < v.size() + extra) v.reserve(std::max(2 * v.capacity(), v.size() + extra));
+    };
+    grow(list.ids, 1);
+    grow(list.rows, dim_);
+    list.rows.insert(list.rows.end(), x, x + dim_);
+    list.ids.push_back(id);
+}
+
+void InvertedLists::clear() {
+    for (List& l : lists_) {
+        l.ids.clear();
+        l.rows.clear();
+    }
+    total_ = 0;
+}
+
+void InvertedLists::recount() {
+    std::size_t t = 0;
+    for (const List& l : lists_) t += l.ids.size();
+    total_ = t;
+}
+
+std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep) {
+    List& list = lists_[l];
+    const std::size_t n = list.ids.size();
+    std::size_t out = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+        if (!keep[r]) continue;
+        if (out != r) {
+            list.ids[out] = list.ids[r];
+            std::copy(list.rows.begin() + r * dim_, list.rows.begin() + (r + 1) * dim_,
+                      list.rows.begin() + out * dim_);
+        }
+        ++out;
+    }
+    list.ids.resize(out);
+    list.rows.resize(out * dim_);
+    return n - out;
+}
+
+}  // namespace adanns
