@@ -46,7 +46,7 @@
 namespace adanns {
 
 struct BatchSpec {
-    std::size_t nq = 0, nlist = 1, nprobe = 1, k = 10;
+    std::size_t nq = 0, nlist = 1, nprobe = 1, k = 10;  // (aggregate: fields in this order)
     std::size_t rerank_k = 0;    // 0: no rerank stage
     std::size_t dim = 0;         // row stride of the rerank queries and of the row source
     std::size_t rerank_dim = 0;  // dims of the exact rerank (when rerank_k > 0)

@@ -9,6 +9,7 @@
 #include "common/norms.h"
 #include "common/parallel.h"
 #include "kernels/kernels.h"
+#include "storage/remove.h"
 
 namespace adanns {
 
@@ -114,34 +115,7 @@ std::size_t IVFCore::update(const float* x, std::size_t n, const int64_t* ids) {
     return removed;
 }
 
-std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) {
-    if (n == 0 || lists_.total() == 0) return 0;
-    // All allocations first: once rows start moving nothing can fail.
-    std::vector<int64_t> sorted(ids, ids + n);
-    std::sort(sorted.begin(), sorted.end());
-    std::vector<std::size_t> removed(nlist_, 0);
-    std::size_t maxsz = 0;
-    for (std::size_t l = 0; l < nlist_; ++l) maxsz = std::max(maxsz, lists_.list_size(l));
-    const std::size_t nthreads = static_cast<std::size_t>(max_threads());
-    std::vector<std::vector<char>> keep(nthreads, std::vector<char>(maxsz));
-#pragma omp parallel for schedule(dynamic, 16) num_threads(static_cast<int>(nthreads))
-    for (long long li = 0; li < static_cast<long long>(nlist_); ++li) {
-        const std::size_t l = static_cast<std::size_t>(li);
-        std::vector<char>& k = keep[static_cast<std::size_t>(thread_id())];
-        const std::size_t sz = lists_.list_size(l);
-        bool any = false;
-        const int64_t* lid = lists_.ids(l);
-        for (std::size_t r = 0; r < sz; ++r) {
-            k[r] = !std::binary_search(sorted.begin(), sorted.end(), lid[r]);
-            any |= !k[r];
-        }
-        if (any) removed[l] = lists_.compact(l, k);
-    }
-    lists_.recount();
-    std::size_t total = 0;
-    for (std::size_t r : removed) total += r;
-    return total;
-}
+std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) { return remove_ids_from(lists_, ids, n); }
 
 void IVFCore::add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists) {
     for (std::size_t i = 0; i < n; ++i)

@@ -68,6 +68,8 @@ private:
     // Normalises (cosine) into `buf` if needed and assigns lists; returns the rows to store.
     const float* prepare_rows(const float* x, std::size_t n, std::vector<float>& buf,
                               std::vector<int64_t>& assign) const;
+    // Cosine: unit queries in buf (the returned pointer); otherwise xq itself.
+    const float* prepare_queries(const float* xq, std::size_t nq, std::vector<float>& buf) const;
     void search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
                        int64_t* I) const;
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,

@@ -14,6 +14,7 @@
 #include "ivf/batch_driver.h"
 #include "kernels/kernels.h"
 #include "quant/kmeans.h"
+#include "storage/remove.h"
 
 namespace adanns {
 
@@ -143,9 +144,7 @@ void PQCore::encode(const float* x, std::size_t n, const int64_t* lists, uint8_t
     std::shared_lock<std::shared_mutex> lock(mu_);
     if (!trained_) throw std::logic_error("the index must be trained first");
     const std::size_t p = pq_dim_;
-    for (std::size_t i = 0; i < n; ++i)
-        if (lists[i] < 0 || static_cast<std::size_t>(lists[i]) >= nlist_)
-            throw std::invalid_argument("list number out of range");
+    check_lists(lists, n);
     const bool rot = !rotation_.empty();
     parallel_for_chunks(n, 256, [&](std::size_t b, std::size_t e) {
         const std::size_t c = e - b;
@@ -171,9 +170,7 @@ void PQCore::decode(const uint8_t* codes, std::size_t n, const int64_t* lists, f
     std::shared_lock<std::shared_mutex> lock(mu_);
     if (!trained_) throw std::logic_error("the index must be trained first");
     const std::size_t p = pq_dim_;
-    for (std::size_t i = 0; i < n; ++i)
-        if (lists[i] < 0 || static_cast<std::size_t>(lists[i]) >= nlist_)
-            throw std::invalid_argument("list number out of range");
+    check_lists(lists, n);
     std::vector<float> rec(p);
     for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t s = 0; s < m_; ++s)
@@ -237,33 +234,20 @@ std::size_t PQCore::remove_ids(const int64_t* ids, std::size_t n) {
 }
 
 std::size_t PQCore::remove_locked(const int64_t* ids, std::size_t n) {
-    if (n == 0 || lists_.total() == 0) return 0;
-    // All allocations first: once rows start moving nothing can fail. The removed entries'
-    // full vectors stay in the rerank store, unreferenced (export_state leaves them out).
-    std::vector<int64_t> sorted(ids, ids + n);
-    std::sort(sorted.begin(), sorted.end());
-    std::size_t maxsz = 0;
-    for (std::size_t l = 0; l < nlist_; ++l) maxsz = std::max(maxsz, lists_.list_size(l));
-    std::vector<char> keep(maxsz);
-    std::size_t total = 0;
-    for (std::size_t l = 0; l < nlist_; ++l) {
-        const std::size_t sz = lists_.list_size(l);
-        const int64_t* lid = lists_.ids(l);
-        bool any = false;
-        for (std::size_t r = 0; r < sz; ++r) {
-            keep[r] = !std::binary_search(sorted.begin(), sorted.end(), lid[r]);
-            any |= !keep[r];
-        }
-        if (any) total += lists_.compact(l, keep);
-    }
-    lists_.recount();
-    return total;
+    // The removed entries' full vectors stay in the rerank store, unreferenced (export_state
+    // leaves them out).
+    return remove_ids_from(lists_, ids, n);
+}
+
+void PQCore::check_lists(const int64_t* lists, std::size_t n) const {
+    for (std::size_t i = 0; i < n; ++i)
+        if (lists[i] < 0 || static_cast<std::size_t>(lists[i]) >= nlist_)
+            throw std::invalid_argument("list number out of range");
 }
 
 void PQCore::check_rows(const int64_t* ids, const int64_t* seq, const int64_t* lists, std::size_t n) const {
+    check_lists(lists, n);
     for (std::size_t i = 0; i < n; ++i) {
-        if (lists[i] < 0 || static_cast<std::size_t>(lists[i]) >= nlist_)
-            throw std::invalid_argument("list number out of range");
         if (seq[i] < 0 || seq[i] >= int64_t(0xffffffffll))
             throw std::invalid_argument("row numbers must be in 0..2^32-2");
         if (ids[i] < 0) throw std::invalid_argument("ids must be >= 0");
@@ -316,22 +300,14 @@ void PQCore::reset() {
     full_.clear();
 }
 
-std::vector<float> PQCore::centroids() const {
+std::vector<float> PQCore::copy_locked(const std::vector<float>& v) const {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    return centroids_;
+    return v;
 }
-std::vector<float> PQCore::anchors() const {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    return anchors_;
-}
-std::vector<float> PQCore::rotation() const {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    return rotation_;
-}
-std::vector<float> PQCore::codebooks() const {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    return codebooks_;
-}
+std::vector<float> PQCore::centroids() const { return copy_locked(centroids_); }
+std::vector<float> PQCore::anchors() const { return copy_locked(anchors_); }
+std::vector<float> PQCore::rotation() const { return copy_locked(rotation_); }
+std::vector<float> PQCore::codebooks() const { return copy_locked(codebooks_); }
 std::vector<int64_t> PQCore::list_sizes() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
     std::vector<int64_t> s(nlist_);
@@ -516,18 +492,8 @@ void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, fl
                        l2_terms_.empty() ? nullptr : l2_terms_.data(),
                        rotation_.empty() ? nullptr : packed_rotation_.data(), packed_codebooks_.data(), kernels()};
     const PQRows rows{lists_, full_};
-    BatchSpec s;
-    s.nq = nq;
-    s.nlist = nlist_;
-    s.nprobe = p.nprobe;
-    s.k = p.k;
-    s.rerank_k = p.rerank_k;
-    s.dim = dim_;
-    s.rerank_dim = dim_;  // exact on all dims (cosine rows are stored normalised)
-    s.qscale_dim = 0;
-    s.metric = metric_;
-    s.max_chunk = 256;
-    s.min_chunk = 16;
+    // Rerank exact on all dims (cosine rows are stored normalised); no prefix rescaling.
+    const BatchSpec s{nq, nlist_, p.nprobe, p.k, p.rerank_k, dim_, dim_, 0, metric_, 256, 16};
     batch_search(sc, &rows, s, probes.data(), xq, D, I);
 }
 

@@ -92,6 +92,8 @@ public:
                       std::vector<uint8_t>& codes, std::vector<float>* full) const;
 
 private:
+    std::vector<float> copy_locked(const std::vector<float>& v) const;
+    void check_lists(const int64_t* lists, std::size_t n) const;
     void check_rows(const int64_t* ids, const int64_t* seq, const int64_t* lists, std::size_t n) const;
     // Reserves (may throw) then appends (cannot fail): codes, and full rows when x != null.
     void append_locked(const uint8_t* codes, const float* x, std::size_t n, const int64_t* ids,

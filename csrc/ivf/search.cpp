@@ -91,6 +91,13 @@ void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, s
     top_nearest(q, nq, dim_, packed, norms, nlist_, pd, metric_ != kMetricL2, nprobe, probes);
 }
 
+const float* IVFCore::prepare_queries(const float* xq, std::size_t nq, std::vector<float>& buf) const {
+    if (metric_ != kMetricCosine) return xq;
+    buf.resize(nq * dim_);
+    normalize_rows(xq, nq, dim_, buf.data());
+    return buf.data();
+}
+
 void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const {
     if (p.k == 0) throw std::invalid_argument("k must be >= 1");
     if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
@@ -99,11 +106,7 @@ void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, flo
     if (p.rerank_k > 0 && (p.rerank_dim == 0 || p.rerank_dim > dim_))
         throw std::invalid_argument("rerank_dim must be in 1..dim");
     std::vector<float> normed;
-    if (metric_ == kMetricCosine) {
-        normed.resize(nq * dim_);
-        normalize_rows(xq, nq, dim_, normed.data());
-        xq = normed.data();
-    }
+    xq = prepare_queries(xq, nq, normed);
     std::shared_lock<std::shared_mutex> lock(mu_);
     if (!trained_) throw std::logic_error("the index must be trained before search");
     search_locked(xq, nq, p, D, I);
@@ -114,11 +117,7 @@ void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::si
     if (nprobe == 0 || nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
     if (probe_dim > coarse_dim_) throw std::invalid_argument("probe_dim must be in 1..coarse_dim");
     std::vector<float> normed;
-    if (metric_ == kMetricCosine) {  // probing is scale-invariant per query; normalise like search
-        normed.resize(nq * dim_);
-        normalize_rows(xq, nq, dim_, normed.data());
-        xq = normed.data();
-    }
+    xq = prepare_queries(xq, nq, normed);  // probing is scale-invariant per query; normalise like search
     std::shared_lock<std::shared_mutex> lock(mu_);
     if (!trained_) throw std::logic_error("the index must be trained before probe");
     coarse_probe(xq, nq, nprobe, probe_dim, probes);
@@ -133,18 +132,9 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
     // Row tiles of about 128 KiB of scanned data stay in L2 while the chunk's queries go over them.
     const std::size_t tile = std::max<std::size_t>(32, (128 * 1024) / (4 * sd));
     const FlatScanner sc{lists_, xq, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
-    BatchSpec s;
-    s.nq = nq;
-    s.nlist = nlist_;
-    s.nprobe = p.nprobe;
-    s.k = p.k;
-    s.rerank_k = p.rerank_k;
-    s.dim = dim_;
-    s.rerank_dim = p.rerank_dim;
-    s.qscale_dim = metric_ == kMetricCosine && rd < dim_ ? rd : 0;
-    s.metric = metric_;
-    s.max_chunk = 4096;
-    s.min_chunk = 256;
+    // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||.
+    const BatchSpec s{nq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
+                      metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256};
     batch_search(sc, &lists_, s, probes.data(), xq, D, I);
 }
 

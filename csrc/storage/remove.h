@@ -1,0 +1,46 @@
+// Removal by id, shared by every list storage (InvertedLists, CodeLists): any class with
+// nlist(), list_size(l), ids(l), compact(l, keep) and recount().
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/parallel.h"
+
+namespace adanns {
+
+// Removes every row whose id is in ids[0..n), keeping the order of the others; returns the
+// number removed. All allocations happen before the first row moves, so a failed allocation
+// leaves the lists unchanged. Lists are compacted in parallel (each by one thread).
+template <class Lists>
+std::size_t remove_ids_from(Lists& lists, const int64_t* ids, std::size_t n) {
+    if (n == 0 || lists.total() == 0) return 0;
+    const std::size_t nlist = lists.nlist();
+    std::vector<int64_t> sorted(ids, ids + n);
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::size_t> removed(nlist, 0);
+    std::size_t maxsz = 0;
+    for (std::size_t l = 0; l < nlist; ++l) maxsz = std::max(maxsz, lists.list_size(l));
+    const std::size_t nthreads = static_cast<std::size_t>(max_threads());
+    std::vector<std::vector<char>> keep(nthreads, std::vector<char>(maxsz));
+#pragma omp parallel for schedule(dynamic, 16) num_threads(static_cast<int>(nthreads))
+    for (long long li = 0; li < static_cast<long long>(nlist); ++li) {
+        const std::size_t l = static_cast<std::size_t>(li);
+        std::vector<char>& k = keep[static_cast<std::size_t>(thread_id())];
+        const std::size_t sz = lists.list_size(l);
+        const int64_t* lid = lists.ids(l);
+        bool any = false;
+        for (std::size_t r = 0; r < sz; ++r) {
+            k[r] = !std::binary_search(sorted.begin(), sorted.end(), lid[r]);
+            any |= !k[r];
+        }
+        if (any) removed[l] = lists.compact(l, k);
+    }
+    lists.recount();
+    std::size_t total = 0;
+    for (std::size_t r : removed) total += r;
+    return total;
+}
+
+}  // namespace adanns
