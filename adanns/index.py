@@ -6,7 +6,7 @@ container of :mod:`adanns._format`; :mod:`adanns.io` dispatches ``load`` by type
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from .params import KEYS
 from .tuning import Tunable
 
 PathLike = Union[str, "os.PathLike[str]"]
+T = TypeVar("T")
 
 
 def _physical_memory() -> int:
@@ -55,6 +56,15 @@ def check_unique_ids(ids: Optional[np.ndarray]) -> None:
             raise ValueError(f"duplicate ids within one add(): {u[counts > 1][:5].tolist()} appear more than once")
 
 
+def core_property(name: str, kind: Callable[[Any], T], doc: str) -> "property":
+    """A read-only property forwarded to the C++ core's attribute ``name`` (converted by ``kind``)."""
+
+    def get(self: Any) -> T:
+        return kind(getattr(self._core, name))
+
+    return property(get, doc=doc)
+
+
 class _CoreProperties:
     """Properties every index shares, read from its C++ core (``self._core``, ``self._dim``)."""
 
@@ -71,24 +81,10 @@ class _CoreProperties:
         """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
         return METRIC_NAMES[self._core.metric]
 
-    @property
-    def ntotal(self) -> int:
-        """Number of stored vectors."""
-        return self._core.ntotal
-
-    @property
-    def is_trained(self) -> bool:
-        return self._core.is_trained
-
-    @property
-    def nlist(self) -> int:
-        """Number of inverted lists (1 for an index without lists)."""
-        return self._core.nlist
-
-    @property
-    def coarse_dim(self) -> int:
-        """Prefix used for clustering and probing (``dim`` for an index without lists)."""
-        return self._core.coarse_dim
+    ntotal = core_property("ntotal", int, "Number of stored vectors.")
+    is_trained = core_property("is_trained", bool, "True once the index is trained (a FlatIndex always is).")
+    nlist = core_property("nlist", int, "Number of inverted lists (1 for an index without lists).")
+    coarse_dim = core_property("coarse_dim", int, "Prefix used for clustering and probing (``dim`` without lists).")
 
     def list_sizes(self) -> np.ndarray:
         """Number of vectors in each inverted list."""
@@ -96,6 +92,17 @@ class _CoreProperties:
 
     def __len__(self) -> int:
         return self.ntotal
+
+    def _queries(self, xq: Any, k: Any) -> Tuple[np.ndarray, int, int]:
+        """Checked search input: (queries as float32 (nq, dim), k, ntotal)."""
+        if not self.is_trained:
+            raise RuntimeError("the index must be trained before search()")
+        xq = as_matrix(xq, self._dim, "queries")
+        ntotal = self.ntotal
+        k = as_int(k, "k", 1)
+        if k > ntotal:
+            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        return xq, k, ntotal
 
 
 class _Index(_CoreProperties, Tunable):
@@ -162,13 +169,7 @@ class _Index(_CoreProperties, Tunable):
         rerank_dim: Optional[int],
         probe_dim: Optional[int] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        if not self.is_trained:
-            raise RuntimeError("the index must be trained before search()")
-        xq = as_matrix(xq, self._dim, "queries")
-        ntotal = self.ntotal
-        k = as_int(k, "k", 1)
-        if k > ntotal:
-            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        xq, k, ntotal = self._queries(xq, k)
         nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
         scan_dim = self._dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, self._dim)
         rerank_k = as_int(rerank_k, "rerank_k", 0)

@@ -37,7 +37,7 @@ import numpy as np
 from . import _core
 from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
 from ._validation import as_ids, as_int, as_matrix, metric_code
-from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids
+from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
 from ._opq import train_opq
 from .tuning import Tunable
 
@@ -107,14 +107,8 @@ class _PQBase(_CoreProperties, Tunable):
         self._next_id = 0
 
     # ----------------------------------------------------------------- properties
-    @property
-    def pq_dim(self) -> int:
-        return self._core.pq_dim
-
-    @property
-    def m(self) -> int:
-        """Bytes per code (number of 8-bit sub-quantisers)."""
-        return self._core.m
+    pq_dim = core_property("pq_dim", int, "Prefix length that is quantised (a multiple of m).")
+    m = core_property("m", int, "Bytes per code (number of 8-bit sub-quantisers).")
 
     @property
     def full_is_mmapped(self) -> bool:
@@ -259,13 +253,7 @@ class _PQBase(_CoreProperties, Tunable):
 
     # ----------------------------------------------------------------- search
     def _search(self, xq: Any, k: int, nprobe: int, rerank_k: int) -> Tuple[np.ndarray, np.ndarray]:
-        if not self.is_trained:
-            raise RuntimeError("the index must be trained before search()")
-        xq = as_matrix(xq, self._dim, "queries")
-        ntotal = self.ntotal
-        k = as_int(k, "k", 1)
-        if k > ntotal:
-            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        xq, k, ntotal = self._queries(xq, k)
         nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
         rerank_k = as_int(rerank_k, "rerank_k", 0)
         if rerank_k > 0 and self.keep_full is None:

@@ -72,24 +72,20 @@ class OperatingPoints:
     def for_recall(self, target: float) -> OperatingPoint:
         """The cheapest point whose recall on the tuning sample reached ``target``."""
         ok = [p for p in self.points if p.recall >= target]
-        if not ok:
-            best = max(self.points, key=lambda p: p.recall)
-            raise ValueError(
-                f"no tuned setting reaches recall@{self.k} = {target}; the best reaches {best.recall:.4f} "
-                f"with {best.settings()}. Tune with larger nprobe / rerank_k candidates or lower the target."
-            )
-        return min(ok, key=lambda p: (p.cost, -p.recall))
+        if ok:
+            return min(ok, key=lambda p: (p.cost, -p.recall))
+        best = max(self.points, key=lambda p: p.recall)
+        raise ValueError(f"no tuned setting reaches recall@{self.k} = {target}; the best reaches {best.recall:.4f} "
+                         f"with {best.settings()}. Tune with larger nprobe / rerank_k candidates or lower the target.")
 
     def for_budget(self, budget: float) -> OperatingPoint:
         """The most accurate point whose modelled cost (multiply-adds per query) fits ``budget``."""
         ok = [p for p in self.points if p.cost <= budget]
-        if not ok:
-            cheapest = min(self.points, key=lambda p: p.cost)
-            raise ValueError(
-                f"no tuned setting fits a budget of {budget:.4g} multiply-adds per query; "
-                f"the cheapest costs {cheapest.cost:.4g} ({cheapest.settings()})"
-            )
-        return max(ok, key=lambda p: (p.recall, -p.cost))
+        if ok:
+            return max(ok, key=lambda p: (p.recall, -p.cost))
+        cheapest = min(self.points, key=lambda p: p.cost)
+        raise ValueError(f"no tuned setting fits a budget of {budget:.4g} multiply-adds per query; "
+                         f"the cheapest costs {cheapest.cost:.4g} ({cheapest.settings()})")
 
     def table(self) -> str:
         """A printable table of the front."""

@@ -2,7 +2,6 @@
 source folder shadowing the installed package gives a clear error."""
 
 import ast
-import os
 import shutil
 import subprocess
 import sys

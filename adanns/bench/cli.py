@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -17,7 +16,7 @@ from .config import GT_K, Context, MethodReport, make_config, log
 from .data import cached_ground_truth, prepare_data
 from .measure import run_method
 from .methods import ALL_FAMILIES, REGISTRY, check_families, make_methods
-from .report import build_report, format_summary, format_table, json_default, plot, render_markdown
+from .report import build_report, format_summary, format_table, plot, render_markdown, write_json
 
 
 def _slug(text: str) -> str:
@@ -107,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
             png = None
         else:
             report["plot"] = png
-    with open(out, "w") as f:
-        json.dump(report, f, indent=1, default=json_default)
+    write_json(out, report)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(render_markdown(report, png))

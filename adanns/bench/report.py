@@ -3,6 +3,7 @@ document, markdown and the plot."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -107,16 +108,26 @@ def format_table(report: Dict[str, Any]) -> str:
     for rep in report["methods"]:
         if rep["status"] != "ok":
             lines.append(f"{rep['family']:<26} {rep['name']:<52} skipped: {rep['reason']}")
+    widths = (26, 52, 6, 6, 6, 9, 7, 7, 8, 7, 7)
+    for cells in _pareto_rows(report, ",.0f"):
+        cells[1], cells[5] = cells[1][:52], cells[5].replace(",", "")
+        lines.append(" ".join(f"{c:<{w}}" if i < 2 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths))))
+    return "\n".join(lines)
+
+
+def _pareto_rows(report: Dict[str, Any], qps_spec: str) -> List[List[str]]:
+    """The cells of each Pareto point: method, index / setting, R@1, R@10, R@100, QPS, p50, p99,
+    Madd/query (millions), build s, bytes/vector."""
+    rows = []
     for fam, pts in report["pareto"].items():
         for p in pts:
             r = p["result"]
             madds = None if r["madds_per_query"] is None else r["madds_per_query"] / 1e6
-            lines.append(
-                f"{fam:<26} {(p['index'] + ' ' + fmt_params(r['params']))[:52]:<52} {r['recall_at_1']:>6.3f} {r['recall_at_10']:>6.3f} "
-                f"{_fmt(r['recall_at_100'], '6.3f'):>6} {r['qps']:>9.0f} {_fmt(r['latency_p50_ms'], '7.3f'):>7} {_fmt(r['latency_p99_ms'], '7.3f'):>7} "
-                f"{_fmt(madds, '8.3f'):>8} {_fmt(p['build_seconds'], '7.1f'):>7} {_fmt(p['bytes_per_vector'], '7.1f'):>7}"
-            )
-    return "\n".join(lines)
+            rows.append([fam, f"{p['index']} {fmt_params(r['params'])}", f"{r['recall_at_1']:.3f}",
+                         f"{r['recall_at_10']:.3f}", _fmt(r["recall_at_100"], ".3f"), format(r["qps"], qps_spec),
+                         _fmt(r["latency_p50_ms"], ".3f"), _fmt(r["latency_p99_ms"], ".3f"), _fmt(madds, ".3f"),
+                         _fmt(p["build_seconds"], ".1f"), _fmt(p["bytes_per_vector"], ".1f")])
+    return rows
 
 
 def format_summary(report: Dict[str, Any]) -> str:
@@ -199,15 +210,7 @@ def render_markdown(report: Dict[str, Any], image: Optional[str] = None) -> str:
     out += ["", "Pareto-optimal settings of each method:", ""]
     out.append("| method | index / setting | R@1 | R@10 | R@100 | QPS | p50 ms | p99 ms | Madd/query | build s | bytes/vec |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for fam, pts in report["pareto"].items():
-        for p in pts:
-            r = p["result"]
-            madds = None if r["madds_per_query"] is None else r["madds_per_query"] / 1e6
-            out.append(
-                f"| {fam} | {p['index']} {fmt_params(r['params'])} | {r['recall_at_1']:.3f} | {r['recall_at_10']:.3f} | "
-                f"{_fmt(r['recall_at_100'], '.3f')} | {r['qps']:,.0f} | {_fmt(r['latency_p50_ms'], '.3f')} | {_fmt(r['latency_p99_ms'], '.3f')} | "
-                f"{_fmt(madds, '.3f')} | {_fmt(p['build_seconds'], '.1f')} | {_fmt(p['bytes_per_vector'], '.1f')} |"
-            )
+    out += ["| " + " | ".join(cells) + " |" for cells in _pareto_rows(report, ",.0f")]
     skipped = [m for m in report["methods"] if m["status"] != "ok"]
     if skipped:
         out += ["", "Skipped:", ""]
@@ -277,3 +280,10 @@ def json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def write_json(path: str, doc: Any, indent: int = 1) -> None:
+    """Writes a result document (numpy scalars and arrays allowed), creating its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=indent, default=json_default)

@@ -1,19 +1,25 @@
-"""The benchmarked methods, one module per family of engines, joined in one registry:
-family name -> a factory that makes the method's indices for a run (a family may build several,
-e.g. one per ``coarse_dim``). A new peer adds a module with its ``FAMILIES`` and one line here."""
+"""The benchmarked methods, one module per family of engines (:mod:`.adanns`, :mod:`.faiss`,
+:mod:`.graphs`, :mod:`.scann`), joined in one registry: family name -> a factory that makes the
+method's indices for a run (``Method.instances``; a family may build several, e.g. one per
+``coarse_dim``). A new peer adds its class to :data:`REGISTRY`."""
 
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Sequence
 
 from ..config import Context
-from . import adanns, faiss, hnswlib, scann, svs
+from .adanns import AdannsIVF, AdannsIVFPQ
 from .base import Method
+from .faiss import FaissFlat, FaissHNSW, FaissIVFFlat, FaissIVFFlatPanorama, FaissOPQRefine, FaissPrefixIVF
+from .graphs import HnswLib, SVSVamana
+from .scann import ScaNN
 
 REGISTRY: Dict[str, Callable[[Context], List[Method]]] = {
-    **adanns.FAMILIES, **faiss.FAMILIES, **hnswlib.FAMILIES, **scann.FAMILIES, **svs.FAMILIES,
+    cls.family: cls.instances
+    for cls in (AdannsIVF, AdannsIVFPQ, FaissFlat, FaissIVFFlat, FaissIVFFlatPanorama, FaissPrefixIVF,
+                FaissOPQRefine, FaissHNSW, HnswLib, ScaNN, SVSVamana)
 }
-# run by default (adanns-ivfpq only when asked for: its OPQ-free training adds minutes on large data)
+# run by default: all but adanns-ivfpq (ask for it with --methods; its training adds minutes on large data)
 ALL_FAMILIES = tuple(f for f in REGISTRY if f != "adanns-ivfpq")
 
 

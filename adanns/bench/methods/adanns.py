@@ -4,8 +4,7 @@ IVF-(O)PQ with exact rerank (``adanns-ivfpq``). Settings are the shared search v
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -30,10 +29,10 @@ class _Adanns(Method):
             self._cost = CostModel(self.index, self.ctx.xq, self.ctx.nprobes)
         return self._cost(s)
 
-    def serialize(self, directory: str) -> Optional[str]:
-        path = os.path.join(directory, "index.adanns")
+    file_name = "index.adanns"
+
+    def save(self, path: str) -> None:
         self.index.save(path)
-        return path
 
 
 class AdannsIVF(_Adanns):
@@ -43,6 +42,10 @@ class AdannsIVF(_Adanns):
         super().__init__(ctx)
         self.coarse_dim = coarse_dim
         self.build_params = {"nlist": ctx.cfg.nlist, "coarse_dim": coarse_dim}
+
+    @classmethod
+    def instances(cls, ctx: Context) -> List[Method]:
+        return [cls(ctx, c) for c in ctx.cfg.coarse_dims]
 
     def memory_bytes(self) -> float:
         n, d = self.ctx.xb.shape
@@ -79,6 +82,10 @@ class AdannsIVFPQ(_Adanns):
         self.coarse_dim = coarse_dim
         self.build_params = {"nlist": ctx.cfg.nlist, "coarse_dim": coarse_dim, "m": nearest_divisor(d, d / 4)}
 
+    @classmethod
+    def instances(cls, ctx: Context) -> List[Method]:
+        return [cls(ctx, max(ctx.cfg.coarse_dims))]
+
     def build(self) -> None:
         d, cfg = self.ctx.dim, self.ctx.cfg
         self.index = IVFPQIndex(d, cfg.nlist, self.coarse_dim, d, m=self.build_params["m"], metric=self.ctx.metric,
@@ -88,9 +95,3 @@ class AdannsIVFPQ(_Adanns):
 
     def series(self) -> List[List[Setting]]:
         return [[{"nprobe": p, "rerank_k": r} for p in self.ctx.nprobes] for r in self.ctx.cfg.rerank_ks]
-
-
-FAMILIES: Dict[str, Callable[[Context], List[Method]]] = {
-    "adanns-ivf": lambda ctx: [AdannsIVF(ctx, c) for c in ctx.cfg.coarse_dims],
-    "adanns-ivfpq": lambda ctx: [AdannsIVFPQ(ctx, max(c for c in ctx.cfg.coarse_dims))],
-}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from typing import Any, List, Optional, Tuple
+import os
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -46,6 +47,11 @@ class Method:
         n, d = self.ctx.xb.shape
         return 2.5 * n * d * 4
 
+    @classmethod
+    def instances(cls, ctx: Context) -> List["Method"]:
+        """The indices of this method for a run (default: one; some build one per coarse_dim)."""
+        return [cls(ctx)]
+
     def build(self) -> None:
         raise NotImplementedError
 
@@ -63,9 +69,19 @@ class Method:
     def madds(self, s: Setting, k: int) -> Optional[float]:
         return None
 
+    file_name: Optional[str] = None  # the saved index under the size-measurement folder
+
     def serialize(self, directory: str) -> Optional[str]:
-        """Writes the index under ``directory`` and returns the path (file or folder)."""
-        return None
+        """Writes the index (``save``) under ``directory`` and returns the path (file or folder),
+        or None for a method that cannot be saved."""
+        if self.file_name is None:
+            return None
+        path = os.path.join(directory, self.file_name)
+        self.save(path)
+        return path
+
+    def save(self, path: str) -> None:
+        raise NotImplementedError
 
     def release(self) -> None:
         for attr in list(vars(self)):

@@ -3,8 +3,7 @@ Faiss), OPQ-IVFPQ with an exact refine, HNSW."""
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -15,7 +14,16 @@ from .base import Method
 class _Faiss(Method):
     library = "faiss"
     requires = ("faiss",)
+    needs = ""  # a Faiss class this method needs (newer Faiss versions only)
     index: Any = None
+
+    def check(self) -> Optional[str]:
+        reason = super().check()
+        if reason or not self.needs:
+            return reason
+        import faiss
+
+        return None if hasattr(faiss, self.needs) else f"{self.needs} is not in faiss {faiss.__version__}"
 
     @property
     def fmetric(self) -> int:
@@ -30,12 +38,12 @@ class _Faiss(Method):
     def configure(self, s: Setting) -> None:
         pass
 
-    def serialize(self, directory: str) -> Optional[str]:
+    file_name = "index.faiss"
+
+    def save(self, path: str) -> None:
         import faiss
 
-        path = os.path.join(directory, "index.faiss")
         faiss.write_index(self.index, path)
-        return path
 
     def _ivf_madds(self, coarse_d: int, scan_d: int, nprobe: int) -> float:
         n = self.ctx.xb.shape[0]
@@ -80,21 +88,13 @@ class FaissIVFFlat(_Faiss):
         self.index.nprobe = s["nprobe"]
 
     def madds(self, s: Setting, k: int) -> Optional[float]:
-        return self._ivf_madds(self.ctx.dim, self.ctx.dim, s["nprobe"])
+        return self._ivf_madds(getattr(self, "coarse_dim", self.ctx.dim), self.ctx.dim, s["nprobe"])
 
 
 class FaissIVFFlatPanorama(FaissIVFFlat):
     family = "faiss-ivfflat-panorama"
 
-    def check(self) -> Optional[str]:
-        reason = super().check()
-        if reason:
-            return reason
-        import faiss
-
-        if not hasattr(faiss, "IndexIVFFlatPanorama"):
-            return f"IndexIVFFlatPanorama is not in faiss {faiss.__version__}"
-        return None
+    needs = "IndexIVFFlatPanorama"
 
     def build(self) -> None:
         import faiss
@@ -111,7 +111,7 @@ class FaissIVFFlatPanorama(FaissIVFFlat):
         return self._ivf_madds(self.ctx.dim, self.ctx.dim, s["nprobe"])
 
 
-class FaissPrefixIVF(_Faiss):
+class FaissPrefixIVF(FaissIVFFlat):
     """The AdANNS-IVF recipe on Faiss: the coarse quantizer sees a prefix only
     (IndexIVFIndependentQuantizer + RemapDimensionsTransform), the lists hold full vectors."""
 
@@ -123,15 +123,11 @@ class FaissPrefixIVF(_Faiss):
         self.coarse_dim = coarse_dim
         self.build_params = {"nlist": ctx.cfg.nlist, "coarse_dim": coarse_dim}
 
-    def check(self) -> Optional[str]:
-        reason = super().check()
-        if reason:
-            return reason
-        import faiss
+    needs = "IndexIVFIndependentQuantizer"
 
-        if not hasattr(faiss, "IndexIVFIndependentQuantizer"):
-            return f"IndexIVFIndependentQuantizer is not in faiss {faiss.__version__}"
-        return None
+    @classmethod
+    def instances(cls, ctx: Context) -> List[Method]:
+        return [cls(ctx, c) for c in ctx.cfg.coarse_dims if c < ctx.dim]
 
     def build(self) -> None:
         import faiss
@@ -143,14 +139,8 @@ class FaissPrefixIVF(_Faiss):
         self.index.train(self.ctx.xb)
         self.index.add(self.ctx.xb)
 
-    def series(self) -> List[List[Setting]]:
-        return [[{"nprobe": p} for p in self.ctx.nprobes]]
-
     def configure(self, s: Setting) -> None:
         self._ivf.nprobe = s["nprobe"]
-
-    def madds(self, s: Setting, k: int) -> Optional[float]:
-        return self._ivf_madds(self.coarse_dim, self.ctx.dim, s["nprobe"])
 
 
 class FaissOPQRefine(_Faiss):
@@ -237,13 +227,3 @@ class FaissHNSW(_Faiss):
         # Measured: distance computations counted by Faiss during the timed batch, x dim.
         ndis = getattr(self, "_last_ndis", None)
         return None if ndis is None else float(ndis * self.ctx.dim)
-
-
-FAMILIES: Dict[str, Callable[[Context], List[Method]]] = {
-    "faiss-flat": lambda ctx: [FaissFlat(ctx)],
-    "faiss-ivfflat": lambda ctx: [FaissIVFFlat(ctx)],
-    "faiss-ivfflat-panorama": lambda ctx: [FaissIVFFlatPanorama(ctx)],
-    "faiss-ivf-prefixquant": lambda ctx: [FaissPrefixIVF(ctx, c) for c in ctx.cfg.coarse_dims if c < ctx.dim],
-    "faiss-opq-ivfpq-rflat": lambda ctx: [FaissOPQRefine(ctx)],
-    "faiss-hnsw": lambda ctx: [FaissHNSW(ctx)],
-}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, List, Optional
+from typing import List
 
 import numpy as np
 
@@ -51,11 +51,8 @@ class ScaNN(Method):
         ids, _ = self.index.search_batched_parallel(xq, final_num_neighbors=k, pre_reorder_num_neighbors=rr, leaves_to_search=s["leaves_to_search"])
         return np.asarray(ids, np.int64)
 
-    def serialize(self, directory: str) -> Optional[str]:
-        path = os.path.join(directory, "scann")
+    file_name = "scann"
+
+    def save(self, path: str) -> None:
         os.makedirs(path)
         self.index.serialize(path)
-        return path
-
-
-FAMILIES: Dict[str, Callable[[Context], List[Method]]] = {"scann": lambda ctx: [ScaNN(ctx)]}
