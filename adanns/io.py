@@ -33,8 +33,15 @@ def load_index(path: Union[str, "os.PathLike[str]"], *, _check_crc: bool = True)
     """Reads an index written by ``index.save``; raises FormatError on any defect.
 
     ``_check_crc=False`` is for the fuzzer only: it lets mutated files reach the checks
-    behind the checksums."""
-    with open_index_file(path, _check_crc) as f:
+    behind the checksums. Error messages start with the file's path."""
+    try:
+        return _load(path, _check_crc)
+    except FormatError as e:
+        raise FormatError(f"{os.fspath(path)}: {e}") from None
+
+
+def _load(path: Union[str, "os.PathLike[str]"], check_crc: bool) -> AnyIndex:
+    with open_index_file(path, check_crc) as f:
         kind = f.header.get("type")
         codec = CODECS.get(kind) if isinstance(kind, str) else None
         if codec is None:
