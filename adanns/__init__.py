@@ -15,25 +15,46 @@ from __future__ import annotations
 import os
 from typing import Union
 
-from . import _core
+
+def _core_missing(err: ImportError) -> ImportError:
+    """A clear message when the compiled core cannot be imported, above all when the source
+    folder (``python`` started in a clone) shadows the installed package."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.exists(os.path.join(os.path.dirname(here), "pyproject.toml")):
+        return ImportError(
+            f"adanns was imported from its source folder {here}, which has no compiled core (adanns._core): "
+            f"the current directory shadows the installed package. Run Python from another directory, "
+            f"or install in place with `pip install -e .` (original error: {err})"
+        )
+    return ImportError(f"the compiled core adanns._core cannot be imported ({err}); reinstall adanns")
+
+
+try:
+    from . import _core
+except ImportError as _e:  # pragma: no cover - exercised by tests/test_layout.py in a subprocess
+    raise _core_missing(_e) from None
+
+from . import datasets, evaluation, transforms
+from ._format import FORMAT_VERSION, FormatError
 from .index import FlatIndex, IVFIndex
-from .io import FORMAT_VERSION, FormatError
-from .pq_index import IVFPQIndex, PQIndex  # noqa: E402  (AdANNS-(IVF)(O)PQ, docs/pq.md)
+from .io import AnyIndex, load_index
+from .params import SearchParams
+from .pq_index import IVFPQIndex, PQIndex
 
 __version__ = "0.1.0"
-__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "load", "FormatError", "FORMAT_VERSION", "simd_level"]
+__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "SearchParams", "load", "FormatError",
+           "FORMAT_VERSION", "simd_level", "datasets", "transforms", "evaluation"]
 
 
-def load(path: Union[str, "os.PathLike[str]"]) -> Union[IVFIndex, FlatIndex]:
-    """Loads an index saved with ``index.save(path)``.
+def load(path: Union[str, "os.PathLike[str]"]) -> AnyIndex:
+    """Loads an index saved with ``index.save(path)``: an :class:`IVFIndex`, :class:`FlatIndex`,
+    :class:`IVFPQIndex` or :class:`PQIndex`, whichever was saved.
 
     Raises:
         FormatError: the file is not an adanns index, is of an unsupported version,
             truncated or corrupted.
         OSError: the file cannot be read.
     """
-    from .io import load_index
-
     return load_index(path)
 
 

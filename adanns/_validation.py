@@ -75,3 +75,17 @@ def as_ids(ids: Any, n: int) -> np.ndarray:
     if ids.size and ids.min() < 0:
         raise ValueError("ids must be >= 0 (-1 marks a missing result)")
     return ids
+
+
+def check_options(values: "dict[str, Any]", limits: "dict[str, tuple]") -> None:
+    """Command-line numbers within their ranges, checked before any work: ``limits`` maps an
+    option name (``n_query``) to ``(lo, hi)`` (either may be None); unset options (None) pass."""
+    for name, (lo, hi) in limits.items():
+        v = values.get(name)
+        if v is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if lo is not None and v < lo:
+            raise ValueError(f"{flag} must be >= {lo}, got {v}")
+        if hi is not None and v > hi:
+            raise ValueError(f"{flag} must be <= {hi}, got {v}")

@@ -165,8 +165,13 @@ def load_vectors(path: PathLike) -> np.ndarray:
     """A float32 matrix from .npy, .fvecs or .bvecs (by extension)."""
     p = os.fspath(path)
     ext = os.path.splitext(p)[1].lower()
+    if not os.path.isfile(p):
+        raise FileNotFoundError(f"{p}: no such file")
     if ext == ".npy":
-        x = np.load(p, allow_pickle=False)
+        try:
+            x = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"{p}: not a readable .npy array ({e})") from None
         if x.ndim != 2:
             raise ValueError(f"{p}: expected a 2-D array, got shape {x.shape}")
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -182,10 +187,14 @@ def load_dataset(
 ) -> Dataset:
     """A dataset by name or path.
 
-    ``spec`` is ``"glove-50"``, ``"synthetic"`` (or ``"synthetic:N:D"``), an HDF5 file, or a
-    vector file (.npy/.fvecs/.bvecs); for a vector file without ``queries``, ``n_query``
-    rows are held out as queries with a fixed seed.
+    ``spec`` is ``"glove-50"``, ``"synthetic"`` (or ``"synthetic:N:D"``), an HDF5 file, a
+    vector file (.npy/.fvecs/.bvecs), or ``"npy:PATH"``: an embedding matrix (e.g. float16
+    sentence embeddings) whose metric defaults to ``cosine``. For a vector file without
+    ``queries``, ``n_query`` rows are held out as queries with a fixed seed.
     """
+    default_metric = "l2"
+    if spec.startswith("npy:"):
+        spec, default_metric = spec[4:], "cosine"
     if spec in ("glove", "glove-50", "glove50"):
         ds = load_glove50(n_query=n_query, seed=seed)
     elif spec.startswith("synthetic"):
@@ -194,16 +203,21 @@ def load_dataset(
         d = int(parts[2]) if len(parts) > 2 else 128
         ds = make_synthetic(n, n_query, d, seed=seed)
     elif spec.lower().endswith((".hdf5", ".h5")):
-        ds = read_hdf5(spec)
+        if not os.path.isfile(spec):
+            raise FileNotFoundError(f"{spec}: no such file")
+        try:
+            ds = read_hdf5(spec)
+        except (OSError, KeyError) as e:
+            raise ValueError(f"{spec}: not an ann-benchmarks HDF5 file ({e})") from None
     else:
         x = load_vectors(spec)
         if queries is not None:
-            ds = Dataset(os.path.basename(spec), x, load_vectors(queries), "l2")
+            ds = Dataset(os.path.basename(spec), x, load_vectors(queries), default_metric)
         else:
             if x.shape[0] <= n_query:
                 raise ValueError(f"{spec}: {x.shape[0]} rows, cannot hold out {n_query} queries")
             perm = np.random.default_rng(seed).permutation(x.shape[0])
-            ds = Dataset(os.path.basename(spec), x[perm[n_query:]], x[perm[:n_query]], "l2")
+            ds = Dataset(os.path.basename(spec), x[perm[n_query:]], x[perm[:n_query]], default_metric)
     if metric is not None:
         ds.metric = metric
     return ds

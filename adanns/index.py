@@ -1,17 +1,23 @@
-"""Public index classes. Thin: validate, convert, call the C++ core."""
+"""IVFIndex and FlatIndex. Thin: validate, convert, call the C++ core.
+
+Each class owns the codec of its file sections (``_to_sections`` / ``_from_sections``) in the
+container of :mod:`adanns._format`; :mod:`adanns.io` dispatches ``load`` by type."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
 from . import _core
+from ._format import Container, FormatError, Section, get_int, write_index_file
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
-from .tuning import OperatingPoint, OperatingPoints, tune
+from .params import KEYS
+from .tuning import Tunable
 
 PathLike = Union[str, "os.PathLike[str]"]
+T = TypeVar("T")
 
 
 def _physical_memory() -> int:
@@ -30,6 +36,35 @@ def _check_memory(nbytes: int, what: str) -> None:
         )
 
 
+def _setting(given: Dict[str, Any], key: str, default: int, lo: int, hi: Optional[int] = None) -> int:
+    v = given.get(key)
+    return default if v is None else as_int(v, key, lo, hi)
+
+
+def check_settings(given: Dict[str, Any]) -> None:
+    """Rejects keywords outside the shared search vocabulary (:mod:`adanns.params`)."""
+    unknown = sorted(set(given) - set(KEYS))
+    if unknown:
+        raise ValueError(f"unknown search setting(s) {unknown}; expected {list(KEYS)}")
+
+
+def check_unique_ids(ids: Optional[np.ndarray]) -> None:
+    """Ids within one ``add`` must be distinct (a search would otherwise return one id twice)."""
+    if ids is not None and ids.size > 1:
+        u, counts = np.unique(ids, return_counts=True)
+        if u.size != ids.size:
+            raise ValueError(f"duplicate ids within one add(): {u[counts > 1][:5].tolist()} appear more than once")
+
+
+def core_property(name: str, kind: Callable[[Any], T], doc: str) -> "property":
+    """A read-only property forwarded to the C++ core's attribute ``name`` (converted by ``kind``)."""
+
+    def get(self: Any) -> T:
+        return kind(getattr(self._core, name))
+
+    return property(get, doc=doc)
+
+
 class _CoreProperties:
     """Properties every index shares, read from its C++ core (``self._core``, ``self._dim``)."""
 
@@ -46,20 +81,31 @@ class _CoreProperties:
         """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
         return METRIC_NAMES[self._core.metric]
 
-    @property
-    def ntotal(self) -> int:
-        """Number of stored vectors."""
-        return self._core.ntotal
+    ntotal = core_property("ntotal", int, "Number of stored vectors.")
+    is_trained = core_property("is_trained", bool, "True once the index is trained (a FlatIndex always is).")
+    nlist = core_property("nlist", int, "Number of inverted lists (1 for an index without lists).")
+    coarse_dim = core_property("coarse_dim", int, "Prefix used for clustering and probing (``dim`` without lists).")
 
-    @property
-    def is_trained(self) -> bool:
-        return self._core.is_trained
+    def list_sizes(self) -> np.ndarray:
+        """Number of vectors in each inverted list."""
+        return self._core.list_sizes()
 
     def __len__(self) -> int:
         return self.ntotal
 
+    def _queries(self, xq: Any, k: Any) -> Tuple[np.ndarray, int, int]:
+        """Checked search input: (queries as float32 (nq, dim), k, ntotal)."""
+        if not self.is_trained:
+            raise RuntimeError("the index must be trained before search()")
+        xq = as_matrix(xq, self._dim, "queries")
+        ntotal = self.ntotal
+        k = as_int(k, "k", 1)
+        if k > ntotal:
+            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        return xq, k, ntotal
 
-class _Index(_CoreProperties):
+
+class _Index(_CoreProperties, Tunable):
     """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
 
     _kind = ""
@@ -78,6 +124,7 @@ class _Index(_CoreProperties):
             raise RuntimeError("the index must be trained before add(); call train(x) first")
         x = as_matrix(x, self._dim, "x")
         id_arr = None if ids is None else as_ids(ids, x.shape[0])
+        check_unique_ids(id_arr)
         if x.shape[0] == 0:
             return
         self._core.add(x, id_arr)
@@ -122,13 +169,7 @@ class _Index(_CoreProperties):
         rerank_dim: Optional[int],
         probe_dim: Optional[int] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
-        if not self.is_trained:
-            raise RuntimeError("the index must be trained before search()")
-        xq = as_matrix(xq, self._dim, "queries")
-        ntotal = self.ntotal
-        k = as_int(k, "k", 1)
-        if k > ntotal:
-            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        xq, k, ntotal = self._queries(xq, k)
         nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
         scan_dim = self._dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, self._dim)
         rerank_k = as_int(rerank_k, "rerank_k", 0)
@@ -141,12 +182,114 @@ class _Index(_CoreProperties):
         _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
         return self._core.search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
 
+    # ----------------------------------------------------------------- shared vocabulary
+    def _full_settings(self, given: Dict[str, Any]) -> Dict[str, int]:
+        check_settings(given)
+        cd, dim = self._core.coarse_dim, self._dim
+        return {
+            "nprobe": _setting(given, "nprobe", 1, 1, self._core.nlist),
+            "probe_dim": _setting(given, "probe_dim", cd, 1, cd),
+            "scan_dim": _setting(given, "scan_dim", dim, 1, dim),
+            "rerank_k": _setting(given, "rerank_k", 0, 0),
+            "rerank_dim": _setting(given, "rerank_dim", dim, 1, dim),
+        }
+
+    def _fixed_settings(self) -> Dict[str, int]:
+        return {} if self._core.nlist > 1 else {"nprobe": 1, "probe_dim": self._core.coarse_dim}
+
+    def _cost_terms(self, s: Dict[str, int]) -> Tuple[float, float]:
+        """(multiply-adds per query, per scanned vector): the probe, then ``scan_dim`` per vector."""
+        nlist = self._core.nlist
+        return (float(s["probe_dim"] * nlist) if nlist > 1 else 0.0), float(s["scan_dim"])
+
+    def _probe(self, xq: np.ndarray, nprobe: int, probe_dim: int) -> np.ndarray:
+        return self._core.probe(xq, nprobe, probe_dim)
+
+    def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
+        return self._search(xq, k, self._core.nlist, None, 0, None)[1]  # every list, all dims
+
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
+        return self._search(xq, k, s["nprobe"], s["scan_dim"], s["rerank_k"], s["rerank_dim"], s["probe_dim"])
+
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
         """Writes the index to one file, atomically (a failed save leaves any old file intact)."""
-        from .io import save_index
+        header, sections = self._to_sections()
+        write_index_file(path, header, sections)
 
-        save_index(self, path)
+    def _to_sections(self) -> Tuple[Dict[str, Any], List[Section]]:
+        """The file header and sections (list_sizes, ids, vectors; centroids for IVF)."""
+        header = dict(self._header())
+        sizes, ids, vectors = self._core.export_lists()
+        arrays: List[Tuple[str, np.ndarray]] = [("list_sizes", sizes), ("ids", ids), ("vectors", vectors)]
+        if header["type"] == "ivf":
+            arrays.insert(0, ("centroids", self._core.centroids()))
+        header["ntotal"] = int(ids.shape[0])
+        return header, [(name, a.dtype, a.shape, [a]) for name, a in arrays]
+
+    @classmethod
+    def _from_sections(cls, f: Container) -> "_Index":
+        """Rebuilds an index from a verified container (the reverse of :meth:`_to_sections`)."""
+        header = f.header
+        kind = header.get("type")
+        dim = get_int(header, "dim", 1, 1 << 20)
+        ntotal = get_int(header, "ntotal", 0, 1 << 48)
+        metric = header.get("metric")
+        if metric not in ("l2", "ip", "cosine"):
+            raise FormatError("header field 'metric' is invalid")
+        if kind == "ivf":
+            nlist = get_int(header, "nlist", 1, 1 << 31)
+            coarse_dim = get_int(header, "coarse_dim", 1, dim)
+            expected = {"centroids": (nlist, coarse_dim)}
+        else:
+            nlist = 1
+            expected = {}
+        s = {name: arr for name, (arr, _) in f.sections().items()}
+        # Shapes are checked against the sections (whose sizes the file bounds) before anything
+        # is allocated from header values.
+        expected.update({"list_sizes": (nlist,), "ids": (ntotal,), "vectors": (ntotal, dim)})
+        for name, shape in expected.items():
+            if name not in s:
+                raise FormatError(f"section {name!r} is missing")
+            if s[name].shape != shape:
+                raise FormatError(f"section {name!r} has shape {s[name].shape}, expected {shape}")
+        index: _Index
+        if kind == "ivf":
+            index = IVFIndex(
+                dim, nlist, coarse_dim, metric,
+                niter=get_int(header, "niter", 0, 1 << 20),
+                seed=get_int(header, "seed", 0, 2**64 - 1),
+                kmeanspp=bool(header.get("kmeanspp", False)),
+                max_points_per_centroid=get_int(header, "max_points_per_centroid", 0, 1 << 40),
+            )
+        else:
+            index = FlatIndex(dim, metric)
+        sizes, ids, vectors = s["list_sizes"], s["ids"], s["vectors"]
+        if sizes.dtype != np.int64 or ids.dtype != np.int64 or vectors.dtype != np.float32:
+            raise FormatError("a section has the wrong dtype")
+        # (the float sum bounds the total first, so the exact integer sum cannot overflow)
+        if (sizes < 0).any() or (sizes > ntotal).any() or sizes.sum(dtype=np.float64) > ntotal + 0.5 \
+                or int(sizes.sum()) != ntotal:
+            raise FormatError("list sizes do not add up to ntotal")
+        if ntotal and ids.min() < 0:
+            raise FormatError("negative ids in the file")
+        if vectors.size and not np.isfinite(vectors).all():
+            raise FormatError("non-finite values in the stored vectors")
+        if kind == "ivf":
+            c = s["centroids"]
+            if c.dtype != np.float32 or not np.isfinite(c).all():
+                raise FormatError("invalid centroids")
+            index._core.set_centroids(c)
+            try:
+                index._operating_points = index._points_from_header(header.get("operating_points"))
+            except (KeyError, TypeError, ValueError, OverflowError) as e:
+                what = "operating point outside the index's ranges" if "outside" in str(e) else \
+                    "invalid operating points in the header"
+                raise FormatError(what) from None
+        lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
+        if ntotal:
+            index._core.add_preassigned(vectors, ids, lists)
+        return index
 
     def _header(self) -> Dict[str, Any]:
         raise NotImplementedError
@@ -203,15 +346,7 @@ class IVFIndex(_Index):
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
-        self._operating_points: Optional[OperatingPoints] = None
-
-    @property
-    def nlist(self) -> int:
-        return self._core.nlist
-
-    @property
-    def coarse_dim(self) -> int:
-        return self._core.coarse_dim
+        self._operating_points = None
 
     def train(self, x: Any) -> None:
         """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim))."""
@@ -222,111 +357,9 @@ class IVFIndex(_Index):
             raise ValueError(f"training needs at least nlist={self.nlist} vectors, got {x.shape[0]}")
         self._core.train(x, self.niter, self.seed, self.kmeanspp, self.max_points_per_centroid)
 
-    def search(
-        self,
-        xq: Any,
-        k: int = 10,
-        *,
-        nprobe: Optional[int] = None,
-        scan_dim: Optional[int] = None,
-        rerank_k: Optional[int] = None,
-        rerank_dim: Optional[int] = None,
-        probe_dim: Optional[int] = None,
-        target_recall: Optional[float] = None,
-        budget: Optional[float] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` search of the rows of ``xq`` (nq, dim).
-
-        Args:
-            k: neighbours per query (at most ``ntotal``).
-            nprobe: lists probed per query (1..nlist; default 1).
-            scan_dim: prefix length for the list scan (default: all dims).
-            rerank_k: if > 0, keep ``max(k, rerank_k)`` scan candidates and re-score them
-                exactly on ``rerank_dim`` dims; 0 (default) returns the scan's ranking.
-            rerank_dim: prefix length of the rerank (default: all dims).
-            probe_dim: prefix of the centroids used to choose the lists (1..coarse_dim,
-                default coarse_dim): probing with fewer dims than the clustering used.
-            target_recall: instead of explicit settings, use the cheapest tuned operating
-                point whose recall on the tuning sample reached this value (needs :meth:`tune`).
-            budget: instead of explicit settings, the most accurate tuned operating point
-                whose modelled cost fits this many multiply-adds per query.
-
-        Returns:
-            ``(D, I)``, both (nq, k): distances (squared L2, ascending) or similarities
-            (ip / cosine, descending), and ids; ``-1`` ids (and +/-inf distances) where
-            fewer than k candidates were found.
-
-        Raises:
-            ValueError: bad shapes or values; ``target_recall``/``budget`` that no tuned
-                point meets (the message names the closest one), or combined with explicit
-                settings.
-            RuntimeError: not trained, or ``target_recall``/``budget`` without :meth:`tune`.
-        """
-        if target_recall is not None or budget is not None:
-            explicit = {"nprobe": nprobe, "scan_dim": scan_dim, "rerank_k": rerank_k,
-                        "rerank_dim": rerank_dim, "probe_dim": probe_dim}
-            given = [name for name, v in explicit.items() if v is not None]
-            if given:
-                raise ValueError(f"target_recall / budget choose the settings; do not also pass {given}")
-            point = self.operating_point(target_recall=target_recall, budget=budget)
-            return self._search(xq, k, **point.settings())
-        return self._search(
-            xq, k, 1 if nprobe is None else nprobe, scan_dim, 0 if rerank_k is None else rerank_k, rerank_dim, probe_dim
-        )
-
-    # ----------------------------------------------------------------- compute-aware search
-    def tune(
-        self,
-        xq_sample: Any,
-        k: int = 10,
-        *,
-        space: Optional[Dict[str, Any]] = None,
-        seed: int = 0,
-        measure_qps: bool = True,
-    ) -> OperatingPoints:
-        """Measures recall@k and cost of settings on a query sample and keeps the Pareto front.
-
-        Exact ground truth for the sample is computed by the library. The front is stored in
-        :attr:`operating_points` (and saved with the index); ``search(target_recall=...)`` and
-        ``search(budget=...)`` then pick from it. ``space`` overrides the candidate values of
-        ``probe_dim``, ``nprobe``, ``scan_dim``, ``rerank_k``, ``rerank_dim`` (see
-        :func:`adanns.tuning.default_space`). Deterministic for a given ``seed`` (QPS aside).
-        """
-        if self.ntotal == 0:
-            raise RuntimeError("tune needs an index that holds vectors")
-        xq = as_matrix(xq_sample, self._dim, "xq_sample")
-        k = as_int(k, "k", 1, self.ntotal)
-        self._operating_points = tune(self, xq, k, space=space, seed=as_int(seed, "seed", 0), measure_qps=measure_qps)
-        return self._operating_points
-
-    @property
-    def operating_points(self) -> Optional[OperatingPoints]:
-        """The tuned Pareto front (settings, recall, modelled cost, measured QPS), or None."""
-        return self._operating_points
-
-    def operating_point(self, *, target_recall: Optional[float] = None, budget: Optional[float] = None) -> OperatingPoint:
-        """The tuned point ``search`` would use for ``target_recall`` or ``budget``."""
-        if self._operating_points is None:
-            raise RuntimeError("no operating points: call tune(xq_sample) first")
-        if (target_recall is None) == (budget is None):
-            raise ValueError("give exactly one of target_recall and budget")
-        if target_recall is not None:
-            t = float(target_recall)
-            if not 0.0 < t <= 1.0:
-                raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
-            return self._operating_points.for_recall(t)
-        b = float(budget)  # type: ignore[arg-type]
-        if not np.isfinite(b) or b <= 0:
-            raise ValueError(f"budget must be a positive number of multiply-adds, got {budget}")
-        return self._operating_points.for_budget(b)
-
     def centroids(self) -> np.ndarray:
         """The (nlist, coarse_dim) coarse centroids."""
         return self._core.centroids()
-
-    def list_sizes(self) -> np.ndarray:
-        """Number of vectors in each inverted list."""
-        return self._core.list_sizes()
 
     def _header(self) -> Dict[str, Any]:
         return {
@@ -352,6 +385,8 @@ class FlatIndex(_Index):
     The pipeline with one list and no coarse stage: scan every vector on ``scan_dim``
     dims, optionally rerank ``rerank_k`` candidates on ``rerank_dim`` dims. With the
     defaults it is exact brute-force search, useful for ground truth and small data.
+    ``search`` takes the keywords of :meth:`IVFIndex.search` (``nprobe`` and ``probe_dim`` are
+    fixed: one list).
     """
 
     _kind = "flat"
@@ -360,18 +395,6 @@ class FlatIndex(_Index):
         dim = as_int(dim, "dim", 1)
         super().__init__(dim, 1, dim, metric)
         self._core.set_centroids(np.zeros((1, dim), np.float32))
-
-    def search(
-        self,
-        xq: Any,
-        k: int = 10,
-        *,
-        scan_dim: Optional[int] = None,
-        rerank_k: int = 0,
-        rerank_dim: Optional[int] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
-        """Exact top-``k`` on the ``scan_dim`` prefix (default all dims); see IVFIndex.search."""
-        return self._search(xq, k, 1, scan_dim, rerank_k, rerank_dim)
 
     def _header(self) -> Dict[str, Any]:
         return {"type": self._kind, "dim": self.dim, "metric": self.metric}

@@ -5,6 +5,25 @@ OPQ rotation) trained on the first ``pq_dim`` dims, on the residual w.r.t. its l
 anchor. The probed lists are scanned with per-query lookup tables (ADC, C++ / AVX2), and
 the best ``rerank_k`` candidates can be re-scored exactly on all ``dim`` dims from full
 vectors kept in RAM or memory-mapped from the index file. See docs/pq.md.
+
+File sections of a ``pq`` / ``ivfpq`` index (container: :mod:`adanns._format`):
+
+=============  =======  ==========================  =========================================
+name           dtype    shape                       content
+=============  =======  ==========================  =========================================
+centroids      float32  (nlist, coarse_dim)         ivfpq only: coarse centroids
+anchors        float32  (nlist, pq_dim)             residual reference of each list
+rotation       float32  (pq_dim, pq_dim)            only with opq: codes = PQ(R (t - anchor))
+codebooks      float32  (m * 256, pq_dim / m)       sub-quantiser centroids
+list_sizes     int64    (nlist,)
+ids            int64    (ntotal,)                   in list order
+rows           int64    (ntotal,)                   in list order: row of the full vector
+codes          uint8    (ntotal, m)                 in list order
+full           float32  (ntotal, dim)               only with keep_full: full vectors by row
+=============  =======  ==========================  =========================================
+
+With ``keep_full="mmap"`` the ``full`` section is memory-mapped read-only by ``load`` (after
+its checksum and values are verified); codes are small and copied into the core.
 """
 
 from __future__ import annotations
@@ -16,8 +35,11 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
+from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
 from ._validation import as_ids, as_int, as_matrix, metric_code
-from .index import _CoreProperties
+from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
+from ._opq import train_opq
+from .tuning import Tunable
 
 PathLike = Union[str, "os.PathLike[str]"]
 KEEP_FULL = (None, "ram", "mmap")
@@ -33,15 +55,7 @@ def _check_keep_full(keep_full: Any) -> Optional[str]:
     return keep_full
 
 
-def _random_rotation(p: int, seed: int) -> np.ndarray:
-    """A seeded random orthogonal p x p matrix (QR of a Gaussian matrix, signs fixed)."""
-    g = np.random.default_rng(seed).standard_normal((p, p))
-    q, r = np.linalg.qr(g)
-    q *= np.sign(np.diag(r))[None, :] + (np.diag(r) == 0)
-    return q
-
-
-class _PQBase(_CoreProperties):
+class _PQBase(_CoreProperties, Tunable):
     """Shared machinery of PQIndex and IVFPQIndex (one C++ PQCore)."""
 
     _kind = ""
@@ -92,14 +106,8 @@ class _PQBase(_CoreProperties):
         self._next_id = 0
 
     # ----------------------------------------------------------------- properties
-    @property
-    def pq_dim(self) -> int:
-        return self._core.pq_dim
-
-    @property
-    def m(self) -> int:
-        """Bytes per code (number of 8-bit sub-quantisers)."""
-        return self._core.m
+    pq_dim = core_property("pq_dim", int, "Prefix length that is quantised (a multiple of m).")
+    m = core_property("m", int, "Bytes per code (number of 8-bit sub-quantisers).")
 
     @property
     def full_is_mmapped(self) -> bool:
@@ -126,9 +134,6 @@ class _PQBase(_CoreProperties):
     def anchors(self) -> np.ndarray:
         """(nlist, pq_dim) float32 list anchors (residual reference, unrotated)."""
         return self._core.anchors()
-
-    def list_sizes(self) -> np.ndarray:
-        return self._core.list_sizes()
 
     # ----------------------------------------------------------------- helpers
     def _normalize(self, x: np.ndarray) -> np.ndarray:
@@ -193,27 +198,10 @@ class _PQBase(_CoreProperties):
         del t, z
         rotation = None
         if self.opq:
-            rotation = self._train_opq(res, m, rng)
+            rotation = train_opq(res, m, rng, self.opq_niter, self.seed)
             res = np.ascontiguousarray(res @ rotation.T.astype(np.float32))
         cb = _core.pq_train(res, m, self.pq_niter, self.seed, 256)
         core.set_state(centroids, anchors, None if rotation is None else rotation.astype(np.float32), cb)
-
-    def _train_opq(self, res: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
-        """Alternating optimisation (Ge et al., OPQ-NP): PQ codebooks for the rotated residuals,
-        then the orthogonal Procrustes rotation that best maps the residuals onto their
-        reconstructions. Returns R (p x p, float64) with codes = PQ(R r)."""
-        p = res.shape[1]
-        R = _random_rotation(p, int(rng.integers(2**62)))
-        x64 = res.astype(np.float64)
-        inner_iter = 4
-        for it in range(self.opq_niter):
-            xr = np.ascontiguousarray((x64 @ R.T).astype(np.float32))
-            cb = _core.pq_train(xr, m, inner_iter, self.seed + 7919 * (it + 1), 256)
-            rec = _core.pq_decode(_core.pq_encode(xr, cb), cb).astype(np.float64)
-            # min_R || x R^T - rec ||_F over orthogonal R:  x^T rec = U S V^T,  R^T = U V^T
-            u, _, vt = np.linalg.svd(x64.T @ rec)
-            R = (u @ vt).T
-        return R
 
     # ----------------------------------------------------------------- add / reset
     def add(self, x: Any, ids: Optional[Any] = None) -> None:
@@ -224,6 +212,7 @@ class _PQBase(_CoreProperties):
         x = as_matrix(x, self._dim, "x")
         n = x.shape[0]
         id_arr = None if ids is None else as_ids(ids, n)
+        check_unique_ids(id_arr)
         if n == 0:
             return
         z = self._normalize(x)
@@ -280,13 +269,7 @@ class _PQBase(_CoreProperties):
 
     # ----------------------------------------------------------------- search
     def _search(self, xq: Any, k: int, nprobe: int, rerank_k: int) -> Tuple[np.ndarray, np.ndarray]:
-        if not self.is_trained:
-            raise RuntimeError("the index must be trained before search()")
-        xq = as_matrix(xq, self._dim, "queries")
-        ntotal = self.ntotal
-        k = as_int(k, "k", 1)
-        if k > ntotal:
-            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        xq, k, ntotal = self._queries(xq, k)
         nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
         rerank_k = as_int(rerank_k, "rerank_k", 0)
         if rerank_k > 0 and self.keep_full is None:
@@ -294,18 +277,100 @@ class _PQBase(_CoreProperties):
         rerank_k = min(rerank_k, ntotal)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        from .index import _check_memory
-
         _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
         q = self._normalize(xq)
         return self._core.search(q, k, nprobe, rerank_k)
 
+    # ----------------------------------------------------------------- shared vocabulary
+    def _fixed_settings(self) -> Dict[str, int]:
+        fixed = {"probe_dim": self._core.coarse_dim, "scan_dim": self._core.pq_dim, "rerank_dim": self._dim}
+        if self._core.nlist == 1:
+            fixed["nprobe"] = 1
+        if self.keep_full is None:
+            fixed["rerank_k"] = 0
+        return fixed
+
+    def _full_settings(self, given: Dict[str, Any]) -> Dict[str, int]:
+        check_settings(given)
+        for key, value in self._fixed_settings().items():
+            if key != "rerank_k" and given.get(key) is not None and given[key] != value:
+                raise ValueError(f"{type(self).__name__} has a fixed {key}={value} (PQ codes cover the first "
+                                 f"pq_dim dims, probing uses coarse_dim, the rerank all dims); got {key}={given[key]}")
+        rerank_k = _setting(given, "rerank_k", 0, 0)
+        if rerank_k > 0 and self.keep_full is None:
+            raise ValueError("rerank_k > 0 needs the full vectors; this index was built with keep_full=None")
+        return {"nprobe": _setting(given, "nprobe", 1, 1, self._core.nlist), "probe_dim": self._core.coarse_dim,
+                "scan_dim": self._core.pq_dim, "rerank_k": rerank_k, "rerank_dim": self._dim}
+
+    def _cost_terms(self, s: Dict[str, int]) -> Tuple[float, float]:
+        """(multiply-adds per query, per scanned code): the probe and one lookup table
+        (256 x pq_dim) per probed list, then ``m`` table lookups per code."""
+        nlist, cd, p = self._core.nlist, self._core.coarse_dim, self._core.pq_dim
+        return float((cd * nlist if nlist > 1 else 0) + s["nprobe"] * 256 * p), float(self._core.m)
+
+    def _probe(self, xq: np.ndarray, nprobe: int, probe_dim: int) -> np.ndarray:
+        """The lists a search probes (for the cost model): the flat core scan of the centroids."""
+        cd = self._core.coarse_dim
+        coarse = FlatIndex(cd, "l2" if self._core.metric == 0 else "ip")
+        coarse.add(self._core.centroids())
+        return coarse.search(np.ascontiguousarray(self._normalize(xq)[:, :cd]), nprobe)[1]
+
+    def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
+        """Exact top-k: every list, every code reranked on the full vectors (in query chunks)."""
+        if self.keep_full is None:
+            raise ValueError("exact ground truth needs the full vectors (keep_full); pass gt= to tune()")
+        n, nlist = self.ntotal, self._core.nlist
+        step = max(1, (1 << 26) // (12 * n))
+        parts = [self._search(xq[b : b + step], k, nlist, n)[1] for b in range(0, xq.shape[0], step)]
+        return np.concatenate(parts) if parts else np.empty((0, k), np.int64)
+
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
+        return self._search(xq, k, s["nprobe"], s["rerank_k"])
+
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
         """Writes the index (codes, training, and the full vectors if kept) to one file, atomically."""
-        from .io_pq import save_pq
+        header, sections = self._to_sections()
+        write_index_file(path, header, sections)
 
-        save_pq(self, path)
+    def _to_sections(self) -> Tuple[Dict[str, Any], List[Section]]:
+        """The file header and sections (table in the module docstring)."""
+        header = dict(self._header())
+        core = self._core
+        # One consistent snapshot of lists and full vectors, taken by the core.
+        sizes, ids, rows, codes, full = core.export_lists(True)
+        ntotal = int(ids.shape[0])
+        header["ntotal"] = ntotal
+        m, p = core.m, core.pq_dim
+        # Each section: (name, dtype, shape, pieces written one after the other).
+        arrays: List[Section] = []
+        if core.nlist > 1:
+            c = core.centroids()
+            arrays.append(("centroids", c.dtype, c.shape, [c]))
+        a = core.anchors()
+        arrays.append(("anchors", a.dtype, a.shape, [a]))
+        r = core.rotation()
+        if r is not None:
+            arrays.append(("rotation", r.dtype, r.shape, [r]))
+        cb = core.codebooks().reshape(m * 256, p // m)
+        arrays.append(("codebooks", cb.dtype, cb.shape, [cb]))
+        for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
+            arrays.append((name, arr.dtype, arr.shape, [arr]))
+        if self.keep_full is not None:
+            arrays.append(("full", np.dtype("<f4"), (ntotal, self.dim), [full]))
+        return header, arrays
+
+    @classmethod
+    def _from_sections(cls, f: Container) -> "_PQBase":
+        """Rebuilds a PQIndex / IVFPQIndex from a verified container. Nothing returned keeps a
+        reference to the container's mapping: arrays are copied, and ``full`` is mapped again
+        from the file when the index keeps its full vectors memory-mapped."""
+        try:
+            return _from_sections(f)
+        except FormatError:
+            raise
+        except (ValueError, TypeError, OverflowError, RuntimeError, KeyError) as e:
+            raise FormatError(f"inconsistent index file: {e}") from None
 
     def _header(self) -> Dict[str, Any]:
         core = self._core
@@ -327,11 +392,12 @@ class _PQBase(_CoreProperties):
             "max_points_per_centroid": self.max_points_per_centroid,
             "max_train": self.max_train,
             "next_id": self._next_id,
+            **({} if self._operating_points is None else {"operating_points": self._operating_points.to_dict()}),
         }
 
     def _install(self, centroids, anchors, rotation, codebooks, sizes, ids, seq, codes, full, next_id,
                  full_map: Optional[Tuple[str, int]] = None) -> None:
-        """Restores a saved state (used by adanns.io_pq); arrays already validated. The full vectors
+        """Restores a saved state (used by the file codec); arrays already validated. The full vectors
         come as an array (kept in RAM) or as ``full_map = (path, byte offset)`` (memory-mapped)."""
         self._core.set_state(centroids, anchors, rotation, codebooks)
         lists = np.repeat(np.arange(self._core.nlist, dtype=np.int64), sizes)
@@ -389,11 +455,6 @@ class PQIndex(_PQBase):
                          opq_niter=opq_niter, seed=seed, kmeanspp=False, max_points_per_centroid=256,
                          max_train=max_train)
 
-    def search(self, xq: Any, k: int = 10, *, rerank_k: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` by ADC on the pq_dim prefix; with ``rerank_k`` > 0 the best ``max(k, rerank_k)``
-        are re-scored exactly on all dims. Returns ``(D, I)`` like IVFIndex."""
-        return self._search(xq, k, 1, rerank_k)
-
 
 class IVFPQIndex(_PQBase):
     """AdANNS-IVF(O)PQ: coarse lists on the first ``coarse_dim`` dims, m-byte (O)PQ codes of the
@@ -428,21 +489,119 @@ class IVFPQIndex(_PQBase):
                          pq_niter=pq_niter, opq_niter=opq_niter, seed=seed, kmeanspp=kmeanspp,
                          max_points_per_centroid=max_points_per_centroid, max_train=max_train)
 
-    @property
-    def nlist(self) -> int:
-        return self._core.nlist
-
-    @property
-    def coarse_dim(self) -> int:
-        return self._core.coarse_dim
-
     def centroids(self) -> np.ndarray:
         return self._core.centroids()
 
-    def search(self, xq: Any, k: int = 10, *, nprobe: int = 1, rerank_k: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-        """Top-``k``: probe ``nprobe`` lists on coarse_dim dims, ADC scan on pq_dim dims, and with
-        ``rerank_k`` > 0 an exact rerank of the best ``max(k, rerank_k)`` on all dims."""
-        return self._search(xq, k, nprobe, rerank_k)
-
     def _describe(self) -> str:
         return f"nlist={self.nlist}, coarse_dim={self.coarse_dim}, "
+
+
+def _from_sections(f: Container) -> _PQBase:
+    header = f.header
+    kind = header.get("type")
+    if kind not in ("pq", "ivfpq"):
+        raise FormatError(f"unknown index type {kind!r}")
+    dim = get_int(header, "dim", 1, 1 << 20)
+    ntotal = get_int(header, "ntotal", 0, (1 << 32) - 2)
+    nlist = get_int(header, "nlist", 1, 1 << 31)
+    if kind == "pq" and nlist != 1:
+        raise FormatError("a pq index has one list")
+    coarse_dim = get_int(header, "coarse_dim", 1, dim)
+    pq_dim = get_int(header, "pq_dim", 1, dim)
+    m = get_int(header, "m", 1, pq_dim)
+    if pq_dim % m:
+        raise FormatError("pq_dim is not a multiple of m")
+    metric = header.get("metric")
+    if metric not in ("l2", "ip", "cosine"):
+        raise FormatError("header field 'metric' is invalid")
+    keep_full = header.get("keep_full")
+    if keep_full not in (None, "ram", "mmap"):
+        raise FormatError("header field 'keep_full' is invalid")
+    opq = header.get("opq")
+    if not isinstance(opq, bool):
+        raise FormatError("header field 'opq' is invalid")
+    next_id = get_int(header, "next_id", 0, 2**63 - 1)
+    opts = dict(
+        pq_niter=get_int(header, "pq_niter", 1, 1 << 20),
+        opq_niter=get_int(header, "opq_niter", 1, 1 << 20),
+        seed=get_int(header, "seed", 0, 2**63 - 1),
+        max_train=get_int(header, "max_train", 256, 1 << 48),
+    )
+
+    s = f.sections()
+    expected: Dict[str, Tuple[Tuple[int, ...], str]] = {
+        "anchors": ((nlist, pq_dim), "float32"),
+        "codebooks": ((m * 256, pq_dim // m), "float32"),
+        "list_sizes": ((nlist,), "int64"),
+        "ids": ((ntotal,), "int64"),
+        "rows": ((ntotal,), "int64"),
+        "codes": ((ntotal, m), "uint8"),
+    }
+    if nlist > 1:
+        expected["centroids"] = ((nlist, coarse_dim), "float32")
+    if opq:
+        expected["rotation"] = ((pq_dim, pq_dim), "float32")
+    if keep_full is not None:
+        expected["full"] = ((ntotal, dim), "float32")
+    check_sections(s, expected, exclusive=True)
+
+    get = lambda name: s[name][0]  # noqa: E731
+    floats = ["anchors", "codebooks"] + (["centroids"] if nlist > 1 else []) + (["rotation"] if opq else [])
+    for name in floats:
+        if not np.isfinite(get(name)).all():
+            raise FormatError(f"non-finite values in section {name!r}")
+    rotation = None
+    if opq:
+        rotation = get("rotation").copy()
+        err = np.abs(rotation.astype(np.float64) @ rotation.T.astype(np.float64) - np.eye(pq_dim)).max()
+        if err > 1e-3:
+            raise FormatError("the stored rotation is not orthogonal")
+    sizes, ids, rows = get("list_sizes"), get("ids"), get("rows")
+    if (sizes < 0).any() or (sizes > ntotal).any() or sizes.sum(dtype=np.float64) > ntotal + 0.5 \
+            or int(sizes.sum()) != ntotal:
+        raise FormatError("list sizes do not add up to ntotal")
+    if ntotal and ids.min() < 0:
+        raise FormatError("negative ids in the file")
+    if ntotal and (rows.min() < 0 or rows.max() >= ntotal or
+                   np.bincount(rows, minlength=ntotal).max() != 1):
+        raise FormatError("the full-vector rows are not a permutation of 0..ntotal-1")
+    if ntotal and ids.max() >= next_id:
+        raise FormatError("header field 'next_id' is below a stored id")
+
+    full: Optional[np.ndarray] = None
+    full_map: Optional[Tuple[str, int]] = None
+    if keep_full is not None:
+        fview, foff = s["full"]
+        if not all_finite(fview):
+            raise FormatError("non-finite values in the stored full vectors")
+        if ntotal == 0:
+            full = None
+        elif keep_full == "mmap":
+            full_map = (os.fspath(f.path), foff)
+        else:
+            full = np.array(fview)
+
+    common = dict(m=m, opq=opq, metric=metric, keep_full=keep_full, **opts)
+    index: _PQBase
+    if kind == "pq":
+        index = PQIndex(dim, pq_dim, **common)
+    else:
+        index = IVFPQIndex(
+            dim, nlist, coarse_dim, pq_dim,
+            niter=get_int(header, "niter", 0, 1 << 20),
+            kmeanspp=bool(header.get("kmeanspp", False)),
+            max_points_per_centroid=get_int(header, "max_points_per_centroid", 0, 1 << 40),
+            **common,
+        )
+    index._install(
+        get("centroids").copy() if nlist > 1 else None,
+        get("anchors").copy(),
+        rotation,
+        get("codebooks").reshape(m, 256, pq_dim // m).copy(),
+        sizes.copy(), ids.copy(), rows.copy(), get("codes").copy(), full, next_id, full_map,
+    )
+    try:
+        index._operating_points = index._points_from_header(header.get("operating_points"))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise FormatError("invalid operating points in the header") from None
+    return index

@@ -4,10 +4,12 @@ Pareto front, and pick a setting per search from a recall target or a compute bu
 Settings are ``(probe_dim, nprobe, scan_dim, rerank_k, rerank_dim)``: the coarse probe may use a
 shorter prefix than the clustering (AdANNS-IVF-D), the scan any prefix, the rerank any depth.
 
-Cost model: the paper's multiply-add count per query with the index's actual list sizes,
-``probe_dim * nlist + scan_dim * (mean size of the probed lists) + rerank_k * rerank_dim``;
-the mean probed size is measured by probing the sample. Measured queries/second is recorded
-for every point of the front as well.
+Every index family tunes the same way: settings are the shared vocabulary of
+:mod:`adanns.params` (an index fixes the keys its structure does not vary), and the cost is
+the one model of :mod:`adanns.cost` (multiply-adds per query, probed list sizes measured on
+the sample). Measured queries/second is recorded for every point of the front as well.
+:class:`Tunable` gives every index ``search(target_recall=/budget=)``, ``tune`` and
+``operating_points``.
 
 Exploration is successive halving over the Pareto front, not a blind grid: every candidate
 is first evaluated on a small subset of the sample, with ``nprobe`` swept upwards only until
@@ -23,9 +25,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .evaluation import recall_at_k
-
-_KEYS = ("probe_dim", "nprobe", "scan_dim", "rerank_k", "rerank_dim")
+from ._measure import recall_at_k
+from ._validation import as_int, as_matrix
+from .cost import CostModel
+from .params import KEYS as _KEYS
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class OperatingPoint:
     qps: float
 
     def settings(self) -> Dict[str, int]:
-        """Keyword arguments for ``IVFIndex.search``."""
+        """Keyword arguments for ``search`` (any index type)."""
         return {key: getattr(self, key) for key in _KEYS}
 
     def to_dict(self) -> Dict[str, Any]:
@@ -69,24 +72,20 @@ class OperatingPoints:
     def for_recall(self, target: float) -> OperatingPoint:
         """The cheapest point whose recall on the tuning sample reached ``target``."""
         ok = [p for p in self.points if p.recall >= target]
-        if not ok:
-            best = max(self.points, key=lambda p: p.recall)
-            raise ValueError(
-                f"no tuned setting reaches recall@{self.k} = {target}; the best reaches {best.recall:.4f} "
-                f"with {best.settings()}. Tune with larger nprobe / rerank_k candidates or lower the target."
-            )
-        return min(ok, key=lambda p: (p.cost, -p.recall))
+        if ok:
+            return min(ok, key=lambda p: (p.cost, -p.recall))
+        best = max(self.points, key=lambda p: p.recall)
+        raise ValueError(f"no tuned setting reaches recall@{self.k} = {target}; the best reaches {best.recall:.4f} "
+                         f"with {best.settings()}. Tune with larger nprobe / rerank_k candidates or lower the target.")
 
     def for_budget(self, budget: float) -> OperatingPoint:
         """The most accurate point whose modelled cost (multiply-adds per query) fits ``budget``."""
         ok = [p for p in self.points if p.cost <= budget]
-        if not ok:
-            cheapest = min(self.points, key=lambda p: p.cost)
-            raise ValueError(
-                f"no tuned setting fits a budget of {budget:.4g} multiply-adds per query; "
-                f"the cheapest costs {cheapest.cost:.4g} ({cheapest.settings()})"
-            )
-        return max(ok, key=lambda p: (p.recall, -p.cost))
+        if ok:
+            return max(ok, key=lambda p: (p.recall, -p.cost))
+        cheapest = min(self.points, key=lambda p: p.cost)
+        raise ValueError(f"no tuned setting fits a budget of {budget:.4g} multiply-adds per query; "
+                         f"the cheapest costs {cheapest.cost:.4g} ({cheapest.settings()})")
 
     def table(self) -> str:
         """A printable table of the front."""
@@ -123,16 +122,20 @@ def _powers(lo: int, hi: int) -> List[int]:
 
 
 def default_space(index: Any, k: int) -> Dict[str, List[int]]:
-    """The settings explored by default for ``index`` and ``k``."""
+    """The settings explored by default for ``index`` and ``k`` (keys the index fixes get their
+    one value)."""
     dim, cd, nlist, n = index.dim, index.coarse_dim, index.nlist, index.ntotal
     probe_dims = sorted({d for d in (cd, cd // 2, cd // 4) if d >= min(8, cd)})
-    return {
+    space = {
         "probe_dim": probe_dims,
         "nprobe": _powers(1, max(1, min(nlist, 512))),
         "scan_dim": _powers(min(8, dim), dim),
         "rerank_k": sorted({0} | {min(n, m * k) for m in (2, 5, 10, 20, 50)}),
         "rerank_dim": [dim],
     }
+    for key, value in index._fixed_settings().items():
+        space[key] = [value]
+    return space
 
 
 def _pareto(points: Sequence[Tuple[float, float]]) -> np.ndarray:
@@ -164,8 +167,10 @@ def tune(
     seed: int = 0,
     first_round: int = 128,
     measure_qps: bool = True,
+    gt: Optional[np.ndarray] = None,
 ) -> OperatingPoints:
-    """Explores settings of ``index`` on the sample ``xq`` (exact ground truth computed here)."""
+    """Explores settings of ``index`` on the sample ``xq``; ``gt``: its exact top-k ids (default:
+    computed by the index, ``index._exact_ground_truth``)."""
     nq = xq.shape[0]
     if nq == 0:
         raise ValueError("tune needs at least one sample query")
@@ -175,23 +180,17 @@ def tune(
             if key not in sp:
                 raise ValueError(f"unknown setting {key!r}; expected one of {sorted(sp)}")
             sp[key] = sorted({int(v) for v in vals})
-    # exact ground truth: every list, full dims, no rerank
-    _, gt = index.search(xq, k, nprobe=index.nlist)
-    sizes = index.list_sizes().astype(np.float64)
-    nlist = index.nlist
-
-    # modelled cost: mean probed list size for each (probe_dim, nprobe), from real probes
-    max_np = max(sp["nprobe"])
-    probed: Dict[Tuple[int, int], float] = {}
-    for pd in sp["probe_dim"]:
-        pr = index._core.probe(xq, max_np, pd)
-        cum = np.cumsum(sizes[pr], axis=1).mean(axis=0)
-        for p in sp["nprobe"]:
-            probed[(pd, p)] = float(cum[p - 1])
+    if gt is None:
+        gt = index._exact_ground_truth(xq, k)
+    elif gt.shape[0] != nq or gt.shape[1] < k:
+        raise ValueError(f"gt must have shape ({nq}, >= {k}), got {gt.shape}")
+    for key, vals in sp.items():  # every candidate is a valid setting of this index
+        for v in vals:
+            index._full_settings({key: v})
+    model = CostModel(index, xq, sp["nprobe"], sp["probe_dim"])
 
     def cost(s: Tuple[int, ...]) -> float:
-        pd, p, sd, rk, rd = s
-        return pd * nlist + sd * probed[(pd, p)] + rk * rd
+        return model(dict(zip(_KEYS, s)))
 
     rng = np.random.default_rng(seed)
     perm = rng.permutation(nq)
@@ -250,3 +249,137 @@ def tune(
         points.append(OperatingPoint(pd, p, sd, rk, rd, results[s], cost(s), qps))
     points.sort(key=lambda o: o.cost)
     return OperatingPoints(k, points)
+
+
+class Tunable:
+    """Compute-aware search for every index family: ``search`` with the shared keywords or a
+    ``target_recall`` / ``budget``, ``tune``, ``operating_points``.
+
+    An index provides ``_full_settings`` (defaults filled in and validated), ``_fixed_settings``,
+    ``_cost_terms``, ``_probe``, ``_exact_ground_truth`` and ``_search_with``."""
+
+    _operating_points: Optional[OperatingPoints] = None
+
+    def search(
+        self,
+        xq: Any,
+        k: int = 10,
+        *,
+        nprobe: Optional[int] = None,
+        scan_dim: Optional[int] = None,
+        rerank_k: Optional[int] = None,
+        rerank_dim: Optional[int] = None,
+        probe_dim: Optional[int] = None,
+        target_recall: Optional[float] = None,
+        budget: Optional[float] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` search of the rows of ``xq`` (nq, dim).
+
+        Args:
+            k: neighbours per query (at most ``ntotal``).
+            nprobe: lists probed per query (1..nlist; default 1).
+            scan_dim: prefix length for the list scan (default: all dims; fixed to ``pq_dim``
+                for a PQ index).
+            rerank_k: if > 0, keep ``max(k, rerank_k)`` scan candidates and re-score them
+                exactly on ``rerank_dim`` dims; 0 (default) returns the scan's ranking.
+            rerank_dim: prefix length of the rerank (default: all dims).
+            probe_dim: prefix of the centroids used to choose the lists (1..coarse_dim,
+                default coarse_dim): probing with fewer dims than the clustering used.
+            target_recall: instead of explicit settings, use the cheapest tuned operating
+                point whose recall on the tuning sample reached this value (needs :meth:`tune`).
+            budget: instead of explicit settings, the most accurate tuned operating point
+                whose modelled cost fits this many multiply-adds per query (:mod:`adanns.cost`).
+
+        Returns:
+            ``(D, I)``, both (nq, k): distances (squared L2, ascending) or similarities
+            (ip / cosine, descending), and ids; ``-1`` ids (and +/-inf distances) where
+            fewer than k candidates were found.
+
+        Raises:
+            ValueError: bad shapes or values, a setting this index type does not vary;
+                ``target_recall``/``budget`` that no tuned point meets (the message names the
+                closest one), or combined with explicit settings.
+            RuntimeError: not trained, or ``target_recall``/``budget`` without :meth:`tune`.
+        """
+        explicit = {"nprobe": nprobe, "scan_dim": scan_dim, "rerank_k": rerank_k,
+                    "rerank_dim": rerank_dim, "probe_dim": probe_dim}
+        given = {name: v for name, v in explicit.items() if v is not None}
+        if target_recall is not None or budget is not None:
+            if given:
+                raise ValueError(f"target_recall / budget choose the settings; do not also pass {sorted(given)}")
+            given = self.operating_point(target_recall=target_recall, budget=budget).settings()
+        return self._search_with(xq, k, self._full_settings(given))
+
+    def tune(
+        self,
+        xq_sample: Any,
+        k: int = 10,
+        *,
+        space: Optional[Dict[str, Any]] = None,
+        seed: int = 0,
+        measure_qps: bool = True,
+        gt: Optional[Any] = None,
+    ) -> OperatingPoints:
+        """Measures recall@k and cost of settings on a query sample and keeps the Pareto front.
+
+        Exact ground truth for the sample is computed by the library (a PQ index needs its
+        full vectors for that, or pass ``gt``: the sample's exact top-k ids). The front is stored
+        in :attr:`operating_points` (and saved with the index); ``search(target_recall=...)`` and
+        ``search(budget=...)`` then pick from it. ``space`` overrides the candidate values of
+        ``probe_dim``, ``nprobe``, ``scan_dim``, ``rerank_k``, ``rerank_dim`` (see
+        :func:`adanns.tuning.default_space`). Deterministic for a given ``seed`` (QPS aside).
+        """
+        if self.ntotal == 0:  # type: ignore[attr-defined]
+            raise RuntimeError("tune needs an index that holds vectors")
+        xq = as_matrix(xq_sample, self.dim, "xq_sample")  # type: ignore[attr-defined]
+        k = as_int(k, "k", 1, self.ntotal)  # type: ignore[attr-defined]
+        gt_arr = None if gt is None else np.asarray(gt)
+        self._operating_points = tune(self, xq, k, space=space, seed=as_int(seed, "seed", 0),
+                                      measure_qps=measure_qps, gt=gt_arr)
+        return self._operating_points
+
+    @property
+    def operating_points(self) -> Optional[OperatingPoints]:
+        """The tuned Pareto front (settings, recall, modelled cost, measured QPS), or None."""
+        return self._operating_points
+
+    def operating_point(self, *, target_recall: Optional[float] = None, budget: Optional[float] = None) -> OperatingPoint:
+        """The tuned point ``search`` would use for ``target_recall`` or ``budget``."""
+        if self._operating_points is None:
+            raise RuntimeError("no operating points: call tune(xq_sample) first")
+        if (target_recall is None) == (budget is None):
+            raise ValueError("give exactly one of target_recall and budget")
+        if target_recall is not None:
+            t = float(target_recall)
+            if not 0.0 < t <= 1.0:
+                raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
+            return self._operating_points.for_recall(t)
+        b = float(budget)  # type: ignore[arg-type]
+        if not np.isfinite(b) or b <= 0:
+            raise ValueError(f"budget must be a positive number of multiply-adds, got {budget}")
+        return self._operating_points.for_budget(b)
+
+    def _points_from_header(self, d: Any) -> Optional[OperatingPoints]:
+        """Operating points read from a file header, each checked against this index's ranges."""
+        if d is None:
+            return None
+        ops = OperatingPoints.from_dict(d)
+        for p in ops.points:
+            try:
+                self._full_settings(p.settings())
+            except (ValueError, TypeError):
+                raise ValueError("operating point outside the index's ranges") from None
+        return ops
+
+    # Provided by each index class.
+    def _full_settings(self, given: Dict[str, Any]) -> Dict[str, int]:
+        raise NotImplementedError
+
+    def _fixed_settings(self) -> Dict[str, int]:
+        raise NotImplementedError
+
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
+        raise NotImplementedError

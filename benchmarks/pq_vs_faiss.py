@@ -13,25 +13,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 
-import numpy as np
-
 import adanns
 from adanns.datasets import load_glove50, make_synthetic
-from adanns.evaluation import ground_truth, recall_at_k
-
-
-def best_time(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return out, best
+from adanns.bench.report import write_json
+from adanns.evaluation import ground_truth, recall_at_k, timed
 
 
 def part_a(args):
@@ -102,13 +91,13 @@ def part_b(args):
     for nprobe, kf in grid:
         ivf.nprobe = nprobe
         refine.k_factor = kf
-        (_, If), tf = best_time(lambda: fidx.search(xqn, 10), args.repeat)
+        (_, If), tf = timed(lambda: fidx.search(xqn, 10), args.repeat)
         rf = recall_at_k(If, gt, 10)
         row = dict(system="faiss OPQ,IVF,PQ,RFlat", nprobe=nprobe, shortlist=10 * kf, recall10=rf, qps=len(xq) / tf)
         out["rows"].append(row)
         print(f"[b] {row['system']:40s} nprobe {nprobe:3d} shortlist {10*kf:4d}: recall {rf:.4f} QPS {row['qps']:8.0f}", flush=True)
         for label, idx in configs:
-            (_, Io), to = best_time(lambda: idx.search(xq, 10, nprobe=nprobe, rerank_k=10 * kf), args.repeat)
+            (_, Io), to = timed(lambda: idx.search(xq, 10, nprobe=nprobe, rerank_k=10 * kf), args.repeat)
             ro = recall_at_k(Io, gt, 10)
             row = dict(system=label, nprobe=nprobe, shortlist=10 * kf, recall10=ro, qps=len(xq) / to)
             out["rows"].append(row)
@@ -142,9 +131,7 @@ def main() -> None:
     if "b" in args.part:
         result["vs_faiss"] = part_b(args)
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.out, result, indent=2)
 
 
 if __name__ == "__main__":

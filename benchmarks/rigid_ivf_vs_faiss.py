@@ -9,25 +9,14 @@ The foundation issue's bar: coarse_dim = scan_dim = dim, no rerank, cosine, 390k
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 
-import numpy as np
-
 import adanns
 from adanns.datasets import load_glove50
-from adanns.evaluation import ground_truth, recall_at_k
-
-
-def best_time(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return out, best
+from adanns.bench.report import write_json
+from adanns.evaluation import ground_truth, recall_at_k, timed
 
 
 def main() -> None:
@@ -63,8 +52,8 @@ def main() -> None:
     for nprobe in (8, 16, 32):
         theirs.nprobe = nprobe
         # Faiss gets pre-normalised queries (its normalisation is not timed); ours normalises inside.
-        (_, If), tf = best_time(lambda: theirs.search(xqn, 10), args.repeat)
-        (_, Io), to = best_time(lambda: ours.search(xq, 10, nprobe=nprobe), args.repeat)
+        (_, If), tf = timed(lambda: theirs.search(xqn, 10), args.repeat)
+        (_, Io), to = timed(lambda: ours.search(xq, 10, nprobe=nprobe), args.repeat)
         rows.append(
             dict(
                 nprobe=nprobe,
@@ -91,9 +80,7 @@ def main() -> None:
     )
     print(f"build (train+add): adanns {build_ours:.1f} s, faiss {build_faiss:.1f} s")
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.out, result, indent=2)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
     python benchmarks/run_all.py            # GloVe-50 + synthetic, full sweeps (~25 min, 2 cores)
     python benchmarks/run_all.py --quick    # smoke run (~1 min per dataset), writes to bench_results/quick/
 
-Each dataset runs in its own process (``python -m adanns.benchmark``), so memory is
+Each dataset runs in its own process (``python -m adanns.bench``), so memory is
 returned between datasets. Outputs of the full run:
 
 * docs/results/<dataset>.json  (schema: docs/benchmarks.md)
@@ -55,7 +55,7 @@ def main() -> int:
         if args.render_only or (only and slug not in only):
             continue
         cmd = [
-            sys.executable, "-m", "adanns.benchmark", "--dataset", spec,
+            sys.executable, "-m", "adanns.bench", "--dataset", spec,
             "--out", os.path.join(res_dir, f"{slug}.json"),
             "--plot", os.path.join(img_dir, f"{slug}_pareto.png"),
             "--cache-dir", args.cache_dir, *extra,
@@ -68,7 +68,7 @@ def main() -> int:
             print(f"run_all: {slug} failed with exit status {rc}", file=sys.stderr)
             return rc
 
-    from adanns.benchmark import render_markdown
+    from adanns.bench import render_markdown
 
     sections = []
     for slug, _, _ in DATASETS:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import time
-
-import numpy as np
 
 import adanns
 from adanns.datasets import load_glove50, make_synthetic
-from adanns.evaluation import ground_truth, recall_at_k
+from adanns.bench.report import write_json
+from adanns.evaluation import CostModel, ground_truth, recall_at_k
+from adanns.tuning import default_space
 
 
 def evaluate(name, xb, xq_tune, xq_held, metric, nlist, coarse_dim, target=0.95, k=10):
@@ -37,20 +36,13 @@ def evaluate(name, xb, xq_tune, xq_held, metric, nlist, coarse_dim, target=0.95,
     _, I = index.search(xq_held, k, **chosen.settings())
     held_recall = recall_at_k(I, gt, k)
 
-    # the full grid of the same space on the held-out queries, costs on the held-out probes
-    from adanns.tuning import default_space
-
+    # the full grid of the same space on the held-out queries; costs by the one cost model
+    # (adanns.cost), its probed list sizes measured on the held-out queries
     sp = default_space(index, k)
-    sizes = index.list_sizes().astype(np.float64)
-    probed = {}
-    for pd in sp["probe_dim"]:
-        pr = index._core.probe(xq_held, max(sp["nprobe"]), pd)
-        cum = np.cumsum(sizes[pr], axis=1).mean(axis=0)
-        for p in sp["nprobe"]:
-            probed[(pd, p)] = float(cum[p - 1])
+    model = CostModel(index, xq_held, sp["nprobe"], sp["probe_dim"])
 
     def cost(pd, p, sd, rk, rd):
-        return pd * index.nlist + sd * probed[(pd, p)] + rk * rd
+        return model(dict(probe_dim=pd, nprobe=p, scan_dim=sd, rerank_k=rk, rerank_dim=rd))
 
     t = time.perf_counter()
     grid = []
@@ -92,9 +84,7 @@ def main() -> None:
         g = load_glove50(n_query=10_000, seed=0)
         rows.append(evaluate("glove-50", g.xb, g.xq[:1000], g.xq[1000:3000], "cosine", 1024, 50))
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(rows, f, indent=2)
+        write_json(args.out, rows, indent=2)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import json
 
 with atheris.instrument_imports():
     import adanns
-    import adanns.io_pq  # noqa: F401  (imported lazily by load: instrument it too)
     from adanns.io import _PREFIX, FormatError, _crc, load_index
 
 _PATH = os.path.join(tempfile.mkdtemp(prefix="adanns-fuzz-"), "input.adanns")

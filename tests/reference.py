@@ -56,3 +56,13 @@ def assert_matches(D, I, Dref, Iref, xb_scores_out, tol=2e-4):
     np.testing.assert_allclose(got, D, rtol=0, atol=tol * scale)
     for row in I:
         assert len(set(row.tolist())) == len(row), "duplicate ids in one result row"
+
+
+def built_ivf(x, *args, **kwargs):
+    """An ``adanns.IVFIndex(*args, **kwargs)`` trained on and holding the rows of ``x``."""
+    import adanns
+
+    index = adanns.IVFIndex(*args, **kwargs)
+    index.train(x)
+    index.add(x)
+    return index

@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from adanns import benchmark as B
+import argparse
+
+from adanns import bench as B
 from adanns.evaluation import ground_truth, recall_at_k
 
 
@@ -129,7 +131,7 @@ def test_glove_pca_path_and_plot(tmp_path, monkeypatch):
     x = (rng.standard_normal((2500, 12)) * np.linspace(0.3, 2.0, 12)).astype(np.float32)
     np.save(tmp_path / "v.npy", x)
     out = tmp_path / "v.json"
-    args = B.argparse.Namespace(
+    args = argparse.Namespace(
         dataset=str(tmp_path / "v.npy"), queries=None, metric="cosine", n_query=50, max_base=None, pca="auto",
         methods="adanns-ivf", skip=None, nlist=16, nprobes="1,4", coarse_dims="6,12", scan_dims="6", rerank_ks="20",
         efs=None, stop_recall=0.995, n_single=3, threads=None, seed=0, cache_dir=str(tmp_path / "c"),

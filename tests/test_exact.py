@@ -5,7 +5,7 @@ import pytest
 
 import adanns
 from adanns.datasets import synthetic_matryoshka
-from reference import assert_matches, brute_force, prefix_scores, to_output, two_stage
+from reference import assert_matches, brute_force, prefix_scores, to_output, two_stage, built_ivf
 
 METRICS = ["l2", "ip", "cosine"]
 
@@ -24,9 +24,7 @@ def out_scores(xb, xq, metric, d):
 @pytest.mark.parametrize("scan_dim", [72, 40, 7])
 def test_ivf_full_probe_equals_brute_force_on_scan_prefix(data, metric, scan_dim):
     xb, xq = data
-    index = adanns.IVFIndex(72, 16, coarse_dim=24, metric=metric)
-    index.train(xb)
-    index.add(xb)
+    index = built_ivf(xb, 72, 16, coarse_dim=24, metric=metric)
     D, I = index.search(xq, 10, nprobe=16, scan_dim=scan_dim)
     Dr, Ir = brute_force(xb, xq, 10, metric, scan_dim)
     assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, scan_dim))
@@ -35,9 +33,7 @@ def test_ivf_full_probe_equals_brute_force_on_scan_prefix(data, metric, scan_dim
 @pytest.mark.parametrize("metric", METRICS)
 def test_ivf_full_probe_with_full_rerank_equals_two_stage(data, metric):
     xb, xq = data
-    index = adanns.IVFIndex(72, 16, coarse_dim=16, metric=metric)
-    index.train(xb)
-    index.add(xb)
+    index = built_ivf(xb, 72, 16, coarse_dim=16, metric=metric)
     D, I = index.search(xq, 10, nprobe=16, scan_dim=12, rerank_k=50)
     Dr, Ir = two_stage(xb, xq, 10, metric, 12, 50, 72)
     # the candidate set can differ only through near-ties on the scan prefix
@@ -47,9 +43,7 @@ def test_ivf_full_probe_with_full_rerank_equals_two_stage(data, metric):
 @pytest.mark.parametrize("metric", METRICS)
 def test_rerank_over_everything_is_exact_search(data, metric):
     xb, xq = data
-    index = adanns.IVFIndex(72, 8, coarse_dim=8, metric=metric)
-    index.train(xb)
-    index.add(xb)
+    index = built_ivf(xb, 72, 8, coarse_dim=8, metric=metric)
     D, I = index.search(xq, 5, nprobe=8, scan_dim=3, rerank_k=index.ntotal)
     Dr, Ir = brute_force(xb, xq, 5, metric)
     assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, 72))
@@ -107,9 +101,7 @@ def test_sequential_ids_continue_across_adds(data):
 def test_missing_results_are_minus_one():
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((64, 8)).astype(np.float32)
-    index = adanns.IVFIndex(8, 16)
-    index.train(xb)
-    index.add(xb)
+    index = built_ivf(xb, 8, 16)
     D, I = index.search(xb[:5], 60, nprobe=1)
     sizes = index.list_sizes()
     assert (I == -1).any(), "one list of 64/16 rows cannot fill 60 results"
@@ -140,9 +132,7 @@ def test_results_are_deterministic(data):
 
 def test_single_query_matches_batch(data):
     xb, xq = data
-    index = adanns.IVFIndex(72, 16, coarse_dim=24)
-    index.train(xb)
-    index.add(xb)
+    index = built_ivf(xb, 72, 16, coarse_dim=24)
     D, I = index.search(xq, 10, nprobe=3, scan_dim=40, rerank_k=30)
     for i in range(0, 200, 37):
         d1, i1 = index.search(xq[i : i + 1], 10, nprobe=3, scan_dim=40, rerank_k=30)
@@ -154,9 +144,7 @@ def test_approximate_results_are_consistent(data):
     """At nprobe < nlist every returned distance is the true one for that id, sorted."""
     xb, xq = data
     for metric in METRICS:
-        index = adanns.IVFIndex(72, 32, coarse_dim=20, metric=metric)
-        index.train(xb)
-        index.add(xb)
+        index = built_ivf(xb, 72, 32, coarse_dim=20, metric=metric)
         D, I = index.search(xq, 10, nprobe=2, scan_dim=50)
         ref = out_scores(xb, xq, metric, 50)
         ok = I >= 0

@@ -5,15 +5,14 @@ import threading
 import numpy as np
 
 import adanns
+from reference import built_ivf
 from adanns.datasets import synthetic_matryoshka
 
 
 def test_concurrent_searches_are_correct():
     x = synthetic_matryoshka(20_000, 48, seed=5)
     xb, xq = x[1000:], x[:1000].copy()
-    index = adanns.IVFIndex(48, 64, coarse_dim=16, metric="cosine")
-    index.train(xb)
-    index.add(xb)
+    index = built_ivf(xb, 48, 64, coarse_dim=16, metric="cosine")
     settings = [dict(nprobe=4), dict(nprobe=8, scan_dim=20, rerank_k=50), dict(nprobe=64, scan_dim=48)]
     expected = [index.search(xq, 10, **s) for s in settings]
     errors = []

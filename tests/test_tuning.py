@@ -154,3 +154,84 @@ def test_cli_tune(tuned, tmp_path):
                    "--save", str(tmp_path / "o.adanns")])
     assert rc == 0
     assert adanns.load(tmp_path / "o.adanns").operating_points.k == 5
+
+
+# --------------------------------------------------------------------- one vocabulary, every index
+@pytest.fixture(scope="module")
+def pq_tuned():
+    ds = make_synthetic(6_000, 300, 32, seed=5)
+    index = adanns.IVFPQIndex(32, 32, coarse_dim=16, pq_dim=32, m=8, keep_full="ram", seed=1)
+    index.train(ds.xb)
+    index.add(ds.xb)
+    space = {"nprobe": [1, 2, 4, 8, 16, 32], "rerank_k": [0, 20, 50, 100]}
+    ops = index.tune(ds.xq[:200], 10, space=space, seed=1, measure_qps=False)
+    return ds, index, ops
+
+
+def test_ivfpq_tune_and_target_recall(pq_tuned):
+    ds, index, ops = pq_tuned
+    gt = ground_truth(ds.xb, ds.xq, 10, "l2")
+    # the tuner's ground truth is exact (every list, every code reranked on the full vectors)
+    np.testing.assert_array_equal(index._exact_ground_truth(ds.xq[:200], 10), gt[:200])
+    assert len(ops.points) >= 3
+    assert all(p.scan_dim == 32 and p.probe_dim == 16 and p.rerank_dim == 32 for p in ops.points)
+    point = index.operating_point(target_recall=0.9)
+    assert point.recall >= 0.9
+    _, I = index.search(ds.xq[:200], 10, target_recall=0.9)
+    assert recall_at_k(I, gt[:200], 10) == pytest.approx(point.recall, abs=1e-9)
+    _, I2 = index.search(ds.xq[:200], 10, **point.settings())
+    np.testing.assert_array_equal(I, I2)
+    # held-out queries stay close to the sample's recall
+    _, Ih = index.search(ds.xq[200:], 10, target_recall=0.9)
+    assert recall_at_k(Ih, gt[200:], 10) >= 0.85
+    cheap = min(ops.points, key=lambda p: p.cost)
+    assert index.operating_point(budget=cheap.cost * 1.0001) == cheap
+    # the front survives save / load
+    loaded = adanns.load(_save(index))
+    assert [p.settings() for p in loaded.operating_points.points] == [p.settings() for p in ops.points]
+
+
+def _save(index):
+    import tempfile
+
+    path = tempfile.mkdtemp() + "/pq.adanns"
+    index.save(path)
+    return path
+
+
+def test_pq_rejects_settings_its_structure_fixes(pq_tuned):
+    ds, index, _ = pq_tuned
+    with pytest.raises(ValueError, match="fixed scan_dim=32"):
+        index.search(ds.xq[:2], 5, scan_dim=16)
+    with pytest.raises(ValueError, match="fixed probe_dim=16"):
+        index.search(ds.xq[:2], 5, probe_dim=8)
+    # the fixed values themselves are accepted (one vocabulary across index types)
+    a = index.search(ds.xq[:5], 5, nprobe=4, scan_dim=32, probe_dim=16, rerank_dim=32)
+    b = index.search(ds.xq[:5], 5, nprobe=4)
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_pq_without_full_vectors_tunes_with_given_gt():
+    ds = make_synthetic(3_000, 100, 16, seed=6)
+    index = adanns.PQIndex(16, m=8, keep_full=None)
+    index.train(ds.xb)
+    index.add(ds.xb)
+    with pytest.raises(ValueError, match="keep_full"):
+        index.tune(ds.xq, 10)
+    gt = ground_truth(ds.xb, ds.xq, 10, "l2")
+    ops = index.tune(ds.xq, 10, gt=gt, measure_qps=False)
+    assert len(ops.points) == 1 and ops.points[0].rerank_k == 0  # nothing to vary
+    _, I = index.search(ds.xq, 10, target_recall=ops.points[0].recall)
+    assert recall_at_k(I, gt, 10) == pytest.approx(ops.points[0].recall)
+
+
+def test_one_cost_model_for_tune_evaluation_and_bench(tuned):
+    """tune's recorded cost of a point equals evaluation.search_cost on the same queries."""
+    from adanns.evaluation import search_cost
+
+    ds, index, ops, _ = tuned
+    for p in ops.points[:5]:
+        assert search_cost(index, ds.xq[:300], **p.settings()) == pytest.approx(p.cost, rel=1e-12)
+    # without queries the model uses the mean list size: nprobe * ntotal / nlist scanned vectors
+    c = search_cost(index, nprobe=4, scan_dim=16)
+    assert c == pytest.approx(32 * 64 + 16 * 4 * index.ntotal / 64)

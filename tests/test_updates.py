@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import adanns
-from reference import brute_force
+from reference import brute_force, built_ivf
 
 
 @pytest.fixture()
@@ -64,9 +64,7 @@ def test_hammer_search_update_remove():
     """Writers replace and delete vectors while readers search; every answer is consistent."""
     rng = np.random.default_rng(0)
     base = rng.standard_normal((4000, 16)).astype(np.float32)
-    index = adanns.IVFIndex(16, 8)
-    index.train(base)
-    index.add(base)
+    index = built_ivf(base, 16, 8)
     stable = base[:100]  # rows 0..99 are never touched by writers
     errors = []
     done = threading.Event()

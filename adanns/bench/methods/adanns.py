@@ -1,0 +1,97 @@
+"""The AdANNS indices: IVF (``adanns-ivf``, rigid rows when every stage uses all dims) and
+IVF-(O)PQ with exact rerank (``adanns-ivfpq``). Settings are the shared search vocabulary
+(:mod:`adanns.params`); the cost column is the one cost model (:mod:`adanns.cost`)."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+from ...cost import CostModel
+from ...index import IVFIndex
+from ...pq_index import IVFPQIndex
+from ..config import Context, Setting, nearest_divisor
+from .base import Method
+
+
+class _Adanns(Method):
+    library = "adanns"
+    _name_keys = ("coarse_dim",)
+    index: Any = None
+    _cost: Optional[CostModel] = None
+
+    def search(self, xq: np.ndarray, k: int, s: Setting, single: bool = False) -> np.ndarray:
+        return self.index.search(xq, k, **s)[1]
+
+    def madds(self, s: Setting, k: int) -> Optional[float]:
+        if self._cost is None:  # probed list sizes measured once, on the benchmark's queries
+            self._cost = CostModel(self.index, self.ctx.xq, self.ctx.nprobes)
+        return self._cost(s)
+
+    file_name = "index.adanns"
+
+    def save(self, path: str) -> None:
+        self.index.save(path)
+
+
+class AdannsIVF(_Adanns):
+    family = "adanns-ivf"
+
+    def __init__(self, ctx: Context, coarse_dim: int) -> None:
+        super().__init__(ctx)
+        self.coarse_dim = coarse_dim
+        self.build_params = {"nlist": ctx.cfg.nlist, "coarse_dim": coarse_dim}
+
+    @classmethod
+    def instances(cls, ctx: Context) -> List[Method]:
+        return [cls(ctx, c) for c in ctx.cfg.coarse_dims]
+
+    def memory_bytes(self) -> float:
+        n, d = self.ctx.xb.shape
+        return 1.3 * n * (d * 4 + 8)
+
+    def build(self) -> None:
+        d = self.ctx.dim
+        self.index = IVFIndex(d, self.ctx.cfg.nlist, self.coarse_dim, self.ctx.metric, seed=1234 + self.ctx.cfg.seed)
+        self.index.train(self.ctx.xb)
+        self.index.add(self.ctx.xb)
+
+    def series(self) -> List[List[Setting]]:
+        d = self.ctx.dim
+        combos: List[Tuple[int, int]] = [(d, 0)]
+        for sd in self.ctx.cfg.scan_dims:
+            if sd < d:
+                combos += [(sd, r) for r in self.ctx.cfg.rerank_ks]
+        return [[{"nprobe": p, "scan_dim": sd, "rerank_k": r} for p in self.ctx.nprobes] for sd, r in combos]
+
+    def family_of(self, s: Setting) -> str:
+        d = self.ctx.dim
+        rigid = self.coarse_dim == d and s["scan_dim"] == d and s["rerank_k"] == 0
+        return "adanns-ivf-rigid" if rigid else "adanns-ivf"
+
+
+class AdannsIVFPQ(_Adanns):
+    """IVF-PQ on the full vectors' prefix: m = d/4 bytes per vector, exact rerank from RAM."""
+
+    family = "adanns-ivfpq"
+
+    def __init__(self, ctx: Context, coarse_dim: int) -> None:
+        super().__init__(ctx)
+        d = ctx.dim
+        self.coarse_dim = coarse_dim
+        self.build_params = {"nlist": ctx.cfg.nlist, "coarse_dim": coarse_dim, "m": nearest_divisor(d, d / 4)}
+
+    @classmethod
+    def instances(cls, ctx: Context) -> List[Method]:
+        return [cls(ctx, max(ctx.cfg.coarse_dims))]
+
+    def build(self) -> None:
+        d, cfg = self.ctx.dim, self.ctx.cfg
+        self.index = IVFPQIndex(d, cfg.nlist, self.coarse_dim, d, m=self.build_params["m"], metric=self.ctx.metric,
+                                keep_full="ram", seed=1234 + cfg.seed, opq_niter=cfg.opq_niter)
+        self.index.train(self.ctx.xb)
+        self.index.add(self.ctx.xb)
+
+    def series(self) -> List[List[Setting]]:
+        return [[{"nprobe": p, "rerank_k": r} for p in self.ctx.nprobes] for r in self.ctx.cfg.rerank_ks]
