@@ -21,7 +21,7 @@ from .io import FORMAT_VERSION, FormatError
 from .pq_index import IVFPQIndex, PQIndex  # noqa: E402  (AdANNS-(IVF)(O)PQ, docs/pq.md)
 
 __version__ = "0.1.0"
-__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "load", "FormatError", "FORMAT_VERSION", "simd_level"]
+__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "load", "FormatError", "ShardedIndex", "ShardError", "FORMAT_VERSION", "simd_level"]
 
 
 def load(path: Union[str, "os.PathLike[str]"]) -> Union[IVFIndex, FlatIndex]:
@@ -40,3 +40,7 @@ def load(path: Union[str, "os.PathLike[str]"]) -> Union[IVFIndex, FlatIndex]:
 def simd_level() -> str:
     """The kernel set the core chose for this CPU: ``"avx2"`` or ``"scalar"``."""
     return _core.simd_level()
+
+
+# Sharded indices on Ray (docs/sharding.md); ray itself is imported only when one is created.
+from .sharded import ShardError, ShardedIndex  # noqa: E402
