@@ -170,10 +170,17 @@ def _split_block(block: Any, ids: Any, column: Optional[str], id_column: Optiona
 class _Shard:
     """One shard: an :class:`IVFIndex` inside a Ray actor (wrapped with ``ray.remote``)."""
 
-    def __init__(self, shard: int, path: Optional[str], blob: Optional[bytes], sha256: Optional[str]) -> None:
+    def __init__(self, shard: int) -> None:
+        self.shard = shard
+        self.index: Optional[IVFIndex] = None
+
+    def open(self, path: Optional[str], blob: Optional[bytes], sha256: Optional[str]) -> Dict[str, Any]:
+        """Loads the shard's index from its file (checksum verified) or from the bytes of the
+        driver's trained index; a defect raises here (not in the constructor, whose errors
+        Ray reports as a dead actor)."""
         from . import load
 
-        self.shard = shard
+        shard = self.shard
         if path is not None:
             if sha256 is not None:
                 digest, _ = _sha256_file(path)
@@ -190,6 +197,7 @@ class _Shard:
                 os.unlink(tmp)
         if not isinstance(self.index, IVFIndex):
             raise FormatError(f"shard {shard}: {path} holds a {type(self.index).__name__}, not an IVFIndex")
+        return self.info()
 
     def info(self) -> Dict[str, Any]:
         ix = self.index
@@ -342,14 +350,20 @@ class ShardedIndex:
 
     def _start(self, sources: Sequence[Tuple[Optional[str], Optional[Any], Optional[str]]]) -> None:
         cls = self._actor_class()
-        actors = [cls.remote(s, path, blob, sha) for s, (path, blob, sha) in enumerate(sources)]
-        infos = self._gather([a.info.remote() for a in actors], actors)
-        first = infos[0]
-        for s, inf in enumerate(infos):
-            for key in ("dim", "nlist", "coarse_dim", "metric", "centroids_sha256"):
-                if inf[key] != first[key]:
-                    raise FormatError(f"shard {s} does not match shard 0 ({key}: {inf[key]!r} vs {first[key]!r}); "
-                                      f"all shards must come from one training")
+        actors = [cls.remote(s) for s in range(len(sources))]
+        try:
+            infos = self._gather([a.open.remote(*src) for a, src in zip(actors, sources)], actors)
+            first = infos[0]
+            for s, inf in enumerate(infos):
+                for key in ("dim", "nlist", "coarse_dim", "metric", "centroids_sha256"):
+                    if inf[key] != first[key]:
+                        raise FormatError(f"shard {s} does not match shard 0 ({key}: {inf[key]!r} vs "
+                                          f"{first[key]!r}); all shards must come from one training")
+        except BaseException:
+            ray = _ray()
+            for a in actors:
+                ray.kill(a)
+            raise
         self._actors = actors
         self._info = {k: first[k] for k in ("dim", "nlist", "coarse_dim", "metric")}
         self._centroids = self._gather([actors[0].centroids.remote()], actors[:1])[0]
@@ -640,8 +654,8 @@ class ShardedIndex:
             ray.kill(old)
         except Exception:  # already dead
             pass
-        actor = self._actor_class().remote(shard, path, None, self._sha[shard])
-        info = self._gather([actor.info.remote()], [actor])[0]
+        actor = self._actor_class().remote(shard)
+        info = self._gather([actor.open.remote(path, None, self._sha[shard])], [actor])[0]
         if info["nlist"] != self.nlist or info["dim"] != self.dim or info["metric"] != self.metric:
             raise FormatError(f"shard {shard}: {path} does not match the other shards")
         self._actors[shard] = actor
