@@ -211,18 +211,19 @@ class _Shard:
     def ntotal(self) -> int:
         return self.index.ntotal
 
-    def add(self, part: Tuple[np.ndarray, np.ndarray]) -> int:
+    # The changing calls return (their result, the shard's new size): the driver keeps the sizes.
+    def add(self, part: Tuple[np.ndarray, np.ndarray]) -> Tuple[int, int]:
         x, ids = part
         if len(ids):
             self.index.add(x, ids=ids)
-        return self.index.ntotal
+        return len(ids), self.index.ntotal
 
-    def remove_ids(self, ids: np.ndarray) -> int:
-        return self.index.remove_ids(ids) if len(ids) else 0
+    def remove_ids(self, ids: np.ndarray) -> Tuple[int, int]:
+        return (self.index.remove_ids(ids) if len(ids) else 0), self.index.ntotal
 
-    def update(self, part: Tuple[np.ndarray, np.ndarray]) -> int:
+    def update(self, part: Tuple[np.ndarray, np.ndarray]) -> Tuple[int, int]:
         x, ids = part
-        return self.index.update(x, ids) if len(ids) else 0
+        return (self.index.update(x, ids) if len(ids) else 0), self.index.ntotal
 
     def search(self, xq: np.ndarray, k: int, nprobe: int, scan_dim: int, rerank_k: int, rerank_dim: int,
                probe_dim: int, exact_rerank: bool) -> Tuple[Any, ...]:
@@ -293,6 +294,7 @@ class ShardedIndex:
         self._next_id = 0
         self._info: Dict[str, Any] = {}
         self._centroids: Optional[np.ndarray] = None
+        self._sizes: Optional[np.ndarray] = None
 
     # ----------------------------------------------------------------- properties
     @property
@@ -326,10 +328,13 @@ class ShardedIndex:
         return self._centroids  # type: ignore[return-value]
 
     def shard_sizes(self) -> np.ndarray:
-        """Number of vectors in each shard."""
+        """Number of vectors in each shard (kept by the driver; asked from the actors after
+        a failed call)."""
         if not self._actors:
             return np.zeros(self._shards_n, np.int64)
-        return np.array(self._gather([a.ntotal.remote() for a in self._actors]), np.int64)
+        if self._sizes is None:
+            self._sizes = np.array(self._gather([a.ntotal.remote() for a in self._actors]), np.int64)
+        return self._sizes.copy()
 
     @property
     def ntotal(self) -> int:
@@ -365,6 +370,7 @@ class ShardedIndex:
                 ray.kill(a)
             raise
         self._actors = actors
+        self._sizes = np.array([inf["ntotal"] for inf in infos], np.int64)
         self._info = {k: first[k] for k in ("dim", "nlist", "coarse_dim", "metric")}
         self._centroids = self._gather([actors[0].centroids.remote()], actors[:1])[0]
         self._template = None
@@ -423,7 +429,10 @@ class ShardedIndex:
         calls = [[getattr(a, method).remote(parts[s]) for s, a in enumerate(self._actors)] for parts in split_refs]
         for s in range(self._shards_n):
             self._dirty[s] = True
-        return [self._gather(c) for c in calls]
+        self._sizes = None  # until every answer is in
+        out = [self._gather(c) for c in calls]
+        self._sizes = np.array([r[1] for r in out[-1]], np.int64) if out else None
+        return [[r[0] for r in per_block] for per_block in out]
 
     def add(self, x: Any, ids: Optional[Any] = None) -> None:
         """Adds the rows of ``x`` (n, dim), each to the shard of its id. Ids default to
@@ -485,7 +494,10 @@ class ShardedIndex:
         owner = shard_of(id_arr, self._shards_n)
         refs = [a.remove_ids.remote(id_arr[owner == s]) for s, a in enumerate(self._actors)]
         self._dirty = [True] * self._shards_n
-        return int(sum(self._gather(refs)))
+        self._sizes = None
+        out = self._gather(refs)
+        self._sizes = np.array([r[1] for r in out], np.int64)
+        return int(sum(r[0] for r in out))
 
     def update(self, x: Any, ids: Any) -> int:
         """Replaces the vectors stored under ``ids`` (new ids are added), each in its shard.
@@ -548,7 +560,7 @@ class ShardedIndex:
         exact = bool(exact_rerank) and rerank_k > 0
         kk = max(k, rerank_k) if exact else k
         ray = _ray()
-        qref = ray.put(xq)
+        qref = ray.put(xq) if xq.nbytes > 65536 else xq  # small batches travel inline
         refs = [a.search.remote(qref, kk, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim, exact)
                 for a in self._actors]
         res = self._gather(refs)
@@ -632,6 +644,7 @@ class ShardedIndex:
         self._next_id = int(body["next_id"])
         self._info = {}
         self._actors = []
+        self._sizes = None
         for f in self._files:
             if not os.path.isfile(f):
                 raise FormatError(f"{d}: shard file {os.path.basename(f)} named in the manifest is missing")
@@ -660,6 +673,7 @@ class ShardedIndex:
             raise FormatError(f"shard {shard}: {path} does not match the other shards")
         self._actors[shard] = actor
         self._dirty[shard] = False
+        self._sizes = None
 
     def shard_actors(self) -> List[Any]:
         """The Ray actor handles, shard by shard (for monitoring; do not call them directly)."""
