@@ -557,7 +557,7 @@ class ShardedIndex:
         if nq == 0:
             D, I = np.empty((0, k), np.float32), np.empty((0, k), np.int64)
             return (D, I, {"shards": [], "merge": 0.0, "total": 0.0}) if return_timings else (D, I)
-        exact = bool(exact_rerank) and rerank_k > 0
+        exact = bool(exact_rerank) and rerank_k > 0 and self._shards_n > 1  # one shard: already exact
         kk = max(k, rerank_k) if exact else k
         ray = _ray()
         qref = ray.put(xq) if xq.nbytes > 65536 else xq  # small batches travel inline
