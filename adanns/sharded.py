@@ -126,7 +126,8 @@ def _manifest_digest(body: Dict[str, Any]) -> str:
 
 
 def _split_rows(x: Any, ids: Optional[Any], id_offset: int, dim: int, shards: int) -> List[Any]:
-    """Validates one block and splits it by shard: ``[n, (x_0, ids_0), ..., (x_S-1, ids_S-1)]``.
+    """Validates one block and splits it by shard:
+    ``[(n, largest id or -1), (x_0, ids_0), ..., (x_S-1, ids_S-1)]``.
 
     Runs as a Ray task next to the block (``add_refs`` / ``add_dataset``) and on the driver
     for in-memory input (``add``); ``ids=None`` numbers the rows from ``id_offset``."""
@@ -134,7 +135,7 @@ def _split_rows(x: Any, ids: Optional[Any], id_offset: int, dim: int, shards: in
     n = x.shape[0]
     id_arr = np.arange(id_offset, id_offset + n, dtype=np.int64) if ids is None else as_ids(ids, n)
     owner = shard_of(id_arr, shards)
-    parts: List[Any] = [n]
+    parts: List[Any] = [(n, int(id_arr.max()) if n else -1)]
     for s in range(shards):
         sel = np.flatnonzero(owner == s)
         parts.append((x[sel], id_arr[sel]))
@@ -387,7 +388,8 @@ class ShardedIndex:
             except ray.exceptions.RayActorError as e:
                 shard = i if len(refs) == len(actors) else -1
                 where = self._files[shard] if shard >= 0 and shard < len(self._files) else None
-                hint = (f"restart it from its file with restart_shard({shard})" + (f" ({where})" if where else "")
+                lost = " (its changes since the last save will be lost)" if where and self._dirty[shard] else ""
+                hint = (f"restart it from its file with restart_shard({shard}) ({where}){lost}"
                         if where else "it was never saved, so it cannot be restarted from a file; rebuild the index")
                 raise ShardError(shard, f"shard {shard} of {self._shards_n} is unavailable (its Ray actor died): "
                                         f"{type(e).__name__}; {hint}") from None
@@ -440,13 +442,9 @@ class ShardedIndex:
         shard changes."""
         self._require_trained("add()")
         parts = _split_rows(x, ids, self._next_id, self.dim, self._shards_n)
-        self._advance_ids(parts)
+        self._next_id = max(self._next_id, parts[0][1] + 1)
         ray = _ray()
         self._dispatch([[ray.put(p) for p in parts[1:]]], "add")
-
-    def _advance_ids(self, parts: Sequence[Any]) -> None:
-        max_id = max((int(p[1].max()) for p in parts[1:] if len(p[1])), default=-1)
-        self._next_id = max(self._next_id, max_id + 1)
 
     def add_refs(self, x_refs: Sequence[Any], ids_refs: Optional[Sequence[Any]] = None) -> None:
         """Adds vectors held in the Ray object store: ``x_refs`` are refs to (n_i, dim) blocks,
@@ -479,9 +477,8 @@ class ShardedIndex:
         split = ray.remote(_split_block).options(num_returns=self._shards_n + 1)
         outs = [split.remote(b, None if ids is None else ids[i], column, id_column, offsets[i], self.dim,
                              self._shards_n) for i, b in enumerate(blocks)]
-        self._gather([o[0] for o in outs], [])  # every block validated before any shard changes
-        maxes = self._gather([ray.remote(_max_id).remote(*o[1:]) for o in outs], [])
-        self._next_id = max([self._next_id] + [m + 1 for m in maxes])
+        metas = self._gather([o[0] for o in outs], [])  # every block validated before any shard changes
+        self._next_id = max([self._next_id] + [m[1] + 1 for m in metas])
         self._dispatch([o[1:] for o in outs], "add")
 
     def remove_ids(self, ids: Any) -> int:
@@ -508,7 +505,7 @@ class ShardedIndex:
         if len(np.unique(id_arr)) != len(id_arr):
             raise ValueError("update() ids must be unique")
         parts = _split_rows(x, id_arr, 0, self.dim, self._shards_n)
-        self._advance_ids(parts)
+        self._next_id = max(self._next_id, parts[0][1] + 1)
         ray = _ray()
         return int(sum(self._dispatch([[ray.put(p) for p in parts[1:]]], "update")[0]))
 
@@ -689,10 +686,6 @@ class ShardedIndex:
                 except Exception:
                     pass
         self._actors = []
-
-
-def _max_id(*parts: Tuple[np.ndarray, np.ndarray]) -> int:
-    return max((int(p[1].max()) for p in parts if len(p[1])), default=-1)
 
 
 def _referenced_files(d: str) -> set:
