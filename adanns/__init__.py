@@ -40,10 +40,11 @@ from .index import FlatIndex, IVFIndex
 from .io import AnyIndex, load_index
 from .params import SearchParams
 from .pq_index import IVFPQIndex, PQIndex
+from .sharded import ShardError, ShardedIndex  # Ray itself is imported only when one is created
 
 __version__ = "0.1.0"
 __all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "SearchParams", "load", "FormatError",
-           "FORMAT_VERSION", "simd_level", "datasets", "transforms", "evaluation"]
+           "FORMAT_VERSION", "simd_level", "datasets", "transforms", "evaluation", "ShardedIndex", "ShardError"]
 
 
 def load(path: Union[str, "os.PathLike[str]"]) -> AnyIndex:
@@ -61,3 +62,4 @@ def load(path: Union[str, "os.PathLike[str]"]) -> AnyIndex:
 def simd_level() -> str:
     """The kernel set the core chose for this CPU: ``"avx2"`` or ``"scalar"``."""
     return _core.simd_level()
+

@@ -1,0 +1,728 @@
+"""Sharded indices on Ray: one :class:`~adanns.IVFIndex` per Ray actor, one shared training.
+
+The driver trains one index on a sample; every shard is an actor that starts from a copy of
+that trained (empty) index, so all shards hold the same centroids. Vectors are split between
+shards by a hash of their id, so every shard holds every list (a part of it); a search is sent
+to all shards with the caller's settings and the per-shard top-k lists are merged exactly
+(ties broken by id, as inside one index): the merged result equals the single index's on the
+same data and settings. See ``docs/sharding.md``.
+
+Ray is an optional dependency (``pip install "adanns[ray]"``): importing this module does not
+import ray; creating or loading a :class:`ShardedIndex` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._format import FormatError
+from .index import IVFIndex
+from .io import load_index
+from ._validation import as_ids, as_int, as_matrix
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "adanns-sharded"
+MANIFEST_VERSION = 1
+_HASH_CHUNK = 1 << 24
+
+
+class ShardError(RuntimeError):
+    """A shard's actor died or cannot be reached. ``shard`` is its number; the message says
+    how to bring it back (:meth:`ShardedIndex.restart_shard`)."""
+
+    def __init__(self, shard: int, message: str) -> None:
+        super().__init__(message)
+        self.shard = shard
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError('ShardedIndex needs Ray: pip install "adanns[ray]"') from None
+    if not ray.is_initialized():
+        ray.init()
+    return ray
+
+
+# --------------------------------------------------------------------------- helpers (pure)
+def shard_of(ids: np.ndarray, shards: int) -> np.ndarray:
+    """The shard of each id: a splitmix64 hash of the id modulo ``shards`` (stable across
+    runs and machines, balanced for sequential or strided ids)."""
+    z = np.asarray(ids, dtype=np.int64).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z % np.uint64(shards)).astype(np.int64)
+
+
+def merge_topk(D: np.ndarray, I: np.ndarray, k: int, descending: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` of each row of the concatenated per-shard results ``(D, I)`` (nq, m).
+
+    Order: best distance first (ascending, or descending for similarities), ties by smaller
+    id, missing results (id -1) last: the order one index produces."""
+    key = -D if descending else D
+    id_key = np.where(I < 0, np.iinfo(np.int64).max, I)
+    order = np.lexsort((id_key, key), axis=-1)[:, :k]
+    return np.take_along_axis(D, order, 1), np.take_along_axis(I, order, 1)
+
+
+def _pad(D: np.ndarray, I: np.ndarray, k: int, descending: bool) -> Tuple[np.ndarray, np.ndarray]:
+    if D.shape[1] >= k:
+        return D, I
+    nq, m = D.shape
+    Dp = np.full((nq, k), -np.inf if descending else np.inf, np.float32)
+    Ip = np.full((nq, k), -1, np.int64)
+    Dp[:, :m] = D
+    Ip[:, :m] = I
+    return Dp, Ip
+
+
+def _sha256_file(path: str) -> Tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(_HASH_CHUNK)
+            if not chunk:
+                break
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    d = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _manifest_digest(body: Dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _split_rows(x: Any, ids: Optional[Any], id_offset: int, dim: int, shards: int) -> List[Any]:
+    """Validates one block and splits it by shard:
+    ``[(n, largest id or -1), (x_0, ids_0), ..., (x_S-1, ids_S-1)]``.
+
+    Runs as a Ray task next to the block (``add_refs`` / ``add_dataset``) and on the driver
+    for in-memory input (``add``); ``ids=None`` numbers the rows from ``id_offset``."""
+    x = as_matrix(x, dim, "x")
+    n = x.shape[0]
+    id_arr = np.arange(id_offset, id_offset + n, dtype=np.int64) if ids is None else as_ids(ids, n)
+    owner = shard_of(id_arr, shards)
+    parts: List[Any] = [(n, int(id_arr.max()) if n else -1)]
+    for s in range(shards):
+        sel = np.flatnonzero(owner == s)
+        parts.append((x[sel], id_arr[sel]))
+    return parts
+
+
+def _block_columns(block: Any, column: Optional[str], id_column: Optional[str]) -> Tuple[Any, Any]:
+    """(vectors, ids or None) of one block: an array, or a dict of columns (Ray Dataset)."""
+    if isinstance(block, dict):
+        if column not in block:
+            raise ValueError(f"column {column!r} not in the dataset (columns: {sorted(block)})")
+        if id_column is not None and id_column not in block:
+            raise ValueError(f"id column {id_column!r} not in the dataset (columns: {sorted(block)})")
+        x = np.asarray(block[column])
+        if x.dtype == object:  # a column of per-row arrays
+            x = np.stack(list(x)) if len(x) else np.empty((0, 0), np.float32)
+        return x, None if id_column is None else block[id_column]
+    return block, None
+
+
+def _block_rows(block: Any, column: Optional[str], id_column: Optional[str]) -> int:
+    x, _ = _block_columns(block, column, id_column)
+    return int(np.asarray(x).shape[0]) if np.ndim(x) >= 1 else 0
+
+
+def _split_block(block: Any, ids: Any, column: Optional[str], id_column: Optional[str],
+                 id_offset: int, dim: int, shards: int) -> List[Any]:
+    x, col_ids = _block_columns(block, column, id_column)
+    return _split_rows(x, ids if ids is not None else col_ids, id_offset, dim, shards)
+
+
+# --------------------------------------------------------------------------- the shard actor
+class _Shard:
+    """One shard: an :class:`IVFIndex` inside a Ray actor (wrapped with ``ray.remote``)."""
+
+    def __init__(self, shard: int) -> None:
+        self.shard = shard
+        self.index: Optional[IVFIndex] = None
+
+    def open(self, path: Optional[str], blob: Optional[bytes], sha256: Optional[str]) -> Dict[str, Any]:
+        """Loads the shard's index from its file (checksum verified) or from the bytes of the
+        driver's trained index; a defect raises here (not in the constructor, whose errors
+        Ray reports as a dead actor)."""
+        shard = self.shard
+        if path is not None:
+            if sha256 is not None:
+                digest, _ = _sha256_file(path)
+                if digest != sha256:
+                    raise FormatError(f"shard {shard}: file {path} does not match the manifest's checksum")
+            self.index = load_index(path)
+        else:  # a copy of the driver's trained, empty index
+            fd, tmp = tempfile.mkstemp(suffix=".adanns")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)  # type: ignore[arg-type]
+                self.index = load_index(tmp)
+            finally:
+                os.unlink(tmp)
+        if not isinstance(self.index, IVFIndex):
+            raise FormatError(f"shard {shard}: {path} holds a {type(self.index).__name__}, not an IVFIndex")
+        return self.info()
+
+    def info(self) -> Dict[str, Any]:
+        ix = self.index
+        c = np.ascontiguousarray(ix.centroids())
+        return {"dim": ix.dim, "nlist": ix.nlist, "coarse_dim": ix.coarse_dim, "metric": ix.metric,
+                "ntotal": ix.ntotal, "centroids_sha256": hashlib.sha256(c.tobytes()).hexdigest(), "pid": os.getpid()}
+
+    def centroids(self) -> np.ndarray:
+        return self.index.centroids()
+
+    def ntotal(self) -> int:
+        return self.index.ntotal
+
+    # The changing calls return (their result, the shard's new size): the driver keeps the sizes.
+    def add(self, part: Tuple[np.ndarray, np.ndarray]) -> Tuple[int, int]:
+        x, ids = part
+        if len(ids):
+            self.index.add(x, ids=ids)
+        return len(ids), self.index.ntotal
+
+    def remove_ids(self, ids: np.ndarray) -> Tuple[int, int]:
+        return (self.index.remove_ids(ids) if len(ids) else 0), self.index.ntotal
+
+    def update(self, part: Tuple[np.ndarray, np.ndarray]) -> Tuple[int, int]:
+        x, ids = part
+        return (self.index.update(x, ids) if len(ids) else 0), self.index.ntotal
+
+    def search(self, xq: np.ndarray, k: int, nprobe: int, scan_dim: int, rerank_k: int, rerank_dim: int,
+               probe_dim: int, exact_rerank: bool) -> Tuple[Any, ...]:
+        """Top-k of this shard, plus the seconds spent in the index (for the overhead figures).
+
+        With ``exact_rerank``: the shard's top-``k`` scan candidates (``k`` = the caller's
+        max(k, rerank_k)) with their scan distances, and the rerank distances of the same
+        candidates, so the driver can pick the global scan top-k and rerank it exactly."""
+        t0 = time.perf_counter()
+        n = self.index.ntotal
+        kk = min(k, n)
+        nq = xq.shape[0]
+        if kk == 0:
+            e = (np.empty((nq, 0), np.float32), np.empty((nq, 0), np.int64))
+            return (e[0], e[1], e[0], time.perf_counter() - t0) if exact_rerank else (*e, time.perf_counter() - t0)
+        common = dict(nprobe=nprobe, scan_dim=scan_dim, probe_dim=probe_dim, rerank_dim=rerank_dim)
+        if not exact_rerank:
+            D, I = self.index.search(xq, kk, rerank_k=min(rerank_k, n), **common)
+            return D, I, time.perf_counter() - t0
+        Ds, Is = self.index.search(xq, kk, rerank_k=0, **common)
+        Dr, Ir = self.index.search(xq, kk, rerank_k=kk, **common)  # the same candidates, reranked
+        # align the rerank distances with the scan order (same candidate set per row)
+        pos_s = np.argsort(Is, axis=1, kind="stable")
+        pos_r = np.argsort(Ir, axis=1, kind="stable")
+        Dr_aligned = np.empty_like(Dr)
+        rows = np.arange(nq)[:, None]
+        Dr_aligned[rows, pos_s] = Dr[rows, pos_r]
+        return Ds, Is, Dr_aligned, time.perf_counter() - t0
+
+    def save(self, path: str) -> Dict[str, Any]:
+        self.index.save(path)
+        digest, size = _sha256_file(path)
+        return {"sha256": digest, "bytes": size, "ntotal": self.index.ntotal}
+
+
+# --------------------------------------------------------------------------- the driver side
+class ShardedIndex:
+    """An :class:`~adanns.IVFIndex` split over ``shards`` Ray actors, with the same API.
+
+    >>> index = adanns.ShardedIndex(adanns.IVFIndex, shards=4, dim=768, nlist=4096,
+    ...                             coarse_dim=64, metric="cosine")          # doctest: +SKIP
+    >>> index.train(sample); index.add(xb)                                  # doctest: +SKIP
+    >>> D, I = index.search(xq, k=10, nprobe=16, scan_dim=128, rerank_k=100)  # doctest: +SKIP
+
+    Args:
+        index_cls: the per-shard index class; :class:`~adanns.IVFIndex`.
+        shards: number of shards (actors).
+        actor_options: options for each actor (``ray.remote(...).options(**actor_options)``),
+            e.g. ``{"num_cpus": 4}`` or a ``scheduling_strategy``.
+        **index_args: the arguments of ``index_cls`` (dim, nlist, coarse_dim, metric, ...).
+
+    Vectors go to shard ``hash(id) % shards``; every shard holds the same centroids. Searches
+    fan out to every shard and the results are merged exactly. Needs ``ray`` (initialised
+    with ``ray.init()`` by the caller, or here with the defaults).
+    """
+
+    def __init__(self, index_cls: type = IVFIndex, shards: int = 2, *,
+                 actor_options: Optional[Dict[str, Any]] = None, **index_args: Any) -> None:
+        if index_cls is not IVFIndex:
+            raise TypeError(f"ShardedIndex supports IVFIndex shards, got {getattr(index_cls, '__name__', index_cls)!r}")
+        self._shards_n = as_int(shards, "shards", 1, 4096)
+        self._actor_options = dict(actor_options or {})
+        self._template: Optional[IVFIndex] = IVFIndex(**index_args)  # validates the arguments now
+        self._actors: List[Any] = []
+        self._files: List[Optional[str]] = [None] * self._shards_n
+        self._sha: List[Optional[str]] = [None] * self._shards_n
+        self._dirty: List[bool] = [False] * self._shards_n
+        self._next_id = 0
+        self._info: Dict[str, Any] = {}
+        self._centroids: Optional[np.ndarray] = None
+        self._sizes: Optional[np.ndarray] = None
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shards(self) -> int:
+        """Number of shards (actors)."""
+        return self._shards_n
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self._actors)
+
+    @property
+    def dim(self) -> int:
+        return self._info["dim"] if self._info else self._template.dim  # type: ignore[union-attr]
+
+    @property
+    def metric(self) -> str:
+        return self._info["metric"] if self._info else self._template.metric  # type: ignore[union-attr]
+
+    @property
+    def nlist(self) -> int:
+        return self._info["nlist"] if self._info else self._template.nlist  # type: ignore[union-attr]
+
+    @property
+    def coarse_dim(self) -> int:
+        return self._info["coarse_dim"] if self._info else self._template.coarse_dim  # type: ignore[union-attr]
+
+    def centroids(self) -> np.ndarray:
+        """The (nlist, coarse_dim) centroids shared by every shard."""
+        self._require_trained("centroids()")
+        return self._centroids  # type: ignore[return-value]
+
+    def shard_sizes(self) -> np.ndarray:
+        """Number of vectors in each shard (kept by the driver; asked from the actors after
+        a failed call)."""
+        if not self._actors:
+            return np.zeros(self._shards_n, np.int64)
+        if self._sizes is None:
+            self._sizes = np.array(self._gather([a.ntotal.remote() for a in self._actors]), np.int64)
+        return self._sizes.copy()
+
+    @property
+    def ntotal(self) -> int:
+        """Number of stored vectors, over all shards."""
+        return int(self.shard_sizes().sum())
+
+    def __len__(self) -> int:
+        return self.ntotal
+
+    def __repr__(self) -> str:
+        return (f"ShardedIndex(shards={self._shards_n}, dim={self.dim}, nlist={self.nlist}, "
+                f"coarse_dim={self.coarse_dim}, metric={self.metric!r})")
+
+    # ----------------------------------------------------------------- actors
+    def _actor_class(self) -> Any:
+        ray = _ray()
+        return ray.remote(_Shard).options(max_restarts=0, max_task_retries=0, **self._actor_options)
+
+    def _start(self, sources: Sequence[Tuple[Optional[str], Optional[Any], Optional[str]]]) -> None:
+        cls = self._actor_class()
+        actors = [cls.remote(s) for s in range(len(sources))]
+        try:
+            infos = self._gather([a.open.remote(*src) for a, src in zip(actors, sources)], actors)
+            first = infos[0]
+            for s, inf in enumerate(infos):
+                for key in ("dim", "nlist", "coarse_dim", "metric", "centroids_sha256"):
+                    if inf[key] != first[key]:
+                        raise FormatError(f"shard {s} does not match shard 0 ({key}: {inf[key]!r} vs "
+                                          f"{first[key]!r}); all shards must come from one training")
+        except BaseException:
+            ray = _ray()
+            for a in actors:
+                ray.kill(a)
+            raise
+        self._actors = actors
+        self._sizes = np.array([inf["ntotal"] for inf in infos], np.int64)
+        self._info = {k: first[k] for k in ("dim", "nlist", "coarse_dim", "metric")}
+        self._centroids = self._gather([actors[0].centroids.remote()], actors[:1])[0]
+        self._template = None
+
+    def _gather(self, refs: Sequence[Any], actors: Optional[Sequence[Any]] = None) -> List[Any]:
+        """ray.get with the errors made plain: a user error raised in a shard comes back as
+        itself; a dead actor as :class:`ShardError` naming the shard."""
+        ray = _ray()
+        actors = self._actors if actors is None else actors
+        out: List[Any] = []
+        for i, ref in enumerate(refs):
+            try:
+                out.append(ray.get(ref))
+            except ray.exceptions.RayActorError as e:
+                shard = i if len(refs) == len(actors) else -1
+                where = self._files[shard] if shard >= 0 and shard < len(self._files) else None
+                lost = " (its changes since the last save will be lost)" if where and self._dirty[shard] else ""
+                hint = (f"restart it from its file with restart_shard({shard}) ({where}){lost}"
+                        if where else "it was never saved, so it cannot be restarted from a file; rebuild the index")
+                raise ShardError(shard, f"shard {shard} of {self._shards_n} is unavailable (its Ray actor died): "
+                                        f"{type(e).__name__}; {hint}") from None
+            except ray.exceptions.RayTaskError as e:
+                cause = getattr(e, "cause", None)
+                if isinstance(cause, BaseException):
+                    raise cause from None
+                raise
+        return out
+
+    def _require_trained(self, what: str) -> None:
+        if not self._actors:
+            raise RuntimeError(f"the index must be trained before {what}; call train(x) first")
+
+    # ----------------------------------------------------------------- build
+    def train(self, x: Any) -> None:
+        """Trains one index on ``x`` (a sample, on the driver), then starts the shard actors,
+        each from a copy of that trained index: all shards share the same centroids."""
+        if self._actors:
+            raise RuntimeError("this sharded index is already trained")
+        template = self._template
+        assert template is not None
+        template.train(x)
+        fd, tmp = tempfile.mkstemp(suffix=".adanns")
+        os.close(fd)
+        try:
+            template.save(tmp)
+            with open(tmp, "rb") as f:
+                blob = f.read()
+        finally:
+            os.unlink(tmp)
+        ray = _ray()
+        ref = ray.put(blob)
+        self._start([(None, ref, None)] * self._shards_n)
+        self._dirty = [True] * self._shards_n
+
+    def _dispatch(self, split_refs: Sequence[Sequence[Any]], method: str) -> List[Any]:
+        """Sends part s of every block to shard s; returns the shards' answers per block."""
+        calls = [[getattr(a, method).remote(parts[s]) for s, a in enumerate(self._actors)] for parts in split_refs]
+        for s in range(self._shards_n):
+            self._dirty[s] = True
+        self._sizes = None  # until every answer is in
+        out = [self._gather(c) for c in calls]
+        self._sizes = np.array([r[1] for r in out[-1]], np.int64) if out else None
+        return [[r[0] for r in per_block] for per_block in out]
+
+    def add(self, x: Any, ids: Optional[Any] = None) -> None:
+        """Adds the rows of ``x`` (n, dim), each to the shard of its id. Ids default to
+        0, 1, 2, ... in order of addition, as in one index. Input is checked before any
+        shard changes."""
+        self._require_trained("add()")
+        parts = _split_rows(x, ids, self._next_id, self.dim, self._shards_n)
+        self._next_id = max(self._next_id, parts[0][1] + 1)
+        ray = _ray()
+        self._dispatch([[ray.put(p) for p in parts[1:]]], "add")
+
+    def add_refs(self, x_refs: Sequence[Any], ids_refs: Optional[Sequence[Any]] = None) -> None:
+        """Adds vectors held in the Ray object store: ``x_refs`` are refs to (n_i, dim) blocks,
+        ``ids_refs`` (optional) refs to their id arrays.
+
+        Each block is checked and split by shard in a Ray task (where the block lives), and
+        each shard actor pulls its parts directly: the vectors never pass through the driver.
+        Every block is checked before any shard changes."""
+        self._require_trained("add_refs()")
+        if ids_refs is not None and len(ids_refs) != len(x_refs):
+            raise ValueError(f"ids_refs has {len(ids_refs)} entries, x_refs {len(x_refs)}")
+        self._add_blocks(list(x_refs), None if ids_refs is None else list(ids_refs), None, None)
+
+    def add_dataset(self, ds: Any, column: str = "vector", id_column: Optional[str] = None) -> None:
+        """Adds a Ray Dataset whose ``column`` holds the vectors (fixed-size float arrays) and
+        ``id_column`` (optional) the ids; built block by block as in :meth:`add_refs`."""
+        self._require_trained("add_dataset()")
+        refs = ds.to_numpy_refs()
+        self._add_blocks(list(refs), None, column, id_column)
+
+    def _add_blocks(self, blocks: List[Any], ids: Optional[List[Any]], column: Optional[str],
+                    id_column: Optional[str]) -> None:
+        ray = _ray()
+        offsets = [0] * len(blocks)
+        if ids is None and id_column is None:  # default ids: number the blocks in order
+            rows = self._gather([ray.remote(_block_rows).remote(b, column, id_column) for b in blocks], [])
+            acc = self._next_id
+            for i, r in enumerate(rows):
+                offsets[i], acc = acc, acc + r
+        split = ray.remote(_split_block).options(num_returns=self._shards_n + 1)
+        outs = [split.remote(b, None if ids is None else ids[i], column, id_column, offsets[i], self.dim,
+                             self._shards_n) for i, b in enumerate(blocks)]
+        metas = self._gather([o[0] for o in outs], [])  # every block validated before any shard changes
+        self._next_id = max([self._next_id] + [m[1] + 1 for m in metas])
+        self._dispatch([o[1:] for o in outs], "add")
+
+    def remove_ids(self, ids: Any) -> int:
+        """Removes the vectors with these ids (each from its shard); returns how many."""
+        self._require_trained("remove_ids()")
+        ids = np.asarray(ids)
+        if ids.ndim == 0:
+            ids = ids.reshape(1)
+        id_arr = as_ids(ids.reshape(-1), ids.size)
+        owner = shard_of(id_arr, self._shards_n)
+        refs = [a.remove_ids.remote(id_arr[owner == s]) for s, a in enumerate(self._actors)]
+        self._dirty = [True] * self._shards_n
+        self._sizes = None
+        out = self._gather(refs)
+        self._sizes = np.array([r[1] for r in out], np.int64)
+        return int(sum(r[0] for r in out))
+
+    def update(self, x: Any, ids: Any) -> int:
+        """Replaces the vectors stored under ``ids`` (new ids are added), each in its shard.
+        Atomic per shard; a search running meanwhile may see some shards updated and not others."""
+        self._require_trained("update()")
+        x = as_matrix(x, self.dim, "x")
+        id_arr = as_ids(ids, x.shape[0])
+        if len(np.unique(id_arr)) != len(id_arr):
+            raise ValueError("update() ids must be unique")
+        parts = _split_rows(x, id_arr, 0, self.dim, self._shards_n)
+        self._next_id = max(self._next_id, parts[0][1] + 1)
+        ray = _ray()
+        return int(sum(self._dispatch([[ray.put(p) for p in parts[1:]]], "update")[0]))
+
+    # ----------------------------------------------------------------- search
+    def search(
+        self,
+        xq: Any,
+        k: int = 10,
+        *,
+        nprobe: Optional[int] = None,
+        scan_dim: Optional[int] = None,
+        rerank_k: Optional[int] = None,
+        rerank_dim: Optional[int] = None,
+        probe_dim: Optional[int] = None,
+        exact_rerank: bool = True,
+        return_timings: bool = False,
+    ) -> Any:
+        """Top-``k`` search over all shards; the settings are those of :meth:`IVFIndex.search`.
+
+        Every shard probes the same lists (shared centroids) and returns its top candidates;
+        the driver merges them by (distance, id). Without rerank the result equals one
+        index's on the same data. With ``rerank_k`` and ``exact_rerank=True`` (default) each
+        shard also returns the rerank distances of its scan candidates, the driver keeps the
+        global scan top-``max(k, rerank_k)`` and ranks it by rerank distance: again equal to
+        one index's result. ``exact_rerank=False`` reranks each shard's own top candidates
+        (one scan per shard instead of two; the candidate pool is a superset of one index's,
+        so recall is at least as high, but results may differ).
+
+        ``return_timings=True`` returns ``(D, I, timings)`` with the seconds spent in each
+        shard's index, in the driver's merge, and in total.
+        """
+        self._require_trained("search()")
+        t0 = time.perf_counter()
+        xq = as_matrix(xq, self.dim, "queries")
+        ntotal = self.ntotal
+        k = as_int(k, "k", 1)
+        if k > ntotal:
+            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        nprobe = as_int(1 if nprobe is None else nprobe, "nprobe", 1, self.nlist)
+        scan_dim = self.dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, self.dim)
+        rerank_k = min(as_int(0 if rerank_k is None else rerank_k, "rerank_k", 0), ntotal)
+        rerank_dim = self.dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self.dim)
+        probe_dim = self.coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, self.coarse_dim)
+        descending = self.metric != "l2"
+        nq = xq.shape[0]
+        if nq == 0:
+            D, I = np.empty((0, k), np.float32), np.empty((0, k), np.int64)
+            return (D, I, {"shards": [], "merge": 0.0, "total": 0.0}) if return_timings else (D, I)
+        exact = bool(exact_rerank) and rerank_k > 0 and self._shards_n > 1  # one shard: already exact
+        kk = max(k, rerank_k) if exact else k
+        ray = _ray()
+        qref = ray.put(xq) if xq.nbytes > 65536 else xq  # small batches travel inline
+        refs = [a.search.remote(qref, kk, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim, exact)
+                for a in self._actors]
+        res = self._gather(refs)
+        t1 = time.perf_counter()
+        if exact:
+            Ds = np.concatenate([r[0] for r in res], 1)
+            Is = np.concatenate([r[1] for r in res], 1)
+            Dr = np.concatenate([r[2] for r in res], 1)
+            # global scan top-kk (what one index would rerank), then ranked by rerank distance
+            key = -Ds if descending else Ds
+            id_key = np.where(Is < 0, np.iinfo(np.int64).max, Is)
+            cand = np.lexsort((id_key, key), axis=-1)[:, :kk]
+            Dc = np.take_along_axis(Dr, cand, 1)
+            Ic = np.take_along_axis(Is, cand, 1)
+            Dc = np.where(Ic < 0, -np.inf if descending else np.inf, Dc).astype(np.float32)
+            D, I = merge_topk(Dc, Ic, k, descending)
+        else:
+            D, I = merge_topk(np.concatenate([r[0] for r in res], 1), np.concatenate([r[1] for r in res], 1),
+                              k, descending)
+        D, I = _pad(np.ascontiguousarray(D), np.ascontiguousarray(I), k, descending)
+        t2 = time.perf_counter()
+        if return_timings:
+            return D, I, {"shards": [r[-1] for r in res], "merge": t2 - t1, "total": t2 - t0}
+        return D, I
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, directory: PathLike) -> None:
+        """Writes one index file per shard (each written by its actor, atomically, in the
+        checksummed single-index format) and then ``manifest.json``, atomically: the manifest
+        names the files with their SHA-256, so a directory is always either the old or the
+        new save. Files of the previous save are removed afterwards. ``directory`` must be
+        reachable from every actor (a local or shared filesystem)."""
+        self._require_trained("save()")
+        d = os.path.abspath(os.fspath(directory))
+        os.makedirs(d, exist_ok=True)
+        gen = secrets.token_hex(6)
+        names = [f"shard-{s:05d}-{gen}.adanns" for s in range(self._shards_n)]
+        paths = [os.path.join(d, n) for n in names]
+        try:
+            stats = self._gather([a.save.remote(p) for a, p in zip(self._actors, paths)])
+        except BaseException:
+            for p in paths:
+                if os.path.exists(p):
+                    os.unlink(p)
+            raise
+        body = {
+            "format": MANIFEST_FORMAT,
+            "version": MANIFEST_VERSION,
+            "index_type": "IVFIndex",
+            "partition": "id-splitmix64",
+            "dim": self.dim, "nlist": self.nlist, "coarse_dim": self.coarse_dim, "metric": self.metric,
+            "next_id": self._next_id,
+            "shards": [{"file": n, **st} for n, st in zip(names, stats)],
+        }
+        manifest = {"body": body, "sha256": _manifest_digest(body)}
+        old = _referenced_files(d)
+        _write_atomic(os.path.join(d, MANIFEST), json.dumps(manifest, indent=1).encode())
+        for name in old - set(names):
+            try:
+                os.unlink(os.path.join(d, name))
+            except OSError:
+                pass
+        self._files = paths
+        self._sha = [st["sha256"] for st in stats]
+        self._dirty = [False] * self._shards_n
+
+    @classmethod
+    def load(cls, directory: PathLike, *, actor_options: Optional[Dict[str, Any]] = None) -> "ShardedIndex":
+        """Starts one actor per shard file named in ``directory/manifest.json``. The manifest's
+        checksum and structure are checked here, each file's SHA-256 by its actor; any defect
+        raises :class:`~adanns.FormatError` naming the file or shard."""
+        d = os.path.abspath(os.fspath(directory))
+        body = _read_manifest(d)
+        self = cls.__new__(cls)
+        self._shards_n = len(body["shards"])
+        self._actor_options = dict(actor_options or {})
+        self._template = None
+        self._files = [os.path.join(d, e["file"]) for e in body["shards"]]
+        self._sha = [e["sha256"] for e in body["shards"]]
+        self._dirty = [False] * self._shards_n
+        self._next_id = int(body["next_id"])
+        self._info = {}
+        self._actors = []
+        self._sizes = None
+        for f in self._files:
+            if not os.path.isfile(f):
+                raise FormatError(f"{d}: shard file {os.path.basename(f)} named in the manifest is missing")
+        self._start([(f, None, h) for f, h in zip(self._files, self._sha)])
+        for key in ("dim", "nlist", "coarse_dim", "metric"):
+            if self._info[key] != body[key]:
+                raise FormatError(f"{d}: the shard files have {key}={self._info[key]!r}, the manifest {body[key]!r}")
+        return self
+
+    def restart_shard(self, shard: int) -> None:
+        """Replaces shard ``shard``'s actor by a new one loaded from its last saved file
+        (checksum verified). Changes made to that shard after the save are lost."""
+        shard = as_int(shard, "shard", 0, self._shards_n - 1)
+        path = self._files[shard]
+        if path is None:
+            raise RuntimeError(f"shard {shard} was never saved or loaded from a file; nothing to restart it from")
+        ray = _ray()
+        old = self._actors[shard]
+        try:
+            ray.kill(old)
+        except Exception:  # already dead
+            pass
+        actor = self._actor_class().remote(shard)
+        info = self._gather([actor.open.remote(path, None, self._sha[shard])], [actor])[0]
+        if info["nlist"] != self.nlist or info["dim"] != self.dim or info["metric"] != self.metric:
+            raise FormatError(f"shard {shard}: {path} does not match the other shards")
+        self._actors[shard] = actor
+        self._dirty[shard] = False
+        self._sizes = None
+
+    def shard_actors(self) -> List[Any]:
+        """The Ray actor handles, shard by shard (for monitoring; do not call them directly)."""
+        return list(self._actors)
+
+    def close(self) -> None:
+        """Stops the shard actors."""
+        if self._actors:
+            ray = _ray()
+            for a in self._actors:
+                try:
+                    ray.kill(a)
+                except Exception:
+                    pass
+        self._actors = []
+
+
+def _referenced_files(d: str) -> set:
+    try:
+        body = _read_manifest(d)
+    except (FormatError, OSError):
+        return set()
+    return {e["file"] for e in body["shards"]}
+
+
+def _read_manifest(d: str) -> Dict[str, Any]:
+    path = os.path.join(d, MANIFEST)
+    with open(path, "rb") as f:
+        raw = f.read(1 << 26)
+    try:
+        m = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FormatError(f"{path}: not a valid manifest ({e})") from None
+    if not isinstance(m, dict) or not isinstance(m.get("body"), dict) or not isinstance(m.get("sha256"), str):
+        raise FormatError(f"{path}: not an adanns sharded-index manifest")
+    body = m["body"]
+    if _manifest_digest(body) != m["sha256"]:
+        raise FormatError(f"{path}: checksum mismatch (the manifest is corrupted)")
+    if body.get("format") != MANIFEST_FORMAT:
+        raise FormatError(f"{path}: not an adanns sharded-index manifest")
+    if body.get("version") != MANIFEST_VERSION:
+        raise FormatError(f"{path}: unsupported manifest version {body.get('version')!r}")
+    shards = body.get("shards")
+    if not isinstance(shards, list) or not shards:
+        raise FormatError(f"{path}: no shards listed")
+    for s, e in enumerate(shards):
+        if (not isinstance(e, dict) or not isinstance(e.get("file"), str) or not isinstance(e.get("sha256"), str)
+                or os.path.basename(e["file"]) != e["file"] or e["file"] in ("", ".", "..")):
+            raise FormatError(f"{path}: bad entry for shard {s}")
+    for key in ("dim", "nlist", "coarse_dim", "next_id"):
+        if not isinstance(body.get(key), int) or isinstance(body.get(key), bool) or body[key] < 0:
+            raise FormatError(f"{path}: bad {key!r}")
+    if body.get("partition") != "id-splitmix64":
+        raise FormatError(f"{path}: unknown partition {body.get('partition')!r}")
+    return body
