@@ -249,4 +249,7 @@ PYBIND11_MODULE(_core, m) {
                                   to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
         });
     bind_pq(m);
+#ifdef ADANNS_WITH_CUDA
+    { void init_cuda(py::module_&); init_cuda(m); }  // csrc/python/cuda.cpp (CUDA builds only)
+#endif
 }
