@@ -30,6 +30,39 @@ def _check_memory(nbytes: int, what: str) -> None:
         )
 
 
+def search_settings(
+    xq: Any,
+    k: int,
+    nprobe: int,
+    scan_dim: Optional[int],
+    rerank_k: int,
+    rerank_dim: Optional[int],
+    probe_dim: Optional[int],
+    *,
+    dim: int,
+    ntotal: int,
+    nlist: int,
+    coarse_dim: int,
+) -> Tuple[np.ndarray, Tuple[int, int, int, int, int, int]]:
+    """Validates the arguments of a search (CPU or GPU index) against the index's shape.
+
+    Returns the queries as float32 (nq, dim) and ``(k, nprobe, scan_dim, rerank_k, rerank_dim,
+    probe_dim)`` with the defaults filled in (``rerank_k`` capped at ``ntotal``). Checks that the
+    (D, I) result arrays can be allocated.
+    """
+    xq = as_matrix(xq, dim, "queries")
+    k = as_int(k, "k", 1)
+    if k > ntotal:
+        raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+    nprobe = as_int(nprobe, "nprobe", 1, nlist)
+    scan_dim = dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, dim)
+    rerank_k = min(as_int(rerank_k, "rerank_k", 0), ntotal)
+    rerank_dim = dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, dim)
+    probe_dim = coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, coarse_dim)
+    _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
+    return xq, (k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
+
+
 class _CoreProperties:
     """Properties every index shares, read from its C++ core (``self._core``, ``self._dim``)."""
 
@@ -124,22 +157,13 @@ class _Index(_CoreProperties):
     ) -> Tuple[np.ndarray, np.ndarray]:
         if not self.is_trained:
             raise RuntimeError("the index must be trained before search()")
-        xq = as_matrix(xq, self._dim, "queries")
-        ntotal = self.ntotal
-        k = as_int(k, "k", 1)
-        if k > ntotal:
-            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
-        nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
-        scan_dim = self._dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, self._dim)
-        rerank_k = as_int(rerank_k, "rerank_k", 0)
-        rerank_k = min(rerank_k, ntotal)
-        rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
-        cd = self._core.coarse_dim
-        probe_dim = cd if probe_dim is None else as_int(probe_dim, "probe_dim", 1, cd)
+        xq, settings = search_settings(
+            xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim,
+            dim=self._dim, ntotal=self.ntotal, nlist=self._core.nlist, coarse_dim=self._core.coarse_dim,
+        )
         if xq.shape[0] == 0:
-            return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
-        return self._core.search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
+            return np.empty((0, settings[0]), np.float32), np.empty((0, settings[0]), np.int64)
+        return self._core.search(xq, *settings)
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:

@@ -288,7 +288,9 @@ void allow_smem(Kernel kernel, std::size_t bytes, int device, const char* what) 
 
 class Stream {
 public:
-    Stream() { cuda_check(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking), "cudaStreamCreate"); }
+    // A blocking stream: it is ordered after the synchronous copies made on the legacy default
+    // stream (index upload, probe operands), whose pageable host-to-device DMA may still be in flight.
+    Stream() { cuda_check(cudaStreamCreate(&s_), "cudaStreamCreate"); }
     ~Stream() {
         if (s_) cudaStreamDestroy(s_);
     }
@@ -458,6 +460,7 @@ GpuIVF::GpuIVF(int device, std::size_t dim, std::size_t nlist, std::size_t coars
         if (stage_ids.size() >= slice_rows) flush();
     }
     if (!stage_ids.empty()) flush();
+    cuda_check(cudaDeviceSynchronize(), "index upload");
     impl_ = std::move(im);
 }
 
