@@ -27,7 +27,7 @@ from .index import FlatIndex, IVFIndex, search_settings
 
 __all__ = ["GpuIVFIndex", "GpuUnavailableError", "cuda_built", "device_count", "is_available", "to_gpu"]
 
-_INSTALL_HINT = 'install the CUDA build on a machine with nvcc: ADANNS_CUDA=1 pip install --no-build-isolation . (docs/gpu.md)'
+_INSTALL_HINT = 'install the CUDA build on a machine with the CUDA toolkit: pip install . -C cmake.define.ADANNS_CUDA=ON (docs/gpu.md)'
 
 
 class GpuUnavailableError(RuntimeError):
