@@ -1200,10 +1200,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", help="also write a markdown section to this file")
     p.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     p.add_argument("--quick", action="store_true", help="small subset and few settings (about a minute)")
+    p.add_argument("--gpu", action="store_true",
+                   help="the GPU benchmark instead (CUDA build, a GPU and PyTorch needed; adanns/gpu_bench.py)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the benchmark described by ``args``; prints the tables, writes JSON/PNG. Returns 0."""
+    if getattr(args, "gpu", False):
+        from .gpu_bench import run_gpu
+
+        return run_gpu(args)
     t0 = time.perf_counter()
     xb, xq, metric, ds_info = prepare_data(args)
     n, d = xb.shape
