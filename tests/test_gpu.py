@@ -219,3 +219,12 @@ def test_memory_limit(data):
     D2, I2 = full.search(xq, 10, nprobe=4, scan_dim=30)
     np.testing.assert_array_equal(I1, I2)
     np.testing.assert_array_equal(D1, D2)
+
+
+def test_gpu_benchmark_without_gpu_says_why(capsys):
+    if agpu.is_available():
+        pytest.skip("a GPU is available")
+    from adanns.cli import main
+
+    assert main(["bench", "--gpu", "--quick"]) == 2
+    assert "no CUDA build of adanns or no visible GPU" in capsys.readouterr().out
