@@ -95,7 +95,8 @@ def test_partial_probe_equals_cpu(data, metric):
         assert (I == Ic).mean() > 0.98
         valid = Ic >= 0
         assert ((I >= 0) == valid).mean() > 0.98
-        np.testing.assert_allclose(D[valid & (I == Ic)], Dc[valid & (I == Ic)], rtol=1e-4, atol=1e-4)
+        same = valid & (I == Ic)
+        np.testing.assert_allclose(D[same], Dc[same], rtol=0, atol=2e-4 * max(1.0, float(np.abs(Dc[valid]).max())))
 
 
 @needs_gpu
@@ -112,9 +113,10 @@ def test_rerank_equals_two_stage(data, metric):
 @pytest.mark.parametrize("metric", METRICS)
 def test_rerank_over_everything_is_exact(data, metric):
     xb, xq = data
+    xb = xb[:1000]  # rerank_k = ntotal stays within the GPU's k limit
     g = agpu.to_gpu(ivf(xb, metric, nlist=8, coarse_dim=8))
-    D, I = g.search(xq, 5, nprobe=8, scan_dim=3, rerank_k=1024, rerank_dim=50)
-    Dr, Ir = two_stage(xb, xq, 5, metric, 3, 1024, 50)
+    D, I = g.search(xq, 5, nprobe=8, scan_dim=3, rerank_k=1000, rerank_dim=50)
+    Dr, Ir = brute_force(xb, xq, 5, metric, 50)
     assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, 50))
 
 

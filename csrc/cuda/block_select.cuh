@@ -71,18 +71,23 @@ public:
         if (n > cap_ - static_cast<int>(blockDim.x)) cut();
     }
 
-    // Sorts; entries [0, K) are the best K (missing ones are (+inf, kNoSlot)).
+    // Sorts; entries [0, K) are the best K (missing ones are (+inf, kNoSlot)). Only the
+    // power-of-two prefix that holds the filled entries is sorted: past it all are empty.
     __device__ void finish() {
-        sort();
+        const int n = *count_;
+        int len = 1;
+        while (len < n) len <<= 1;
+        sort(len);
     }
     __device__ float dist(int i) const { return d_[i]; }
     __device__ int slot(int i) const { return s_[i]; }
 
 private:
-    __device__ void sort() {
-        for (int size = 2; size <= cap_; size <<= 1) {
+    // Bitonic sort of entries [0, len), len a power of two <= cap.
+    __device__ void sort(int len) {
+        for (int size = 2; size <= len; size <<= 1) {
             for (int stride = size >> 1; stride > 0; stride >>= 1) {
-                for (int i = threadIdx.x; i < cap_; i += blockDim.x) {
+                for (int i = threadIdx.x; i < len; i += blockDim.x) {
                     const int j = i ^ stride;
                     if (j > i) {
                         const bool ascending = (i & size) == 0;
@@ -102,7 +107,7 @@ private:
         }
     }
     __device__ void cut() {
-        sort();
+        sort(cap_);
         for (int i = K_ + threadIdx.x; i < cap_; i += blockDim.x) {
             d_[i] = __int_as_float(0x7f800000);
             s_[i] = kNoSlot;

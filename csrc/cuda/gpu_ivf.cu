@@ -132,12 +132,14 @@ __global__ void __launch_bounds__(kSelectThreads) select_probes(const float* sco
 
 // One block per (probe p = blockIdx.x, query i = blockIdx.y): the best K of list probes[i][p]
 // on the first sd dims, as (distance, slot) at out[(i * nprobe + p) * K ...]; slot -1 = none.
+// KIND is the stage's distance kind, a template argument so the inner loop has no branch.
+template <int KIND>
 __global__ void __launch_bounds__(kSelectThreads) scan_lists(const float4* __restrict__ data,
                                                              const long long* __restrict__ list_off,
                                                              const int* __restrict__ list_len,
                                                              const float* __restrict__ q, std::size_t ldq,
                                                              const int* __restrict__ probes, int nprobe, int sd,
-                                                             int kind, std::size_t group_f4, int K, int cap,
+                                                             std::size_t group_f4, int K, int cap,
                                                              float* __restrict__ out_d, int* __restrict__ out_s) {
     extern __shared__ float4 smem[];
     const int nch = (sd + 3) / 4, nfull = sd / 4, tail = sd % 4;
@@ -159,12 +161,13 @@ __global__ void __launch_bounds__(kSelectThreads) scan_lists(const float4* __res
         if (g < ngroups) {  // rows past n are zero padding: read, then not offered
             const float4* gp = data + static_cast<std::size_t>(base / 32 + g) * group_f4 + lane;
             float acc = 0.f, accn = 0.f;
-            for (int c = 0; c < nfull; ++c) accumulate(kind, qs[c], __ldg(gp + static_cast<std::size_t>(c) * 32), acc, accn);
+#pragma unroll 4
+            for (int c = 0; c < nfull; ++c) accumulate(KIND, qs[c], __ldg(gp + static_cast<std::size_t>(c) * 32), acc, accn);
             if (tail) {
                 const float4 qv = qs[nfull];
-                accumulate(kind, qv, mask_tail(kind, __ldg(gp + static_cast<std::size_t>(nfull) * 32), qv, tail), acc, accn);
+                accumulate(KIND, qv, mask_tail(KIND, __ldg(gp + static_cast<std::size_t>(nfull) * 32), qv, tail), acc, accn);
             }
-            dist = stage_finish(kind, acc, accn);
+            dist = stage_finish(KIND, acc, accn);
         }
         sel.push(g < ngroups && row < n, dist, static_cast<int>(base) + row);
     }
@@ -516,7 +519,9 @@ void GpuIVF::search(const float* xq, std::size_t nq, const GpuSearchParams& p, f
     const std::size_t smem_merge = select_smem_bytes(cap1);
     const std::size_t smem_rerank = query_smem_bytes(rd) + round_up(K1, 4) * sizeof(float) + select_smem_bytes(capk);
     const std::size_t smem_probe = select_smem_bytes(capp);
-    allow_smem(scan_lists, smem_scan, dev, "the scan");
+    const int scan_kind = stage_kind(im.metric, sd, im.dim), rerank_kind = stage_kind(im.metric, rd, im.dim);
+    auto scan = scan_kind == kKindL2 ? &scan_lists<kKindL2> : scan_kind == kKindIP ? &scan_lists<kKindIP> : &scan_lists<kKindIPNorm>;
+    allow_smem(scan, smem_scan, dev, "the scan");
     if (nprobe > 1) allow_smem(merge_candidates, smem_merge, dev, "the merge");
     if (rerank) allow_smem(adanns::gpu::rerank, smem_rerank, dev, "the rerank");
     if (gemm_probe) allow_smem(select_probes, smem_probe, dev, "the probe selection");
@@ -529,7 +534,6 @@ void GpuIVF::search(const float* xq, std::size_t nq, const GpuSearchParams& p, f
     DeviceBuffer<float> Dd(B * k);
     DeviceBuffer<long long> Id(B * k);
     const cudaStream_t st = im.stream.get();
-    const int scan_kind = stage_kind(im.metric, sd, im.dim), rerank_kind = stage_kind(im.metric, rd, im.dim);
     const auto* data4 = reinterpret_cast<const float4*>(im.data.get());
 
     for (std::size_t q0 = 0; q0 < nq; q0 += B) {
@@ -555,9 +559,9 @@ void GpuIVF::search(const float* xq, std::size_t nq, const GpuSearchParams& p, f
             fill_all_lists<<<nbu, 256, 0, st>>>(probes.get(), static_cast<int>(nprobe));
             launch_check("fill_all_lists");
         }
-        scan_lists<<<dim3(static_cast<unsigned>(nprobe), nbu), kSelectThreads, smem_scan, st>>>(
+        scan<<<dim3(static_cast<unsigned>(nprobe), nbu), kSelectThreads, smem_scan, st>>>(
             data4, im.list_off.get(), im.list_len.get(), q.get(), dp, probes.get(), static_cast<int>(nprobe),
-            static_cast<int>(sd), scan_kind, im.group_f4(), static_cast<int>(K1), static_cast<int>(cap1), cand_d.get(),
+            static_cast<int>(sd), im.group_f4(), static_cast<int>(K1), static_cast<int>(cap1), cand_d.get(),
             cand_s.get());
         launch_check("scan_lists");
         const float* best_d = cand_d.get();
