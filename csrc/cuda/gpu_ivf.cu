@@ -117,6 +117,7 @@ __global__ void fill_all_lists(int* probes, int nprobe) {
 }
 
 // Top-nprobe lists per query from the (nb x nlist) probe scores; ties to the smaller list.
+// Every score is offered (non-finite ones as FLT_MAX), so nprobe <= nlist valid lists come out.
 __global__ void __launch_bounds__(kSelectThreads) select_probes(const float* scores, int nlist, int nprobe, int cap,
                                                                 int* probes) {
     extern __shared__ float4 smem[];
@@ -124,7 +125,9 @@ __global__ void __launch_bounds__(kSelectThreads) select_probes(const float* sco
     const float* row = scores + static_cast<std::size_t>(blockIdx.x) * nlist;
     for (int j0 = 0; j0 < nlist; j0 += blockDim.x) {
         const int j = j0 + threadIdx.x;
-        sel.push(j < nlist, j < nlist ? row[j] : 0.f, j);
+        float v = j < nlist ? row[j] : 0.f;
+        if (!(v < __int_as_float(0x7f800000))) v = 3.402823466e38f;  // NaN / inf rank last (as top_nearest)
+        sel.push(j < nlist, v, j);
     }
     sel.finish();
     for (int t = threadIdx.x; t < nprobe; t += blockDim.x) probes[static_cast<std::size_t>(blockIdx.x) * nprobe + t] = sel.slot(t);
