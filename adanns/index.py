@@ -65,6 +65,39 @@ def core_property(name: str, kind: Callable[[Any], T], doc: str) -> "property":
     return property(get, doc=doc)
 
 
+def search_settings(
+    xq: Any,
+    k: int,
+    nprobe: int,
+    scan_dim: Optional[int],
+    rerank_k: int,
+    rerank_dim: Optional[int],
+    probe_dim: Optional[int],
+    *,
+    dim: int,
+    ntotal: int,
+    nlist: int,
+    coarse_dim: int,
+) -> Tuple[np.ndarray, Tuple[int, int, int, int, int, int]]:
+    """Validates the arguments of an IVF-family search (CPU or GPU index) against its shape.
+
+    Returns the queries as float32 (nq, dim) and ``(k, nprobe, scan_dim, rerank_k, rerank_dim,
+    probe_dim)`` with the defaults filled in (``rerank_k`` capped at ``ntotal``), after checking
+    that the (D, I) result arrays can be allocated.
+    """
+    xq = as_matrix(xq, dim, "queries")
+    k = as_int(k, "k", 1)
+    if k > ntotal:
+        raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+    nprobe = as_int(nprobe, "nprobe", 1, nlist)
+    scan_dim = dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, dim)
+    rerank_k = min(as_int(rerank_k, "rerank_k", 0), ntotal)
+    rerank_dim = dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, dim)
+    probe_dim = coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, coarse_dim)
+    _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
+    return xq, (k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
+
+
 class _CoreProperties:
     """Properties every index shares, read from its C++ core (``self._core``, ``self._dim``)."""
 
@@ -170,17 +203,13 @@ class _Index(_CoreProperties, Tunable):
         probe_dim: Optional[int] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         xq, k, ntotal = self._queries(xq, k)
-        nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
-        scan_dim = self._dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, self._dim)
-        rerank_k = as_int(rerank_k, "rerank_k", 0)
-        rerank_k = min(rerank_k, ntotal)
-        rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
-        cd = self._core.coarse_dim
-        probe_dim = cd if probe_dim is None else as_int(probe_dim, "probe_dim", 1, cd)
+        xq, settings = search_settings(
+            xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim,
+            dim=self._dim, ntotal=ntotal, nlist=self._core.nlist, coarse_dim=self._core.coarse_dim,
+        )
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
-        return self._core.search(xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
+        return self._core.search(xq, *settings)
 
     # ----------------------------------------------------------------- shared vocabulary
     def _full_settings(self, given: Dict[str, Any]) -> Dict[str, int]:

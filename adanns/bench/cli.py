@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 from .._validation import check_options
 from .config import GT_K, Context, MethodReport, make_config, log
 from .data import cached_ground_truth, prepare_data
+from .gpu import run_gpu
 from .measure import run_method
 from .methods import ALL_FAMILIES, REGISTRY, check_families, make_methods
 from .report import build_report, format_summary, format_table, plot, render_markdown, write_json
@@ -50,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", help="PNG output (default: next to the JSON)")
     p.add_argument("--markdown", help="also write a markdown section to this file")
     p.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
+    p.add_argument("--gpu", action="store_true",
+                   help="the GPU benchmark instead (CUDA build, a GPU and PyTorch needed; adanns/bench/gpu.py)")
     p.add_argument("--quick", action="store_true", help="small subset and few settings (50k base vectors, 1k queries; a few minutes with every peer)")
 
 
@@ -75,6 +78,8 @@ def check_args(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the benchmark described by ``args``; prints the tables, writes JSON/PNG. Returns 0."""
+    if getattr(args, "gpu", False):
+        return run_gpu(args)
     t0 = time.perf_counter()
     check_args(args)
     families = families_of(args)

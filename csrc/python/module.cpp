@@ -23,4 +23,7 @@ PYBIND11_MODULE(_core, m) {
     bind_test_hooks(m);
     bind_ivf(m);
     bind_pq(m);
+#ifdef ADANNS_WITH_CUDA
+    { void init_cuda(py::module_&); init_cuda(m); }  // csrc/python/cuda.cpp (CUDA builds only)
+#endif
 }
