@@ -38,12 +38,12 @@ from . import datasets, evaluation, transforms
 from ._format import FORMAT_VERSION, FormatError
 from .index import FlatIndex, IVFIndex
 from .io import AnyIndex, load_index
-from .params import SearchParams
+from .params import SearchParams, SearchStats
 from .pq_index import IVFPQIndex, PQIndex
 from .sharded import ShardError, ShardedIndex  # Ray itself is imported only when one is created
 
 __version__ = "0.1.0"
-__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "SearchParams", "load", "FormatError",
+__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "SearchParams", "SearchStats", "load", "FormatError",
            "FORMAT_VERSION", "simd_level", "datasets", "transforms", "evaluation", "ShardedIndex", "ShardError"]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from . import _core
 from ._format import Container, FormatError, Section, get_int, write_index_file
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
-from .params import KEYS
+from .params import KEYS, SearchStats
 from .tuning import Tunable
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -201,6 +201,7 @@ class _Index(_CoreProperties, Tunable):
         rerank_k: int,
         rerank_dim: Optional[int],
         probe_dim: Optional[int] = None,
+        stats: Optional[SearchStats] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         xq, k, ntotal = self._queries(xq, k)
         xq, settings = search_settings(
@@ -209,7 +210,11 @@ class _Index(_CoreProperties, Tunable):
         )
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        return self._core.search(xq, *settings)
+        if stats is None:
+            return self._core.search(xq, *settings)
+        D, I, st = self._core.search(xq, *settings, True)
+        stats.add(xq.shape[0], st)
+        return D, I
 
     # ----------------------------------------------------------------- shared vocabulary
     def _full_settings(self, given: Dict[str, Any]) -> Dict[str, int]:
@@ -237,8 +242,10 @@ class _Index(_CoreProperties, Tunable):
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
         return self._search(xq, k, self._core.nlist, None, 0, None)[1]  # every list, all dims
 
-    def _search_with(self, xq: Any, k: int, s: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
-        return self._search(xq, k, s["nprobe"], s["scan_dim"], s["rerank_k"], s["rerank_dim"], s["probe_dim"])
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int],
+                     stats: Optional[SearchStats] = None) -> Tuple[np.ndarray, np.ndarray]:
+        return self._search(xq, k, s["nprobe"], s["scan_dim"], s["rerank_k"], s["rerank_dim"], s["probe_dim"],
+                            stats=stats)
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:

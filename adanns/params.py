@@ -43,3 +43,39 @@ class SearchParams:
         if unknown:
             raise ValueError(f"unknown search setting(s) {unknown}; expected {list(KEYS)}")
         return SearchParams(**{k: m[k] for k in KEYS if k in m})
+
+
+@dataclass
+class SearchStats:
+    """Where a search's time went: pass one to ``search(..., stats=st)``; each call adds to it.
+
+    Times are thread time in seconds (summed over the threads that ran the stage), so they stay
+    meaningful for batch searches on several cores: ``coarse_s`` (probing the centroids),
+    ``scan_s`` (scoring the probed lists on ``scan_dim`` dims and keeping the shortlist),
+    ``rerank_s`` (exact re-scoring of the shortlist) and ``output_s`` (ids and distances out).
+    ``rows_scanned`` and ``candidates_reranked`` count (query, row) pairs.
+    """
+
+    nq: int = 0
+    coarse_s: float = 0.0
+    scan_s: float = 0.0
+    rerank_s: float = 0.0
+    output_s: float = 0.0
+    rows_scanned: int = 0
+    candidates_reranked: int = 0
+
+    def add(self, nq: int, core_stats: Mapping[str, Any]) -> None:
+        """Adds one search call's figures (as returned by the core)."""
+        self.nq += int(nq)
+        for name in ("coarse_s", "scan_s", "rerank_s", "output_s", "rows_scanned", "candidates_reranked"):
+            setattr(self, name, getattr(self, name) + type(getattr(self, name))(core_stats[name]))
+
+    def per_query_us(self) -> Dict[str, float]:
+        """Thread time per query and stage, in microseconds."""
+        n = max(self.nq, 1)
+        return {name[:-2]: getattr(self, name) * 1e6 / n for name in ("coarse_s", "scan_s", "rerank_s", "output_s")}
+
+    def rerank_ns_per_candidate(self) -> float:
+        """Thread time of the rerank stage per re-scored (query, row) pair, in nanoseconds."""
+        return self.rerank_s * 1e9 / self.candidates_reranked if self.candidates_reranked else 0.0
+

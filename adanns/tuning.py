@@ -29,6 +29,7 @@ from ._measure import recall_at_k
 from ._validation import as_int, as_matrix
 from .cost import CostModel
 from .params import KEYS as _KEYS
+from .params import SearchStats
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ class Tunable:
         probe_dim: Optional[int] = None,
         target_recall: Optional[float] = None,
         budget: Optional[float] = None,
+        stats: Optional[SearchStats] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim).
 
@@ -289,6 +291,8 @@ class Tunable:
                 point whose recall on the tuning sample reached this value (needs :meth:`tune`).
             budget: instead of explicit settings, the most accurate tuned operating point
                 whose modelled cost fits this many multiply-adds per query (:mod:`adanns.cost`).
+            stats: a :class:`adanns.SearchStats` to which this call adds its per-stage thread
+                time (coarse, scan, rerank, output) and work counters.
 
         Returns:
             ``(D, I)``, both (nq, k): distances (squared L2, ascending) or similarities
@@ -308,7 +312,7 @@ class Tunable:
             if given:
                 raise ValueError(f"target_recall / budget choose the settings; do not also pass {sorted(given)}")
             given = self.operating_point(target_recall=target_recall, budget=budget).settings()
-        return self._search_with(xq, k, self._full_settings(given))
+        return self._search_with(xq, k, self._full_settings(given), stats)
 
     def tune(
         self,
@@ -378,7 +382,8 @@ class Tunable:
     def _fixed_settings(self) -> Dict[str, int]:
         raise NotImplementedError
 
-    def _search_with(self, xq: Any, k: int, s: Dict[str, int]) -> Tuple[np.ndarray, np.ndarray]:
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int],
+                     stats: Optional[SearchStats] = None) -> Tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:

@@ -151,3 +151,30 @@ def test_approximate_results_are_consistent(data):
         np.testing.assert_allclose(D[ok], np.take_along_axis(ref, np.where(ok, I, 0), 1)[ok], atol=2e-4 * max(1, np.abs(ref).max()))
         sign = 1 if metric == "l2" else -1
         assert (np.diff(sign * D, axis=1)[ok[:, 1:]] >= -1e-6).all()
+
+
+def test_search_stats_per_stage():
+    """search(stats=...) reports every stage's thread time and exact work counters."""
+    rng = np.random.default_rng(3)
+    xb = rng.standard_normal((3000, 40)).astype(np.float32)
+    xq = rng.standard_normal((50, 40)).astype(np.float32)
+    index = adanns.IVFIndex(dim=40, nlist=16, coarse_dim=8, metric="l2")
+    index.train(xb)
+    index.add(xb)
+    st = adanns.SearchStats()
+    D, I = index.search(xq, 5, nprobe=16, scan_dim=12, rerank_k=20, stats=st)
+    D0, I0 = index.search(xq, 5, nprobe=16, scan_dim=12, rerank_k=20)
+    np.testing.assert_array_equal(I, I0)  # asking for figures does not change the answer
+    assert st.nq == 50
+    assert st.rows_scanned == 50 * 3000        # every list probed: every row scored per query
+    assert st.candidates_reranked == 50 * 20   # the shortlist of every query re-scored
+    assert st.coarse_s > 0 and st.scan_s > 0 and st.rerank_s > 0 and st.output_s >= 0
+    assert st.rerank_ns_per_candidate() > 0
+    index.search(xq, 5, nprobe=2, stats=st)     # accumulates; no rerank stage
+    assert st.nq == 100 and st.candidates_reranked == 50 * 20
+    pq = adanns.IVFPQIndex(dim=40, nlist=16, coarse_dim=8, pq_dim=16, m=4, keep_full="ram")
+    pq.train(xb)
+    pq.add(xb)
+    s2 = adanns.SearchStats()
+    pq.search(xq, 5, nprobe=4, rerank_k=10, stats=s2)
+    assert s2.nq == 50 and s2.candidates_reranked == 50 * 10 and s2.rows_scanned > 0

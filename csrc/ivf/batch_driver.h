@@ -30,6 +30,7 @@
 //   the full row (stride BatchSpec::dim) of list l, row r.
 #pragma once
 #include <algorithm>
+#include <mutex>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -40,6 +41,7 @@
 #include "common/metric.h"
 #include "common/norms.h"
 #include "common/parallel.h"
+#include "common/stats.h"
 #include "common/topk.h"
 #include "kernels/kernels.h"
 
@@ -70,7 +72,8 @@ inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_ch
 // rerank_k > 0 or qscale_dim > 0). rows may be null when rerank_k == 0.
 template <class Scanner, class RowSource>
 void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, const int64_t* probes,
-                  const float* xq, float* D, int64_t* I) {
+                  const float* xq, float* D, int64_t* I, SearchStats* stats = nullptr) {
+    std::mutex stats_mu;
     const std::size_t k = s.k, nprobe = s.nprobe, nlist = s.nlist;
     const bool rerank = s.rerank_k > 0;
     const std::size_t K1 = rerank ? std::max(k, s.rerank_k) : k;
@@ -87,7 +90,9 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         std::vector<TopKBuffer> heaps;
         heaps.reserve(cq);
         for (std::size_t j = 0; j < cq; ++j) heaps.emplace_back(cand.data() + j * 2 * K1, K1);
+        const auto t_begin = Clock::now();
         typename Scanner::Chunk chunk = sc.begin_chunk(qb, cq);
+        std::size_t scanned = 0;
 
         // Scan stage: list-major over the chunk's probed lists, tile by tile.
         const ListGroups groups = group_by_list(probes + qb * nprobe, cq, nprobe, nlist);
@@ -99,6 +104,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             if (n == 0) continue;
             const uint32_t* members = groups.members.data() + mb;
             sc.begin_list(chunk, l, members, me - mb);
+            scanned += n * (me - mb);
             for (std::size_t r0 = 0; r0 < n; r0 += tile) {
                 const std::size_t t = std::min(tile, n - r0);
                 for (std::size_t m0 = mb; m0 < me; m0 += kMB) {
@@ -121,20 +127,49 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             }
         }
 
-        // Rerank and output stages, per query.
+        const auto t_scan = Clock::now();
+
+        // Rerank stage, list-major over the whole chunk: every (query, candidate) pair is
+        // bucketed by the list of its row (a counting sort), so the rows of one list are read
+        // together while they are cached, a row wanted by several queries of the chunk is read
+        // from memory once, and the rows of the next pairs are prefetched.
+        std::vector<std::size_t> found(cq);
+        for (std::size_t j = 0; j < cq; ++j) found[j] = heaps[j].finalize();
+        if (rerank) {
+            std::vector<uint32_t> bucket(nlist + 1, 0);
+            for (std::size_t j = 0; j < cq; ++j)
+                for (std::size_t i = 0; i < found[j]; ++i) ++bucket[label_list(heaps[j].data()[i].label) + 1];
+            for (std::size_t l = 0; l < nlist; ++l) bucket[l + 1] += bucket[l];
+            const std::size_t npairs = bucket[nlist];
+            std::vector<uint32_t> pairs(npairs);  // index into cand (query j at j * 2 K1)
+            for (std::size_t j = 0; j < cq; ++j)
+                for (std::size_t i = 0; i < found[j]; ++i)
+                    pairs[bucket[label_list(heaps[j].data()[i].label)]++] = static_cast<uint32_t>(j * 2 * K1 + i);
+            auto row_of = [&](uint32_t pr) {
+                return rows->row(label_list(cand[pr].label), label_row(cand[pr].label));
+            };
+            const std::size_t row_bytes = s.rerank_dim * sizeof(float);
+            auto prefetch = [&](const float* x) {
+                const char* p = reinterpret_cast<const char*>(x);
+                for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(p + o);
+            };
+            constexpr std::size_t kAhead = 4;
+            for (std::size_t u = 0; u < std::min(kAhead, npairs); ++u) prefetch(row_of(pairs[u]));
+            for (std::size_t u = 0; u < npairs; ++u) {
+                if (u + kAhead < npairs) prefetch(row_of(pairs[u + kAhead]));
+                const uint32_t pr = pairs[u];
+                float a = 0.f, an = 0.f;
+                scan(rerank_m.kind, xq + (qb + pr / (2 * K1)) * s.dim, row_of(pr), 1, s.dim, s.rerank_dim, &a, &an);
+                cand[pr].d = rerank_m.finish(a, an);
+            }
+            for (std::size_t j = 0; j < cq; ++j) std::sort(heaps[j].data(), heaps[j].data() + found[j]);
+        }
+        const auto t_rerank = Clock::now();
+
+        // Output stage.
         for (std::size_t j = 0; j < cq; ++j) {
             const float* q = xq ? xq + (qb + j) * s.dim : nullptr;
-            const std::size_t found = heaps[j].finalize();
             Candidate* c = heaps[j].data();
-            if (rerank) {
-                for (std::size_t i = 0; i < found; ++i) {
-                    float a = 0.f, an = 0.f;
-                    scan(rerank_m.kind, q, rows->row(label_list(c[i].label), label_row(c[i].label)), 1, s.dim,
-                         s.rerank_dim, &a, &an);
-                    c[i].d = rerank_m.finish(a, an);
-                }
-                std::sort(c, c + found);
-            }
             float qscale = 1.f;
             if (s.qscale_dim > 0) {
                 const float qn = l2norm(q, s.qscale_dim);
@@ -151,6 +186,14 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 Dq[i] = l2 ? c[i].d : -c[i].d * qscale;
                 Iq[i] = sc.ids(label_list(c[i].label))[label_row(c[i].label)];
             }
+        }
+        if (stats) {
+            std::lock_guard<std::mutex> lock(stats_mu);
+            stats->scan_s += seconds(t_begin, t_scan);
+            stats->rerank_s += seconds(t_scan, t_rerank);
+            stats->output_s += seconds(t_rerank, Clock::now());
+            stats->rows_scanned += scanned;
+            for (std::size_t j = 0; j < cq; ++j) stats->candidates_reranked += rerank ? found[j] : 0;
         }
     });
 }

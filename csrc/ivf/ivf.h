@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/metric.h"
+#include "common/stats.h"
 #include "storage/invlists.h"
 #include "quant/kmeans.h"
 
@@ -49,7 +50,9 @@ public:
     std::size_t update(const float* x, std::size_t n, const int64_t* ids);
 
     // D, I: nq x k. Thread-safe against concurrent searches and adds.
-    void search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const;
+    // stats (optional): per-stage thread time and work counters are added to it.
+    void search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
+                SearchStats* stats = nullptr) const;
 
     // The nprobe lists each query would probe on the probe_dim prefix (nq x nprobe), best first.
     void probe(const float* xq, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
@@ -70,8 +73,8 @@ private:
                               std::vector<int64_t>& assign) const;
     // Cosine: unit queries in buf (the returned pointer); otherwise xq itself.
     const float* prepare_queries(const float* xq, std::size_t nq, std::vector<float>& buf) const;
-    void search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
-                       int64_t* I) const;
+    void search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
+                       SearchStats* stats) const;
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
                       int64_t* probes) const;
 

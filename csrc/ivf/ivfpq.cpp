@@ -476,7 +476,8 @@ struct PQRows {
 
 }  // namespace
 
-void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, float* D, int64_t* I) const {
+void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, float* D, int64_t* I,
+                    SearchStats* stats) const {
     if (p.k == 0) throw std::invalid_argument("k must be >= 1");
     if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
     if (p.rerank_k > 0 && !keep_full_) throw std::invalid_argument("rerank needs the full vectors (keep_full)");
@@ -484,8 +485,10 @@ void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, fl
     if (!trained_) throw std::logic_error("the index must be trained before search");
     if (nq == 0) return;
 
+    const auto t0 = Clock::now();
     std::vector<int64_t> probes(nq * p.nprobe);
     coarse_probe(xq, nq, p.nprobe, probes.data());
+    if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), nq);
     const bool l2 = metric_ == kMetricL2;
     const PQScanner sc{*this, lists_, xq, dim_, pq_dim_, m_, dsub_, m_ * kPQKsub, l2, l2 && !l2_terms_.empty(),
                        anchors_.data(), anchors_rot_.data(), codebooks_.data(),
@@ -494,7 +497,7 @@ void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, fl
     const PQRows rows{lists_, full_};
     // Rerank exact on all dims (cosine rows are stored normalised); no prefix rescaling.
     const BatchSpec s{nq, nlist_, p.nprobe, p.k, p.rerank_k, dim_, dim_, 0, metric_, 256, 16};
-    batch_search(sc, &rows, s, probes.data(), xq, D, I);
+    batch_search(sc, &rows, s, probes.data(), xq, D, I, stats);
 }
 
 }  // namespace adanns

@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "common/stats.h"
 #include "quant/pq.h"
 #include "storage/code_lists.h"
 #include "storage/rerank_store.h"
@@ -78,7 +79,8 @@ public:
     void reset();
 
     // Queries normalised for cosine. D, I: nq x k.
-    void search(const float* xq, std::size_t nq, const PQSearchParams& p, float* D, int64_t* I) const;
+    void search(const float* xq, std::size_t nq, const PQSearchParams& p, float* D, int64_t* I,
+                SearchStats* stats = nullptr) const;
 
     std::vector<float> centroids() const;
     std::vector<float> anchors() const;

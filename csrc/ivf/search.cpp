@@ -98,7 +98,8 @@ const float* IVFCore::prepare_queries(const float* xq, std::size_t nq, std::vect
     return buf.data();
 }
 
-void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I) const {
+void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
+                     SearchStats* stats) const {
     if (p.k == 0) throw std::invalid_argument("k must be >= 1");
     if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
     if (p.scan_dim == 0 || p.scan_dim > dim_) throw std::invalid_argument("scan_dim must be in 1..dim");
@@ -109,7 +110,7 @@ void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, flo
     xq = prepare_queries(xq, nq, normed);
     std::shared_lock<std::shared_mutex> lock(mu_);
     if (!trained_) throw std::logic_error("the index must be trained before search");
-    search_locked(xq, nq, p, D, I);
+    search_locked(xq, nq, p, D, I, stats);
 }
 
 void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
@@ -123,10 +124,13 @@ void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::si
     coarse_probe(xq, nq, nprobe, probe_dim, probes);
 }
 
-void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D,
-                            int64_t* I) const {
+void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
+                            SearchStats* stats) const {
+    const auto t0 = Clock::now();
     std::vector<int64_t> probes(nq * p.nprobe);
     coarse_probe(xq, nq, p.nprobe, p.probe_dim, probes.data());
+    // The coarse stage runs its own parallel loop: its thread time is wall time x threads.
+    if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), std::max<std::size_t>(nq, 1));
     const std::size_t sd = p.scan_dim;
     const std::size_t rd = p.rerank_k > 0 ? p.rerank_dim : sd;
     // Row tiles of about 128 KiB of scanned data stay in L2 while the chunk's queries go over them.
@@ -135,7 +139,7 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
     // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||.
     const BatchSpec s{nq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
                       metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256};
-    batch_search(sc, &lists_, s, probes.data(), xq, D, I);
+    batch_search(sc, &lists_, s, probes.data(), xq, D, I, stats);
 }
 
 }  // namespace adanns

@@ -119,7 +119,7 @@ void bind_ivf(py::module_& m) {
         .def(
             "search",
             [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
-               std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim) {
+               std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim, bool with_stats) -> py::object {
                 check_2d(xq, self.dim(), "queries");
                 const std::size_t nq = xq.shape(0);
                 SearchParams p;
@@ -132,15 +132,18 @@ void bind_ivf(py::module_& m) {
                 if (k == 0) throw std::invalid_argument("k must be >= 1");
                 std::vector<float> D(nq * k);
                 std::vector<int64_t> I(nq * k);
+                SearchStats st;
                 {
                     py::gil_scoped_release nogil;
-                    self.search(xq.data(), nq, p, D.data(), I.data());
+                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr);
                 }
-                return py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
-                                      to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
+                py::tuple out = py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
+                                               to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
+                if (!with_stats) return std::move(out);
+                return py::make_tuple(out[0], out[1], stats_dict(st));
             },
             py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("scan_dim"), py::arg("rerank_k"),
-            py::arg("rerank_dim"), py::arg("probe_dim") = 0)
+            py::arg("rerank_dim"), py::arg("probe_dim") = 0, py::arg("with_stats") = false)
         .def(
             "probe",
             [](const IVFCore& self, FArray xq, std::size_t nprobe, std::size_t probe_dim) {

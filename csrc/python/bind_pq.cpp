@@ -241,7 +241,8 @@ void bind_pq(py::module_& m) {
             py::arg("x"), py::arg("ids"), py::arg("seq"))
         .def(
             "search",
-            [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k) {
+            [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k,
+               bool with_stats) -> py::object {
                 check_2d(xq, self.dim(), "queries");
                 if (k == 0) throw std::invalid_argument("k must be >= 1");
                 const std::size_t nq = xq.shape(0);
@@ -251,14 +252,17 @@ void bind_pq(py::module_& m) {
                 p.rerank_k = rerank_k;
                 std::vector<float> D(nq * k);
                 std::vector<int64_t> I(nq * k);
+                SearchStats st;
                 {
                     py::gil_scoped_release nogil;
-                    self.search(xq.data(), nq, p, D.data(), I.data());
+                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr);
                 }
-                return py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
-                                      to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
+                py::tuple out = py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
+                                               to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
+                if (!with_stats) return std::move(out);
+                return py::make_tuple(out[0], out[1], stats_dict(st));
             },
-            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"))
+            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"), py::arg("with_stats") = false)
         .def("centroids",
              [](const PQCore& self) {
                  return to_numpy(self.centroids(), {py::ssize_t(self.nlist() > 1 ? self.nlist() : 0),

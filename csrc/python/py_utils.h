@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/stats.h"
+
 namespace adanns {
 namespace pyutil {
 
@@ -44,6 +46,18 @@ py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
     py::capsule owner(owned.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
     owned.release();
     return py::array_t<T>(shape, data, owner);
+}
+
+// A search's per-stage figures as a dict (adanns.SearchStats is built from it in Python).
+inline py::dict stats_dict(const SearchStats& st) {
+    py::dict d;
+    d["coarse_s"] = st.coarse_s;
+    d["scan_s"] = st.scan_s;
+    d["rerank_s"] = st.rerank_s;
+    d["output_s"] = st.output_s;
+    d["rows_scanned"] = st.rows_scanned;
+    d["candidates_reranked"] = st.candidates_reranked;
+    return d;
 }
 
 }  // namespace pyutil
