@@ -89,14 +89,22 @@ public:
         e_[n_].label = label;
         if (++n_ == 2 * k_) compact();
     }
-    // Sorts the best (up to k) first; returns how many there are. Slots n..k-1 become (+inf, -1).
-    std::size_t finalize() {
+    // Keeps the best (up to k) in slots 0..n-1, in no particular order; returns n. Slots n..k-1
+    // become (+inf, -1). Cheaper than finalize() where the order is not needed yet (a shortlist
+    // that will be re-scored, or merged into another).
+    std::size_t select() {
         if (n_ > k_) compact();
-        std::sort(e_, e_ + n_);
         for (std::size_t i = n_; i < k_; ++i) e_[i] = Candidate{std::numeric_limits<float>::infinity(), -1};
         return n_;
     }
+    // As select(), then sorted best first.
+    std::size_t finalize() {
+        const std::size_t n = select();
+        std::sort(e_, e_ + n);
+        return n;
+    }
     Candidate* data() { return e_; }
+    const Candidate* data() const { return e_; }
 
 private:
     void compact() {

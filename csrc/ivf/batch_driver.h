@@ -15,6 +15,7 @@
 //
 // Scanner concept (a class with these members, all const and thread-safe across chunks):
 //   static constexpr std::size_t kMembersPerCall;   // max m passed to scan_tile
+//   static constexpr bool kListParallel;            // begin_chunk is cheap: threads may share a chunk by lists
 //   struct Chunk;                                   // per-chunk scratch (LUTs, buffers)
 //   Chunk begin_chunk(std::size_t qb, std::size_t cq) const;        // queries [qb, qb+cq)
 //   std::size_t tile_rows() const;                  // rows per tile
@@ -30,6 +31,7 @@
 //   the full row (stride BatchSpec::dim) of list l, row r.
 #pragma once
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <cstddef>
 #include <cstdint>
@@ -68,12 +70,35 @@ inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_ch
     return std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (32 * K1)));
 }
 
+namespace detail {
+
+// Per-query shortlists over one candidate array (2 K1 entries per query).
+struct Shortlists {
+    std::vector<Candidate> cand;
+    std::vector<TopKBuffer> heaps;
+    Shortlists(std::size_t cq, std::size_t K1) : cand(cq * 2 * K1) {
+        heaps.reserve(cq);
+        for (std::size_t j = 0; j < cq; ++j) heaps.emplace_back(cand.data() + j * 2 * K1, K1);
+    }
+};
+
+}  // namespace detail
+
 // probes: nq x nprobe lists per query. xq: the rerank queries (nq x dim; only read when
 // rerank_k > 0 or qscale_dim > 0). rows may be null when rerank_k == 0.
+//
+// Two ways to spread a batch over the threads, with identical results (each shortlist keeps
+// exactly the K1 smallest (distance, label) pairs, whatever order they arrive in):
+// * query chunks (about 4 per thread, one thread per chunk): for few queries, and for scanners
+//   whose per-chunk setup is costly (Scanner::kListParallel == false, e.g. PQ look-up tables);
+// * list-parallel chunks (Scanner::kListParallel): all threads work on one large chunk of
+//   queries, each taking whole lists, so every probed list is read once per chunk for all of
+//   its queries (the most reuse of each row fetched from memory); per-thread shortlists are
+//   merged per query, then the rerank runs list-major over the chunk's (query, candidate)
+//   pairs, bucketed by list and spread over the threads by list.
 template <class Scanner, class RowSource>
 void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, const int64_t* probes,
                   const float* xq, float* D, int64_t* I, SearchStats* stats = nullptr) {
-    std::mutex stats_mu;
     const std::size_t k = s.k, nprobe = s.nprobe, nlist = s.nlist;
     const bool rerank = s.rerank_k > 0;
     const std::size_t K1 = rerank ? std::max(k, s.rerank_k) : k;
@@ -83,27 +108,20 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     constexpr std::size_t kMB = Scanner::kMembersPerCall;
     const bool l2 = s.metric == kMetricL2;
     const float missing = l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+    const std::size_t nthreads = static_cast<std::size_t>(max_threads());
+    std::mutex stats_mu;
 
-    parallel_for_chunks(s.nq, chunk_size(s.nq, K1, s.min_chunk, s.max_chunk), [&](std::size_t qb, std::size_t qe) {
-        const std::size_t cq = qe - qb;
-        std::vector<Candidate> cand(cq * 2 * K1);
-        std::vector<TopKBuffer> heaps;
-        heaps.reserve(cq);
-        for (std::size_t j = 0; j < cq; ++j) heaps.emplace_back(cand.data() + j * 2 * K1, K1);
-        const auto t_begin = Clock::now();
-        typename Scanner::Chunk chunk = sc.begin_chunk(qb, cq);
+    // Scan stage for lists [lb, le) of a chunk (queries qb + group members): threshold push of
+    // every scored row into the member's shortlist. Returns the (query, row) pairs scored.
+    auto scan_lists = [&](typename Scanner::Chunk& chunk, const ListGroups& groups, std::size_t lb, std::size_t le,
+                          std::vector<TopKBuffer>& heaps, std::vector<float>& dist) {
         std::size_t scanned = 0;
-
-        // Scan stage: list-major over the chunk's probed lists, tile by tile.
-        const ListGroups groups = group_by_list(probes + qb * nprobe, cq, nprobe, nlist);
-        std::vector<float> dist(kMB * tile);
-        for (std::size_t l = 0; l < nlist; ++l) {
+        for (std::size_t l = lb; l < le; ++l) {
             const std::size_t mb = groups.start[l], me = groups.start[l + 1];
             if (mb == me) continue;
             const std::size_t n = sc.list_size(l);
             if (n == 0) continue;
-            const uint32_t* members = groups.members.data() + mb;
-            sc.begin_list(chunk, l, members, me - mb);
+            sc.begin_list(chunk, l, groups.members.data() + mb, me - mb);
             scanned += n * (me - mb);
             for (std::size_t r0 = 0; r0 < n; r0 += tile) {
                 const std::size_t t = std::min(tile, n - r0);
@@ -111,7 +129,6 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                     const std::size_t m = std::min(kMB, me - m0);
                     const uint32_t* mem = groups.members.data() + m0;
                     sc.scan_tile(chunk, l, r0, t, mem, m, dist.data());
-                    // Threshold push into each member's shortlist.
                     for (std::size_t i = 0; i < m; ++i) {
                         TopKBuffer& h = heaps[mem[i]];
                         const float* d = dist.data() + i * t;
@@ -126,48 +143,47 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 }
             }
         }
+        return scanned;
+    };
 
-        const auto t_scan = Clock::now();
+    // The chunk's (query, candidate) pairs bucketed by list: pairs[bucket[l] .. bucket[l + 1]) are
+    // the indices into cand (query j at j * 2 K1) of the candidates in list l.
+    auto bucket_pairs = [&](const std::vector<TopKBuffer>& heaps, const std::vector<std::size_t>& found,
+                            std::vector<uint32_t>& bucket, std::vector<uint32_t>& pairs) {
+        const std::size_t cq = heaps.size();
+        bucket.assign(nlist + 1, 0);
+        for (std::size_t j = 0; j < cq; ++j)
+            for (std::size_t i = 0; i < found[j]; ++i) ++bucket[label_list(heaps[j].data()[i].label) + 1];
+        for (std::size_t l = 0; l < nlist; ++l) bucket[l + 1] += bucket[l];
+        std::vector<uint32_t> pos(bucket.begin(), bucket.end() - 1);
+        pairs.resize(bucket[nlist]);
+        for (std::size_t j = 0; j < cq; ++j)
+            for (std::size_t i = 0; i < found[j]; ++i)
+                pairs[pos[label_list(heaps[j].data()[i].label)]++] = static_cast<uint32_t>(j * 2 * K1 + i);
+    };
 
-        // Rerank stage, list-major over the whole chunk: every (query, candidate) pair is
-        // bucketed by the list of its row (a counting sort), so the rows of one list are read
-        // together while they are cached, a row wanted by several queries of the chunk is read
-        // from memory once, and the rows of the next pairs are prefetched.
-        std::vector<std::size_t> found(cq);
-        for (std::size_t j = 0; j < cq; ++j) found[j] = heaps[j].finalize();
-        if (rerank) {
-            std::vector<uint32_t> bucket(nlist + 1, 0);
-            for (std::size_t j = 0; j < cq; ++j)
-                for (std::size_t i = 0; i < found[j]; ++i) ++bucket[label_list(heaps[j].data()[i].label) + 1];
-            for (std::size_t l = 0; l < nlist; ++l) bucket[l + 1] += bucket[l];
-            const std::size_t npairs = bucket[nlist];
-            std::vector<uint32_t> pairs(npairs);  // index into cand (query j at j * 2 K1)
-            for (std::size_t j = 0; j < cq; ++j)
-                for (std::size_t i = 0; i < found[j]; ++i)
-                    pairs[bucket[label_list(heaps[j].data()[i].label)]++] = static_cast<uint32_t>(j * 2 * K1 + i);
-            auto row_of = [&](uint32_t pr) {
-                return rows->row(label_list(cand[pr].label), label_row(cand[pr].label));
-            };
-            const std::size_t row_bytes = s.rerank_dim * sizeof(float);
-            auto prefetch = [&](const float* x) {
-                const char* p = reinterpret_cast<const char*>(x);
-                for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(p + o);
-            };
-            constexpr std::size_t kAhead = 4;
-            for (std::size_t u = 0; u < std::min(kAhead, npairs); ++u) prefetch(row_of(pairs[u]));
-            for (std::size_t u = 0; u < npairs; ++u) {
-                if (u + kAhead < npairs) prefetch(row_of(pairs[u + kAhead]));
-                const uint32_t pr = pairs[u];
-                float a = 0.f, an = 0.f;
-                scan(rerank_m.kind, xq + (qb + pr / (2 * K1)) * s.dim, row_of(pr), 1, s.dim, s.rerank_dim, &a, &an);
-                cand[pr].d = rerank_m.finish(a, an);
-            }
-            for (std::size_t j = 0; j < cq; ++j) std::sort(heaps[j].data(), heaps[j].data() + found[j]);
+    // Rerank of pairs [ub, ue): exact distance on rerank_dim, the rows of the next pairs prefetched.
+    const std::size_t row_bytes = s.rerank_dim * sizeof(float);
+    auto rerank_pairs = [&](std::size_t qb, Candidate* cand, const uint32_t* pairs, std::size_t np) {
+        auto row_of = [&](uint32_t pr) { return rows->row(label_list(cand[pr].label), label_row(cand[pr].label)); };
+        auto prefetch = [&](const float* x) {
+            const char* p = reinterpret_cast<const char*>(x);
+            for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(p + o);
+        };
+        constexpr std::size_t kAhead = 4;
+        for (std::size_t u = 0; u < std::min(kAhead, np); ++u) prefetch(row_of(pairs[u]));
+        for (std::size_t u = 0; u < np; ++u) {
+            if (u + kAhead < np) prefetch(row_of(pairs[u + kAhead]));
+            const uint32_t pr = pairs[u];
+            float a = 0.f, an = 0.f;
+            scan(rerank_m.kind, xq + (qb + pr / (2 * K1)) * s.dim, row_of(pr), 1, s.dim, s.rerank_dim, &a, &an);
+            cand[pr].d = rerank_m.finish(a, an);
         }
-        const auto t_rerank = Clock::now();
+    };
 
-        // Output stage.
-        for (std::size_t j = 0; j < cq; ++j) {
+    // Output stage for queries [jb, je) of a chunk starting at qb.
+    auto output = [&](std::size_t qb, std::vector<TopKBuffer>& heaps, std::size_t jb, std::size_t je) {
+        for (std::size_t j = jb; j < je; ++j) {
             const float* q = xq ? xq + (qb + j) * s.dim : nullptr;
             Candidate* c = heaps[j].data();
             float qscale = 1.f;
@@ -187,15 +203,101 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 Iq[i] = sc.ids(label_list(c[i].label))[label_row(c[i].label)];
             }
         }
-        if (stats) {
-            std::lock_guard<std::mutex> lock(stats_mu);
-            stats->scan_s += seconds(t_begin, t_scan);
-            stats->rerank_s += seconds(t_scan, t_rerank);
-            stats->output_s += seconds(t_rerank, Clock::now());
-            stats->rows_scanned += scanned;
-            for (std::size_t j = 0; j < cq; ++j) stats->candidates_reranked += rerank ? found[j] : 0;
+    };
+
+    auto add_stats = [&](double scan_s, double rerank_s, double output_s, std::size_t scanned, std::size_t reranked) {
+        if (!stats) return;
+        std::lock_guard<std::mutex> lock(stats_mu);
+        stats->scan_s += scan_s;
+        stats->rerank_s += rerank_s;
+        stats->output_s += output_s;
+        stats->rows_scanned += scanned;
+        stats->candidates_reranked += reranked;
+    };
+
+    const bool list_parallel =
+        Scanner::kListParallel && nthreads > 1 && nlist >= 8 * nthreads && s.nq * nprobe >= 64 * nthreads;
+    if (!list_parallel) {
+        parallel_for_chunks(s.nq, chunk_size(s.nq, K1, s.min_chunk, s.max_chunk), [&](std::size_t qb, std::size_t qe) {
+            const std::size_t cq = qe - qb;
+            detail::Shortlists sl(cq, K1);
+            const auto t0 = Clock::now();
+            typename Scanner::Chunk chunk = sc.begin_chunk(qb, cq);
+            const ListGroups groups = group_by_list(probes + qb * nprobe, cq, nprobe, nlist);
+            std::vector<float> dist(kMB * tile);
+            const std::size_t scanned = scan_lists(chunk, groups, 0, nlist, sl.heaps, dist);
+            const auto t1 = Clock::now();
+            std::vector<std::size_t> found(cq);
+            for (std::size_t j = 0; j < cq; ++j) found[j] = rerank ? sl.heaps[j].select() : sl.heaps[j].finalize();
+            std::size_t reranked = 0;
+            if (rerank) {
+                std::vector<uint32_t> bucket, pairs;
+                bucket_pairs(sl.heaps, found, bucket, pairs);
+                rerank_pairs(qb, sl.cand.data(), pairs.data(), pairs.size());
+                for (std::size_t j = 0; j < cq; ++j) std::sort(sl.heaps[j].data(), sl.heaps[j].data() + found[j]);
+                reranked = pairs.size();
+            }
+            const auto t2 = Clock::now();
+            output(qb, sl.heaps, 0, cq);
+            add_stats(seconds(t0, t1), seconds(t1, t2), seconds(t2, Clock::now()), scanned, reranked);
+        });
+        return;
+    }
+
+    // List-parallel chunks: per-thread shortlists bounded with the merged ones to about 64 MiB.
+    const std::size_t cmax = std::max<std::size_t>(
+        1, std::min<std::size_t>(s.max_chunk * 4, (std::size_t(64) << 20) / ((nthreads + 1) * 32 * K1)));
+    const double nt = static_cast<double>(nthreads);
+    for (std::size_t qb = 0; qb < s.nq; qb += cmax) {
+        const std::size_t cq = std::min(cmax, s.nq - qb);
+        const auto t0 = Clock::now();
+        const ListGroups groups = group_by_list(probes + qb * nprobe, cq, nprobe, nlist);
+        std::vector<std::unique_ptr<detail::Shortlists>> local(nthreads);
+        std::vector<std::size_t> scanned(nthreads, 0);
+        const std::size_t lgrain = std::max<std::size_t>(1, nlist / (32 * nthreads));
+        parallel_for_chunks(nlist, lgrain, [&](std::size_t lb, std::size_t le) {
+            const std::size_t tid = static_cast<std::size_t>(thread_id());
+            if (!local[tid]) local[tid] = std::make_unique<detail::Shortlists>(cq, K1);
+            typename Scanner::Chunk chunk = sc.begin_chunk(qb, cq);
+            std::vector<float> dist(kMB * tile);
+            scanned[tid] += scan_lists(chunk, groups, lb, le, local[tid]->heaps, dist);
+        });
+        // Merge the threads' shortlists into one per query.
+        detail::Shortlists sl(cq, K1);
+        std::vector<std::size_t> found(cq);
+        parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) {
+            for (std::size_t j = jb; j < je; ++j) {
+                for (auto& part : local) {
+                    if (!part) continue;
+                    TopKBuffer& h = part->heaps[j];
+                    const std::size_t n = h.select();
+                    for (std::size_t i = 0; i < n; ++i)
+                        if (h.data()[i].d <= sl.heaps[j].threshold()) sl.heaps[j].push(h.data()[i].d, h.data()[i].label);
+                }
+                found[j] = rerank ? sl.heaps[j].select() : sl.heaps[j].finalize();
+            }
+        });
+        local.clear();
+        const auto t1 = Clock::now();
+        std::size_t reranked = 0;
+        if (rerank) {
+            std::vector<uint32_t> bucket, pairs;
+            bucket_pairs(sl.heaps, found, bucket, pairs);
+            parallel_for_chunks(nlist, lgrain, [&](std::size_t lb, std::size_t le) {
+                rerank_pairs(qb, sl.cand.data(), pairs.data() + bucket[lb], bucket[le] - bucket[lb]);
+            });
+            parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) {
+                for (std::size_t j = jb; j < je; ++j) std::sort(sl.heaps[j].data(), sl.heaps[j].data() + found[j]);
+            });
+            reranked = pairs.size();
         }
-    });
+        const auto t2 = Clock::now();
+        parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) { output(qb, sl.heaps, jb, je); });
+        std::size_t total = 0;
+        for (std::size_t v : scanned) total += v;
+        // Every stage kept all threads busy: thread time = wall time x threads.
+        add_stats(seconds(t0, t1) * nt, seconds(t1, t2) * nt, seconds(t2, Clock::now()) * nt, total, reranked);
+    }
 }
 
 }  // namespace adanns
