@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+import adanns
+import adanns.gpu
+
 ROOT = Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 FULL = os.environ.get("ADANNS_DOCS_FULL") == "1"
@@ -42,6 +45,8 @@ def test_python_blocks_run(path, tmp_path, monkeypatch):
     for i, code in enumerate(blocks(path, "python")):
         if "import ray" in code and importlib.util.find_spec("ray") is None:
             continue  # the optional extra is not installed (CI installs it)
+        if "adanns.gpu" in code and not adanns.gpu.is_available():
+            continue  # needs a CUDA build and a GPU (tests/test_gpu.py says so when skipped)
         try:
             exec(compile(scaled(code), f"{path.name}[block {i + 1}]", "exec"), namespace)
         except Exception as e:  # the block and its error, not only a traceback into exec
