@@ -19,6 +19,7 @@
 
 namespace py = pybind11;
 void bind_pq(py::module_& m);  // bindings_pq.cpp
+void init_graph(py::module_& m);  // python/graph.cpp
 using namespace adanns;
 
 using namespace adanns::pyutil;
@@ -249,4 +250,5 @@ PYBIND11_MODULE(_core, m) {
                                   to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
         });
     bind_pq(m);
+    init_graph(m);
 }

@@ -1,0 +1,76 @@
+// AVX2/FMA gather kernel (compiled with -mavx2 -mfma; no STL templates in this unit).
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "../distances.h"
+#include "gather_kernels.h"
+
+namespace adanns {
+namespace {
+
+alignas(32) const int32_t kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    const __m256 ab = _mm256_hadd_ps(a, b);
+    const __m256 cd = _mm256_hadd_ps(c, d);
+    const __m256 abcd = _mm256_hadd_ps(ab, cd);
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+template <int KIND>
+inline void step(__m256 qv, __m256 xv, __m256& a, __m256& nn) {
+    if (KIND == kScanL2) {
+        const __m256 d = _mm256_sub_ps(qv, xv);
+        a = _mm256_fmadd_ps(d, d, a);
+    } else {
+        a = _mm256_fmadd_ps(qv, xv, a);
+        if (KIND == kScanIPNorm) nn = _mm256_fmadd_ps(xv, xv, nn);
+    }
+}
+
+// Four rows at a time: four independent FMA chains hide the FMA latency.
+template <int KIND>
+void gather_impl(const float* q, const float* base, std::size_t stride, const uint32_t* idx, std::size_t n,
+                 std::size_t w, float* out, float* out_norm) {
+    const std::size_t nfull = w / 8;
+    const std::size_t rem = w % 8;
+    const __m256i mask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMask + 8 - rem));
+    const __m256 qtail = rem ? _mm256_maskload_ps(q + nfull * 8, mask) : _mm256_setzero_ps();
+    float tmp[4], tmpn[4];
+    for (std::size_t i = 0; i < n; i += 4) {
+        const std::size_t m = n - i < 4 ? n - i : 4;
+        const float* x[4];
+        for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+        __m256 a[4], nn[4];
+        for (int r = 0; r < 4; ++r) {
+            a[r] = _mm256_setzero_ps();
+            nn[r] = _mm256_setzero_ps();
+        }
+        for (std::size_t c = 0; c < nfull; ++c) {
+            const __m256 qv = _mm256_loadu_ps(q + c * 8);
+            for (int r = 0; r < 4; ++r) step<KIND>(qv, _mm256_loadu_ps(x[r] + c * 8), a[r], nn[r]);
+        }
+        if (rem)
+            for (int r = 0; r < 4; ++r) step<KIND>(qtail, _mm256_maskload_ps(x[r] + nfull * 8, mask), a[r], nn[r]);
+        _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
+        if (KIND == kScanIPNorm) _mm_storeu_ps(tmpn, hsum4(nn[0], nn[1], nn[2], nn[3]));
+        for (std::size_t r = 0; r < m; ++r) {
+            out[i + r] = tmp[r];
+            if (KIND == kScanIPNorm) out_norm[i + r] = tmpn[r];
+        }
+    }
+}
+
+}  // namespace
+
+void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
+                 std::size_t n, std::size_t w, float* out, float* out_norm) {
+    if (kind == kScanL2)
+        gather_impl<kScanL2>(q, base, stride, idx, n, w, out, out_norm);
+    else if (kind == kScanIP)
+        gather_impl<kScanIP>(q, base, stride, idx, n, w, out, out_norm);
+    else
+        gather_impl<kScanIPNorm>(q, base, stride, idx, n, w, out, out_norm);
+}
+
+}  // namespace adanns
