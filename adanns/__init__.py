@@ -19,12 +19,13 @@ from . import _core
 from .index import FlatIndex, IVFIndex
 from .io import FORMAT_VERSION, FormatError
 from .pq_index import IVFPQIndex, PQIndex  # noqa: E402  (AdANNS-(IVF)(O)PQ, docs/pq.md)
+from .graph_index import GraphIndex  # noqa: E402  (graph on a prefix, docs/graph.md)
 
 __version__ = "0.1.0"
-__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "load", "FormatError", "FORMAT_VERSION", "simd_level"]
+__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "GraphIndex", "load", "FormatError", "FORMAT_VERSION", "simd_level"]
 
 
-def load(path: Union[str, "os.PathLike[str]"]) -> Union[IVFIndex, FlatIndex]:
+def load(path: Union[str, "os.PathLike[str]"]) -> Union[IVFIndex, FlatIndex, IVFPQIndex, PQIndex, GraphIndex]:
     """Loads an index saved with ``index.save(path)``.
 
     Raises:

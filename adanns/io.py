@@ -228,6 +228,9 @@ def load_index(path: Union[str, "os.PathLike[str]"], *, _check_crc: bool = True)
         if header.get("type") in ("pq", "ivfpq"):  # PQ indices: adanns/io_pq.py
             from .io_pq import load_pq
             return load_pq(os.fspath(path), buf, header, _check_crc)
+        if header.get("type") == "graph":  # GraphIndex: adanns/graph_index.py
+            from .graph_index import load_graph
+            return load_graph(buf, header, _check_crc)
         sections = {name: arr for name, (arr, _) in read_sections(buf, header, _check_crc).items()}
         try:
             index = _build(header, sections, IVFIndex, FlatIndex)
