@@ -30,6 +30,7 @@ import json
 with atheris.instrument_imports():
     import adanns
     import adanns.io_pq  # noqa: F401  (imported lazily by load: instrument it too)
+    import adanns.graph_index  # noqa: F401
     from adanns.io import _PREFIX, FormatError, _crc, load_index
 
 _PATH = os.path.join(tempfile.mkdtemp(prefix="adanns-fuzz-"), "input.adanns")
@@ -47,7 +48,14 @@ def exercise(index) -> None:
     nprobe = {"nprobe": min(2, index.nlist)} if ivf_like else {}
     index.search(xq, k, **nprobe)
     rerank_ok = getattr(index, "keep_full", "ram") is not None
-    if isinstance(index, (adanns.IVFIndex, adanns.FlatIndex)):
+    if isinstance(index, adanns.GraphIndex):
+        index.search(xq, k, beam=8, rerank_k=min(n, 10), walk_dim=max(1, index.graph_dim // 2),
+                     rerank_dim=max(1, index.dim // 2))
+        index.remove_ids(np.arange(2))
+        index.add(xq[:2])
+        index.consolidate()
+        index.search(xq, 1, beam=4)
+    elif isinstance(index, (adanns.IVFIndex, adanns.FlatIndex)):
         index.search(xq, k, scan_dim=max(1, index.dim // 2), rerank_k=min(n, 10), **nprobe)
         index.remove_ids(np.arange(2))
     elif rerank_ok:
@@ -68,7 +76,9 @@ def _valid_files():
                            pq_niter=2, opq_niter=1)
     pq.train(big)
     pq.add(big[:20])
-    for index in (ivf, flat, pq):
+    graph = adanns.GraphIndex(6, 3, degree=4, metric="ip")
+    graph.add(x)
+    for index in (ivf, flat, pq, graph):
         index.save(_PATH)
         out.append(open(_PATH, "rb").read())
     return out
@@ -76,7 +86,7 @@ def _valid_files():
 
 _BASES = None
 _FIELDS = ["type", "dim", "ntotal", "nlist", "coarse_dim", "metric", "niter", "seed", "kmeanspp",
-           "max_points_per_centroid"]
+           "max_points_per_centroid", "graph_dim", "degree", "entry", "next_id", "alpha", "build_beam"]
 _SECTION_FIELDS = ["name", "dtype", "shape", "offset", "nbytes", "crc32"]
 
 
@@ -94,7 +104,8 @@ def _fuzz_value(fdp):
         return None
     if kind == 5:
         return fdp.ConsumeFloat()
-    return fdp.PickValueInList(["ivf", "flat", "l2", "ip", "cosine", "float32", "int64", "ids", "vectors"])
+    return fdp.PickValueInList(["ivf", "flat", "l2", "ip", "cosine", "float32", "int64", "uint32", "ids", "vectors",
+                              "graph", "neighbors"])
 
 
 def structured(data: bytes) -> bytes:
