@@ -39,6 +39,11 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
     float tmp[4], tmpn[4];
     for (std::size_t i = 0; i < n; i += 4) {
         const std::size_t m = n - i < 4 ? n - i : 4;
+        // fetch the next block's rows while this one computes (the caller fetched the first lines)
+        for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
+            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
+            for (std::size_t off = 64; off < w * sizeof(float); off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+        }
         const float* x[4];
         for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
         __m256 a[4], nn[4];

@@ -30,9 +30,12 @@ inline uint64_t splitmix64(uint64_t& s) {
     return z ^ (z >> 31);
 }
 
+// Starts the fetch of a row: its first cache lines here (all rows of a hop at once, so their
+// memory latencies overlap); the gather kernel fetches the rest a block of rows ahead.
 inline void prefetch_row(const float* row, std::size_t w) {
     const char* p = reinterpret_cast<const char*>(row);
-    for (std::size_t off = 0; off < w * sizeof(float); off += 64) __builtin_prefetch(p + off, 0, 3);
+    __builtin_prefetch(p, 0, 3);
+    if (w > 16) __builtin_prefetch(p + 64, 0, 3);
 }
 
 inline float l2_norm(const float* x, std::size_t d) {
