@@ -20,6 +20,7 @@ from .io import FormatError, read_sections, write_index_file
 PathLike = Union[str, "os.PathLike[str]"]
 
 _NONE = 0xFFFFFFFF  # padding of an adjacency row
+_STORES = {"float32": 0, "int8": 1}
 
 
 class GraphIndex:
@@ -39,6 +40,10 @@ class GraphIndex:
         build_beam: beam of the searches that insert a vector (L of the build).
         alpha: robust-prune slack; > 1 keeps some longer edges (fewer hops).
         seed: seed of the insertion order.
+        store: how the walk prefix is kept: ``"float32"`` (a copy of the first ``graph_dim``
+            floats) or ``"int8"`` (8-bit codes of a per-dim affine quantiser fitted to the first
+            rows added: a quarter of the bytes per hop; the walk's distances are then approximate,
+            the rerank stays exact).
 
     The graph geometry is squared L2 on the prefix for every metric (for ``cosine`` the stored
     vectors are normalised, so it matches the cosine order on the full vectors); the walk uses
@@ -56,9 +61,10 @@ class GraphIndex:
         degree: int = 32,
         metric: str = "l2",
         *,
-        build_beam: int = 64,
+        build_beam: int = 128,
         alpha: float = 1.2,
         seed: int = 1234,
+        store: str = "float32",
     ) -> None:
         dim = as_int(dim, "dim", 1)
         graph_dim = dim if graph_dim is None else as_int(graph_dim, "graph_dim", 1, dim)
@@ -70,8 +76,11 @@ class GraphIndex:
         if not 1.0 <= alpha <= 4.0:
             raise ValueError(f"alpha must be in [1, 4], got {alpha}")
         seed = as_int(seed, "seed", 0, 2**64 - 1)
+        if not isinstance(store, str) or store not in _STORES:
+            raise ValueError(f"store must be one of {sorted(_STORES)}, got {store!r}")
         self._dim = dim
-        self._core = _core.GraphCore(dim, graph_dim, degree, metric_code(metric), build_beam, alpha, seed)
+        self._core = _core.GraphCore(dim, graph_dim, degree, metric_code(metric), build_beam, alpha, seed,
+                                     _STORES[store])
 
     # ----------------------------------------------------------------- properties
     @property
@@ -102,6 +111,11 @@ class GraphIndex:
         return int(self._core.seed)
 
     @property
+    def store(self) -> str:
+        """``"float32"`` or ``"int8"``: how the walk prefix is stored."""
+        return "int8" if self._core.store == 1 else "float32"
+
+    @property
     def metric(self) -> str:
         """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
         return METRIC_NAMES[self._core.metric]
@@ -126,11 +140,12 @@ class GraphIndex:
 
     def __repr__(self) -> str:
         return (f"GraphIndex(dim={self.dim}, graph_dim={self.graph_dim}, degree={self.degree}, "
-                f"metric={self.metric!r}, ntotal={self.ntotal})")
+                f"metric={self.metric!r}, store={self.store!r}, ntotal={self.ntotal})")
 
     def bytes_per_vector(self) -> int:
-        """Memory per stored vector: full row + walk prefix + adjacency + degree + id."""
-        return 4 * self.dim + 4 * self.graph_dim + 4 * self.degree + 4 + 8 + 1
+        """Memory per stored vector: full row + walk prefix + adjacency + degree + id + flag."""
+        prefix = self.graph_dim if self.store == "int8" else 4 * self.graph_dim
+        return 4 * self.dim + prefix + 4 * self.degree + 4 + 8 + 1
 
     # ----------------------------------------------------------------- updates
     def add(self, x: Any, ids: Optional[Any] = None) -> None:
@@ -228,6 +243,7 @@ class GraphIndex:
             "build_beam": self.build_beam,
             "alpha": self.alpha,
             "seed": self.seed,
+            "store": self.store,
             "entry": int(self._core.entry),
             "next_id": int(self._core.next_id),
         }
@@ -251,8 +267,11 @@ def save_graph(index: GraphIndex, path: PathLike) -> None:
     header = index._header()
     vectors, ids, neighbors = index._core.export()
     header["ntotal"] = int(ids.shape[0])
-    write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in
-                                    (("vectors", vectors), ("ids", ids), ("neighbors", neighbors))])
+    arrays = [("vectors", vectors), ("ids", ids), ("neighbors", neighbors)]
+    sq = index._core.quantizer()
+    if sq.size:  # the int8 store's quantiser (fitted once, kept so later adds encode alike)
+        arrays.append(("quantizer", sq))
+    write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in arrays])
 
 
 def _field_int(header: Dict[str, Any], key: str, lo: int, hi: int) -> int:
@@ -275,6 +294,9 @@ def load_graph(buf: memoryview, header: Dict[str, Any], check_crc: bool = True) 
     metric = header.get("metric")
     if metric not in ("l2", "ip", "cosine"):
         raise FormatError("header field 'metric' is invalid")
+    store = header.get("store", "float32")
+    if store not in _STORES:
+        raise FormatError("header field 'store' is invalid")
     alpha = header.get("alpha")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 1.0 <= alpha <= 4.0:
         raise FormatError("header field 'alpha' is missing or out of range")
@@ -296,9 +318,16 @@ def load_graph(buf: memoryview, header: Dict[str, Any], check_crc: bool = True) 
     # each row: valid neighbours, then padding only
     if not (valid | pad).all() or (pad[:, :-1] & valid[:, 1:]).any():
         raise FormatError("malformed adjacency (neighbour out of range or misplaced padding)")
-    index = GraphIndex(dim, graph_dim, degree, metric, build_beam=build_beam, alpha=float(alpha), seed=seed)
+    sq = s.get("quantizer")
+    if sq is not None and (store != "int8" or sq.shape != (2, graph_dim) or sq.dtype != np.float32
+                           or not np.isfinite(sq).all() or not (sq[1] > 0).all()):
+        raise FormatError("section 'quantizer' is invalid")
+    if store == "int8" and ntotal and sq is None:
+        raise FormatError("section 'quantizer' is missing")
+    index = GraphIndex(dim, graph_dim, degree, metric, build_beam=build_beam, alpha=float(alpha), seed=seed,
+                       store=store)
     try:
-        index._core.set_graph(vectors, ids, neighbors, entry, next_id)
+        index._core.set_graph(vectors, ids, neighbors, entry, next_id, sq)
     except (ValueError, TypeError, RuntimeError) as e:
         raise FormatError(f"inconsistent graph index file: {e}") from None
     return index

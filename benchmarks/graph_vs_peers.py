@@ -7,7 +7,8 @@ orders the dims by energy first. ``--queries`` rows (seeded) are held out as que
 
 Methods (batch search on ``--threads`` threads; single-query latency on one query at a time):
   adanns-graph        GraphIndex walked on a ``--graph-dim`` prefix, exact rerank on 384 dims
-  adanns-graph-full   the same code with graph_dim = 384 (the full-dim walk)
+  adanns-graph-int8   the same with the walk prefix stored as 8-bit codes (store="int8")
+  adanns-graph-full   the same code with graph_dim = 384 (the full-dim walk), float32
   svs-vamana          Intel SVS Vamana, float32 (degree 32, window 64, alpha 0.95 for MIP)
   faiss-hnsw          Faiss IndexHNSWFlat M=32
   hnswlib             hnswlib M=16 (32 links on layer 0, like HNSW32)
@@ -45,21 +46,25 @@ class AdannsGraph(Method):
 
     library = "adanns"
 
-    def __init__(self, ctx: Context, graph_dim: Optional[int], degree: int, build_beam: int, alpha: float) -> None:
+    def __init__(self, ctx: Context, graph_dim: Optional[int], degree: int, build_beam: int, alpha: float,
+                 store: str = "float32") -> None:
         super().__init__(ctx)
         d = ctx.dim
         self.family = "adanns-graph" if graph_dim is not None and graph_dim < d else "adanns-graph-full"
-        self.build_params = {"graph_dim": graph_dim or d, "degree": degree, "build_beam": build_beam, "alpha": alpha}
-        self._name_keys = ("graph_dim",)
+        if store != "float32":
+            self.family += f"-{store}"
+        self.build_params = {"graph_dim": graph_dim or d, "degree": degree, "build_beam": build_beam, "alpha": alpha,
+                             "store": store}
+        self._name_keys = ("graph_dim", "store")
 
     def build(self) -> None:
         p = self.build_params
         self.index = adanns.GraphIndex(self.ctx.dim, p["graph_dim"], p["degree"], self.ctx.metric,
-                                       build_beam=p["build_beam"], alpha=p["alpha"])
+                                       build_beam=p["build_beam"], alpha=p["alpha"], store=p["store"])
         self.index.add(self.ctx.xb)
 
     def series(self) -> List[List[Setting]]:
-        beams = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256]
+        beams = [10, 12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256]
         if self.family == "adanns-graph-full":  # the walk is already exact: rerank k only
             return [[{"beam": b, "rerank_k": 10} for b in beams]]
         return [[{"beam": b, "rerank_k": b} for b in beams], [{"beam": b, "rerank_k": max(10, b // 2)} for b in beams]]
@@ -93,9 +98,10 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--graph-dim", type=int, default=192)
     ap.add_argument("--degree", type=int, default=32)
-    ap.add_argument("--build-beam", type=int, default=64)
+    ap.add_argument("--build-beam", type=int, default=128)
     ap.add_argument("--alpha", type=float, default=1.2)
-    ap.add_argument("--families", default="adanns-graph,adanns-graph-full,svs-vamana,faiss-hnsw,hnswlib")
+    ap.add_argument("--families",
+                    default="adanns-graph,adanns-graph-int8,adanns-graph-full,svs-vamana,faiss-hnsw,hnswlib")
     ap.add_argument("--target", type=float, default=0.95)
     ap.add_argument("--n-single", type=int, default=300)
     ap.add_argument("--gt-cache", default=os.path.join(tempfile.gettempdir(), "adanns-gt"))
@@ -113,13 +119,16 @@ def main() -> int:
     metric = "ip"
     gt, _ = cached_ground_truth(xb, xq, metric, 100, args.gt_cache)
     cfg = SweepConfig(threads=args.threads, stop_recall=0.985, n_single=args.n_single, n_recall100=0,
-                      efs=[10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384], seed=args.seed, hnsw_m=32, hnswlib_m=16)
+                      efs=[10, 12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256, 384], seed=args.seed,
+                      hnsw_m=32, hnswlib_m=16)
     ctx = Context(xb, xq, gt, metric, cfg)
     fams = args.families.split(",")
     methods: List[Method] = []
     for f in fams:
         if f == "adanns-graph":
             methods.append(AdannsGraph(ctx, args.graph_dim, args.degree, args.build_beam, args.alpha))
+        elif f == "adanns-graph-int8":
+            methods.append(AdannsGraph(ctx, args.graph_dim, args.degree, args.build_beam, args.alpha, "int8"))
         elif f == "adanns-graph-full":
             methods.append(AdannsGraph(ctx, None, args.degree, args.build_beam, args.alpha))
         elif f == "svs-vamana":
@@ -151,7 +160,9 @@ def main() -> int:
 
     ratios = {}
     for a, b in (("adanns-graph", "svs-vamana"), ("adanns-graph", "faiss-hnsw"), ("adanns-graph", "hnswlib"),
-                 ("adanns-graph", "adanns-graph-full"), ("adanns-graph-full", "svs-vamana")):
+                 ("adanns-graph-int8", "svs-vamana"), ("adanns-graph-int8", "faiss-hnsw"),
+                 ("adanns-graph", "adanns-graph-full"), ("adanns-graph-int8", "adanns-graph-full"),
+                 ("adanns-graph-full", "svs-vamana")):
         if q(a) and q(b):
             ratios[f"{a} / {b}"] = q(a) / q(b)
     print(f"\nrecall@10 >= {args.target}, {xb.shape[0]} x {xb.shape[1]}, {xq.shape[0]} queries, {args.threads} threads")

@@ -44,9 +44,10 @@ def build(xb, metric, graph_dim=16, **kw):
 # ----------------------------------------------------------------------------- exactness
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("rerank_dim", [DIM, 20])
-def test_beam_as_large_as_the_index_equals_brute_force(data, metric, rerank_dim):
+@pytest.mark.parametrize("store", ["float32", "int8"])
+def test_beam_as_large_as_the_index_equals_brute_force(data, metric, rerank_dim, store):
     xb, xq = data
-    index = build(xb, metric)
+    index = build(xb, metric, store=store)
     assert index._core.reachable() == len(xb)
     n = index.ntotal
     D, I = index.search(xq, 10, beam=n, rerank_k=n, rerank_dim=rerank_dim)
@@ -85,10 +86,10 @@ def test_ids_are_the_users(data):
 
 
 # ----------------------------------------------------------------------------- recall floors
-@pytest.mark.parametrize("metric", ["l2", "cosine"])
-def test_recall_floors_prefix_walk(big, metric):
+@pytest.mark.parametrize("metric,store", [("l2", "float32"), ("cosine", "float32"), ("l2", "int8"), ("ip", "int8")])
+def test_recall_floors_prefix_walk(big, metric, store):
     xb, xq = big
-    index = adanns.GraphIndex(64, 24, degree=24, metric=metric, build_beam=48)
+    index = adanns.GraphIndex(64, 24, degree=24, metric=metric, build_beam=48, store=store)
     index.add(xb)
     _, gt = brute_force(xb, xq, 10, metric)
     _, I1 = index.search(xq, 10, beam=16, rerank_k=10)
@@ -231,18 +232,19 @@ def test_remove_everything_then_add(data):
 
 
 # ----------------------------------------------------------------------------- persistence
-@pytest.mark.parametrize("metric", METRICS)
-def test_save_load_round_trip(tmp_path, data, metric):
+@pytest.mark.parametrize("metric,store", [("l2", "float32"), ("ip", "float32"), ("cosine", "float32"),
+                                          ("l2", "int8"), ("cosine", "int8")])
+def test_save_load_round_trip(tmp_path, data, metric, store):
     xb, xq = data
-    index = build(xb, metric, graph_dim=20, degree=12, build_beam=40, alpha=1.3, seed=9)
+    index = build(xb, metric, graph_dim=20, degree=12, build_beam=40, alpha=1.3, seed=9, store=store)
     index.remove_ids([1, 2, 3])
     p = tmp_path / "g.adanns"
     index.save(p)  # consolidates
     assert index.ndeleted == 0
     back = adanns.load(p)
     assert isinstance(back, adanns.GraphIndex)
-    assert (back.dim, back.graph_dim, back.degree, back.metric, back.build_beam, back.seed) == \
-        (DIM, 20, 12, metric, 40, 9)
+    assert (back.dim, back.graph_dim, back.degree, back.metric, back.build_beam, back.seed, back.store) == \
+        (DIM, 20, 12, metric, 40, 9, store)
     assert back.alpha == pytest.approx(1.3)
     for kw in (dict(beam=32), dict(beam=64, rerank_k=50, rerank_dim=30, walk_dim=10)):
         D0, I0 = index.search(xq, 10, **kw)
@@ -254,6 +256,21 @@ def test_save_load_round_trip(tmp_path, data, metric):
     back.add(xq[:20])
     np.testing.assert_array_equal(index._core.export()[2], back._core.export()[2])
     np.testing.assert_array_equal(index._core.export()[1], back._core.export()[1])
+    np.testing.assert_array_equal(index._core.quantizer(), back._core.quantizer())
+
+
+def test_int8_quantiser_is_fitted_once_and_clamps(data):
+    xb, xq = data
+    index = build(xb[:500], "l2", store="int8")
+    sq = index._core.quantizer().copy()
+    assert sq.shape == (2, 16) and (sq[1] > 0).all()
+    np.testing.assert_allclose(sq[0], xb[:500, :16].min(0), rtol=1e-6)
+    index.add(xb[500:] * 3)  # outside the fitted range: clamped codes, exact rerank still exact
+    np.testing.assert_array_equal(index._core.quantizer(), sq)
+    allx = np.vstack([xb[:500], xb[500:] * 3])
+    D, I = index.search(xq, 10, beam=len(allx), rerank_k=len(allx))
+    Dr, Ir = brute_force(allx, xq, 10, "l2")
+    assert_matches(D, I, Dr, Ir, out_scores(allx, xq, "l2", DIM))
 
 
 def test_empty_index_round_trip(tmp_path):
@@ -282,10 +299,10 @@ def _rewrite(src, dst, mutate):
 
 
 @pytest.mark.parametrize("case", ["neighbor_range", "padding", "entry", "dim", "ids", "nan", "metric",
-                                  "degree", "missing", "next_id", "alpha"])
+                                  "degree", "missing", "next_id", "alpha", "store", "sq_step", "sq_missing"])
 def test_bad_files_raise_format_error(tmp_path, data, case):
     xb, _ = data
-    index = build(xb[:200], "l2", degree=8)
+    index = build(xb[:200], "l2", degree=8, store="int8")
     p = tmp_path / "ok"
     index.save(p)
 
@@ -314,6 +331,12 @@ def test_bad_files_raise_format_error(tmp_path, data, case):
             h["next_id"] = 10
         elif case == "alpha":
             h["alpha"] = "1.2"
+        elif case == "store":
+            h["store"] = "int4"
+        elif case == "sq_step":
+            a["quantizer"][1, 3] = 0.0
+        elif case == "sq_missing":
+            del a["quantizer"]
 
     bad = tmp_path / "bad"
     _rewrite(p, bad, mutate)
@@ -349,6 +372,8 @@ def test_bad_arguments(data):
         adanns.GraphIndex(DIM, 8, alpha="1.2")
     with pytest.raises(ValueError):
         adanns.GraphIndex(DIM, 8, metric="hamming")
+    with pytest.raises(ValueError):
+        adanns.GraphIndex(DIM, 8, store="fp16")
     with pytest.raises(TypeError):
         adanns.GraphIndex(DIM, 8.0)
     index = build(xb[:300], "l2")

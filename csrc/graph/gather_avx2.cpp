@@ -66,7 +66,61 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
     }
 }
 
+template <int KIND>
+void gather_sq8_impl(const float* q, const float* wgt, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                     std::size_t n, std::size_t w, float* out) {
+    const std::size_t nfull = w / 8;
+    float tmp[4];
+    for (std::size_t i = 0; i < n; i += 4) {
+        const std::size_t m = n - i < 4 ? n - i : 4;
+        for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
+            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
+            for (std::size_t off = 64; off < w; off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+        }
+        const uint8_t* x[4];
+        for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+        __m256 a[4];
+        for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
+        for (std::size_t c = 0; c < nfull; ++c) {
+            const __m256 qv = _mm256_loadu_ps(q + c * 8);
+            const __m256 wv = KIND == kSq8L2 ? _mm256_loadu_ps(wgt + c * 8) : qv;
+            for (int r = 0; r < 4; ++r) {
+                const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[r] + c * 8));
+                const __m256 xv = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+                if (KIND == kSq8IP) {
+                    a[r] = _mm256_fmadd_ps(qv, xv, a[r]);
+                } else {
+                    const __m256 d = _mm256_sub_ps(qv, xv);
+                    a[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, d), wv, a[r]);
+                }
+            }
+        }
+        _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
+        for (std::size_t r = 0; r < m; ++r) {
+            float s = tmp[r];
+            for (std::size_t j = nfull * 8; j < w; ++j) {  // tail: fewer than 8 codes
+                const float c = float(x[r][j]);
+                if (KIND == kSq8IP) {
+                    s += q[j] * c;
+                } else {
+                    const float d = q[j] - c;
+                    s += wgt[j] * (d * d);
+                }
+            }
+            out[i + r] = s;
+        }
+    }
+}
+
 }  // namespace
+
+void gather_sq8_avx2(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
+                     const uint32_t* idx, std::size_t n, std::size_t w, float* out) {
+    if (kind == kSq8IP)
+        gather_sq8_impl<kSq8IP>(q, wgt, base, stride, idx, n, w, out);
+    else
+        gather_sq8_impl<kSq8L2>(q, wgt, base, stride, idx, n, w, out);
+}
 
 void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
                  std::size_t n, std::size_t w, float* out, float* out_norm) {

@@ -30,12 +30,11 @@ inline uint64_t splitmix64(uint64_t& s) {
     return z ^ (z >> 31);
 }
 
-// Starts the fetch of a row: its first cache lines here (all rows of a hop at once, so their
-// memory latencies overlap); the gather kernel fetches the rest a block of rows ahead.
-inline void prefetch_row(const float* row, std::size_t w) {
-    const char* p = reinterpret_cast<const char*>(row);
-    __builtin_prefetch(p, 0, 3);
-    if (w > 16) __builtin_prefetch(p + 64, 0, 3);
+// Fetches the walk rows of a hop all at once, so that their memory latencies overlap (the
+// rows of one hop fit in L1/L2); the gather kernel also fetches a block of rows ahead.
+inline void prefetch_row(const void* row, std::size_t bytes) {
+    const char* p = static_cast<const char*>(row);
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
 }
 
 inline float l2_norm(const float* x, std::size_t d) {
@@ -59,7 +58,7 @@ struct GraphCore::Scratch {
     std::size_t size = 0, cursor = 0, cap = 0;
     std::vector<Cand> expanded;
     std::vector<uint32_t> nb, pos;
-    std::vector<float> dist, dist2, occl, q;
+    std::vector<float> dist, dist2, occl, q, qw, wg;
     std::vector<Cand> cands;
 
     void init(std::size_t L) {
@@ -103,6 +102,7 @@ GraphCore::GraphCore(const GraphParams& p) : p_(p), build_kind_(kScanL2) {
     if (p.build_beam < 1 || p.build_beam > 100000) throw std::invalid_argument("build_beam must be in 1..100000");
     if (!(p.alpha >= 1.f && p.alpha <= 4.f)) throw std::invalid_argument("alpha must be in [1, 4]");
     if (p.metric < kMetricL2 || p.metric > kMetricCosine) throw std::invalid_argument("unknown metric");
+    if (p.store != kStoreFloat && p.store != kStoreSq8) throw std::invalid_argument("unknown store");
 }
 
 std::size_t GraphCore::ntotal() const {
@@ -128,20 +128,29 @@ int64_t GraphCore::next_id() const {
 
 // ------------------------------------------------------------------ search
 
-std::size_t GraphCore::beam_search(const float* q, std::size_t w, int kind, std::size_t L, VisitedTable& vt,
-                                   Scratch& s, bool keep_expanded) const {
+std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s,
+                                   bool keep_expanded) const {
     const std::size_t n = ids_.size();
-    const std::size_t R = p_.degree, gd = p_.graph_dim;
-    const float* base = prefix_.data();
+    const std::size_t R = p_.degree, gd = p_.graph_dim, w = wk.w;
+    const float* base = fbase();
+    const std::size_t stride = fstride();
+    const uint8_t* cbase = codes_.data();
     const GatherFn gather = gather_kernel();
-    const float sign = kind == kScanL2 ? 1.f : -1.f;  // the walk minimises -ip
+    const GatherSq8Fn gather8 = gather_sq8_kernel();
+    const float sign = (wk.sq8 ? wk.kind == kSq8L2 : wk.kind == kScanL2) ? 1.f : -1.f;  // the walk minimises -ip
+    auto dist = [&](const uint32_t* idx, std::size_t m) {
+        if (wk.sq8)
+            gather8(wk.kind, wk.q, wk.wgt, cbase, gd, idx, m, w, s.dist.data());
+        else
+            gather(wk.kind, wk.q, base, stride, idx, m, w, s.dist.data(), s.dist2.data());
+    };
     vt.reset(n);
     s.init(L);
     s.ensure(R);
     if (n == 0) return 0;
     uint32_t ep = entry_;
     vt.insert(ep);
-    gather(kind, q, base, gd, &ep, 1, w, s.dist.data(), s.dist2.data());
+    dist(&ep, 1);
     s.push(sign * s.dist[0], ep);
     std::size_t hops = 0;
     while (s.cursor < s.size) {
@@ -163,11 +172,14 @@ std::size_t GraphCore::beam_search(const float* q, std::size_t w, int kind, std:
             const uint32_t v = nbr[j];
             if (vt.insert(v)) {
                 s.nb[m++] = v;
-                prefetch_row(base + std::size_t(v) * gd, w);
+                if (wk.sq8)
+                    prefetch_row(cbase + std::size_t(v) * gd, w);
+                else
+                    prefetch_row(base + std::size_t(v) * stride, w * sizeof(float));
             }
         }
         if (m) {
-            gather(kind, q, base, gd, s.nb.data(), m, w, s.dist.data(), s.dist2.data());
+            dist(s.nb.data(), m);
             for (std::size_t j = 0; j < m; ++j) s.push(sign * s.dist[j], s.nb[j]);
         }
         while (s.cursor < s.size && s.done[s.cursor]) ++s.cursor;
@@ -192,7 +204,8 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
         auto vt = visited_.get();
         Scratch s;
         s.q.resize(dim);
-        std::vector<Candidate> unused;
+        s.qw.resize(p_.graph_dim);
+        s.wg.resize(p_.graph_dim);
         for (std::size_t i = b; i < e; ++i) {
             const float* q = xq + i * dim;
             if (metric == kMetricCosine) {
@@ -202,7 +215,20 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
             } else {
                 std::memcpy(s.q.data(), q, dim * sizeof(float));
             }
-            beam_search(s.q.data(), walk_dim, walk_kind, L, *vt, s, false);
+            Walk wk{walk_kind, s.q.data(), nullptr, walk_dim, false};
+            if (p_.store == kStoreSq8) {
+                // the query in code space: q * step (ip), or (q - lo) / step with weights step^2 (l2)
+                for (std::size_t t = 0; t < walk_dim; ++t) {
+                    if (walk_kind == kScanL2) {
+                        s.qw[t] = (s.q[t] - sq_lo_[t]) / sq_step_[t];
+                        s.wg[t] = sq_step_[t] * sq_step_[t];
+                    } else {
+                        s.qw[t] = s.q[t] * sq_step_[t];
+                    }
+                }
+                wk = Walk{walk_kind == kScanL2 ? kSq8L2 : kSq8IP, s.qw.data(), s.wg.data(), walk_dim, true};
+            }
+            beam_search(wk, L, *vt, s, false);
             // the best K live candidates of the walk, re-scored on rerank_dim dims of the full rows
             s.ensure(K);
             std::size_t m = 0;
@@ -210,7 +236,7 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
                 const uint32_t v = s.pool[t].id;
                 if (deleted_[v]) continue;
                 s.nb[m++] = v;
-                prefetch_row(vectors_.data() + std::size_t(v) * dim, rerank_dim);
+                prefetch_row(vectors_.data() + std::size_t(v) * dim, rerank_dim * sizeof(float));
             }
             gather(rr_kind, s.q.data(), vectors_.data(), dim, s.nb.data(), m, rerank_dim, s.dist.data(), s.dist2.data());
             float qn = 1.f;
@@ -266,8 +292,7 @@ void GraphCore::robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<u
                     s.nb[nj++] = cands[j].id;
                 }
             if (nj == 0) continue;
-            gather(build_kind_, prefix_.data() + std::size_t(ci) * gd, prefix_.data(), gd, s.nb.data(), nj, gd,
-                   s.dist.data(), s.dist2.data());
+            gather(build_kind_, frow(ci), fbase(), fstride(), s.nb.data(), nj, gd, s.dist.data(), s.dist2.data());
             for (std::size_t t = 0; t < nj; ++t) {
                 const std::size_t j = s.pos[t];
                 const float djk = s.dist[t];
@@ -293,7 +318,7 @@ uint32_t GraphCore::medoid() const {
     for (std::size_t i = 0; i < n; ++i) {
         if (deleted_[i]) continue;
         ++live;
-        const float* x = &prefix_[i * gd];
+        const float* x = frow(i);
         for (std::size_t t = 0; t < gd; ++t) mean[t] += x[t];
     }
     if (live == 0) return 0;
@@ -303,7 +328,7 @@ uint32_t GraphCore::medoid() const {
     float bd = kInf;
     for (std::size_t i = 0; i < n; ++i) {
         if (deleted_[i]) continue;
-        const float* x = &prefix_[i * gd];
+        const float* x = frow(i);
         float d = 0.f;
         for (std::size_t t = 0; t < gd; ++t) d += (x[t] - c[t]) * (x[t] - c[t]);
         if (d < bd) {
@@ -341,7 +366,7 @@ void GraphCore::insert_range(std::size_t begin, std::size_t end) {
             Scratch s;
             for (std::size_t i = b; i < ee; ++i) {
                 const uint32_t p = order[pos + i];
-                beam_search(&prefix_[std::size_t(p) * gd], gd, build_kind_, p_.build_beam, *vt, s, true);
+                beam_search(Walk{build_kind_, frow(p), nullptr, gd, false}, p_.build_beam, *vt, s, true);
                 s.cands.assign(s.expanded.begin(), s.expanded.end());
                 s.cands.insert(s.cands.end(), s.pool.begin(), s.pool.begin() + s.size);
                 robust_prune(p, s.cands, out[i], s);
@@ -376,8 +401,8 @@ void GraphCore::insert_range(std::size_t begin, std::size_t end) {
                     continue;
                 }
                 s.ensure(merged.size());
-                gather_kernel()(build_kind_, &prefix_[std::size_t(q) * gd], prefix_.data(), gd, merged.data(),
-                                merged.size(), gd, s.dist.data(), s.dist2.data());
+                gather_kernel()(build_kind_, frow(q), fbase(), fstride(), merged.data(), merged.size(), gd,
+                                s.dist.data(), s.dist2.data());
                 s.cands.resize(merged.size());
                 for (std::size_t t = 0; t < merged.size(); ++t) s.cands[t] = Cand{s.dist[t], merged[t]};
                 robust_prune(q, s.cands, pruned, s);
@@ -423,8 +448,8 @@ void GraphCore::repair_connectivity() {
         bool changed = false;
         for (std::size_t u = 0; u < n; ++u) {
             if (seen[u] || deleted_[u]) continue;
-            beam_search(&prefix_[u * gd], gd, build_kind_, std::max<std::size_t>(p_.build_beam, 2 * R), *vt, s,
-                        false);
+            beam_search(Walk{build_kind_, frow(u), nullptr, gd, false}, std::max<std::size_t>(p_.build_beam, 2 * R),
+                    *vt, s, false);
             uint32_t host = kNone, nearest = kNone;
             for (std::size_t t = 0; t < s.size && host == kNone; ++t) {
                 const uint32_t v = s.pool[t].id;
@@ -458,7 +483,10 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
     const std::size_t old = ids_.size(), dim = p_.dim, gd = p_.graph_dim, R = p_.degree;
     if (old + n >= std::size_t(kNone)) throw std::invalid_argument("a graph index holds at most 2^32 - 2 vectors");
     vectors_.resize((old + n) * dim);
-    prefix_.resize((old + n) * gd);
+    if (p_.store == kStoreSq8)
+        codes_.resize((old + n) * gd);
+    else
+        prefix_.resize((old + n) * gd);
     adj_.resize((old + n) * R, 0);
     deg_.resize(old + n, 0);
     ids_.resize(old + n);
@@ -473,9 +501,13 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
                 scale = nrm > 0 ? 1.f / nrm : 0.f;
             }
             for (std::size_t t = 0; t < dim; ++t) dst[t] = src[t] * scale;
-            std::memcpy(&prefix_[(old + i) * gd], dst, gd * sizeof(float));
+            if (p_.store == kStoreFloat) std::memcpy(&prefix_[(old + i) * gd], dst, gd * sizeof(float));
         }
     });
+    if (p_.store == kStoreSq8) {
+        if (sq_lo_.empty()) fit_sq(&vectors_[old * dim], n, dim);
+        encode(old, old + n);
+    }
     int64_t next = next_id_;
     for (std::size_t i = 0; i < n; ++i) {
         ids_[old + i] = ids ? ids[i] : next_id_ + int64_t(i);
@@ -531,8 +563,8 @@ void GraphCore::consolidate() {
             std::sort(cand.begin(), cand.end());
             cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
             s.ensure(cand.size());
-            gather_kernel()(build_kind_, &prefix_[p * gd], prefix_.data(), gd, cand.data(), cand.size(), gd,
-                            s.dist.data(), s.dist2.data());
+            gather_kernel()(build_kind_, frow(p), fbase(), fstride(), cand.data(), cand.size(), gd, s.dist.data(),
+                            s.dist2.data());
             s.cands.resize(cand.size());
             for (std::size_t t = 0; t < cand.size(); ++t) s.cands[t] = Cand{s.dist[t], cand[t]};
             robust_prune(static_cast<uint32_t>(p), s.cands, fixed[p], s);
@@ -552,7 +584,10 @@ void GraphCore::consolidate() {
         if (j == kNone) continue;
         if (j != i) {
             std::memmove(&vectors_[std::size_t(j) * dim], &vectors_[i * dim], dim * sizeof(float));
-            std::memmove(&prefix_[std::size_t(j) * gd], &prefix_[i * gd], gd * sizeof(float));
+            if (p_.store == kStoreSq8)
+                std::memmove(&codes_[std::size_t(j) * gd], &codes_[i * gd], gd);
+            else
+                std::memmove(&prefix_[std::size_t(j) * gd], &prefix_[i * gd], gd * sizeof(float));
             ids_[j] = ids_[i];
         }
         std::size_t d = 0;
@@ -563,7 +598,10 @@ void GraphCore::consolidate() {
         deg_[j] = static_cast<uint32_t>(d);
     }
     vectors_.resize(m * dim);
-    prefix_.resize(m * gd);
+    if (p_.store == kStoreSq8)
+        codes_.resize(m * gd);
+    else
+        prefix_.resize(m * gd);
     adj_.resize(m * R);
     deg_.resize(m);
     ids_.resize(m);
@@ -595,7 +633,7 @@ std::vector<uint32_t> GraphCore::export_neighbors() const {
 }
 
 void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32_t* neighbors, std::size_t n,
-                          uint32_t entry, int64_t next_id) {
+                          uint32_t entry, int64_t next_id, const float* sq) {
     const std::size_t dim = p_.dim, gd = p_.graph_dim, R = p_.degree;
     if (n >= std::size_t(kNone)) throw std::invalid_argument("too many vectors");
     if (n > 0 && entry >= n) throw std::invalid_argument("entry point out of range");
@@ -614,9 +652,29 @@ void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32
         deg[i] = static_cast<uint32_t>(d);
     }
     std::unique_lock<std::shared_mutex> lock(mu_);
+    if (sq) {
+        for (std::size_t t = 0; t < gd; ++t)
+            if (!std::isfinite(sq[t]) || !std::isfinite(sq[gd + t]) || !(sq[gd + t] > 0.f))
+                throw std::invalid_argument("invalid quantiser (non-finite lo or non-positive step)");
+    }
     vectors_.assign(vectors, vectors + n * dim);
-    prefix_.resize(n * gd);
-    for (std::size_t i = 0; i < n; ++i) std::memcpy(&prefix_[i * gd], vectors + i * dim, gd * sizeof(float));
+    if (p_.store == kStoreSq8) {
+        prefix_.clear();
+        if (sq) {
+            sq_lo_.assign(sq, sq + gd);
+            sq_step_.assign(sq + gd, sq + 2 * gd);
+        } else if (n) {
+            fit_sq(vectors_.data(), n, dim);
+        } else {
+            sq_lo_.clear();
+            sq_step_.clear();
+        }
+        codes_.resize(n * gd);
+        encode(0, n);
+    } else {
+        prefix_.resize(n * gd);
+        for (std::size_t i = 0; i < n; ++i) std::memcpy(&prefix_[i * gd], vectors + i * dim, gd * sizeof(float));
+    }
     adj_.assign(neighbors, neighbors + n * R);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t t = deg[i]; t < R; ++t) adj_[i * R + t] = 0;
@@ -626,6 +684,45 @@ void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32
     ndeleted_ = 0;
     entry_ = n ? entry : 0;
     next_id_ = next_id;
+}
+
+std::vector<float> GraphCore::export_sq() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    std::vector<float> out(sq_lo_);
+    out.insert(out.end(), sq_step_.begin(), sq_step_.end());
+    return out;
+}
+
+// Per-dim affine quantiser of the graph prefix, fitted to the first rows added: codes
+// 0..255 span [min, max] of each dim (later rows are clamped).
+void GraphCore::fit_sq(const float* x, std::size_t n, std::size_t stride) {
+    const std::size_t gd = p_.graph_dim;
+    sq_lo_.assign(gd, kInf);
+    std::vector<float> hi(gd, -kInf);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t t = 0; t < gd; ++t) {
+            sq_lo_[t] = std::min(sq_lo_[t], x[i * stride + t]);
+            hi[t] = std::max(hi[t], x[i * stride + t]);
+        }
+    sq_step_.resize(gd);
+    for (std::size_t t = 0; t < gd; ++t) {
+        const float span = hi[t] - sq_lo_[t];
+        sq_step_[t] = span > 0.f ? span / 255.f : 1.f;
+    }
+}
+
+void GraphCore::encode(std::size_t begin, std::size_t end) {
+    const std::size_t gd = p_.graph_dim, dim = p_.dim;
+    parallel_for_chunks(end - begin, 1024, [&](std::size_t b, std::size_t e) {
+        for (std::size_t i = begin + b; i < begin + e; ++i) {
+            const float* x = &vectors_[i * dim];
+            uint8_t* c = &codes_[i * gd];
+            for (std::size_t t = 0; t < gd; ++t) {
+                const float v = std::nearbyint((x[t] - sq_lo_[t]) / sq_step_[t]);
+                c[t] = static_cast<uint8_t>(v < 0.f ? 0.f : (v > 255.f ? 255.f : v));
+            }
+        }
+    });
 }
 
 std::size_t GraphCore::reachable() const {

@@ -2,7 +2,9 @@
 // of the vectors, with an exact rerank of the best candidates on (a prefix of) the full rows.
 //
 // Storage: the full rows (n x dim, contiguous: the rerank reads whole rows), a compact copy
-// of their first graph_dim floats (n x graph_dim: the walk reads only these), a fixed-degree
+// of their first graph_dim dims (n x graph_dim: the walk reads only these) as float32, or as
+// 8-bit codes (per-dim affine scalar quantisation: a quarter of the bytes per hop; the build
+// then reads the float prefix of the full rows), a fixed-degree
 // adjacency (n x degree uint32 + a degree per node), external ids and a deleted flag.
 // For cosine the stored vectors are normalised (full dim).
 //
@@ -31,7 +33,11 @@ struct GraphParams {
     float alpha = 1.2f;           // robust-prune slack (> 1 keeps longer edges)
     uint64_t seed = 1234;         // insertion order
     int metric = 0;               // kMetricL2 / kMetricIP / kMetricCosine
+    int store = 0;                // walk store: 0 float32 prefix copy, 1 8-bit codes (kStoreSq8)
 };
+
+constexpr int kStoreFloat = 0;
+constexpr int kStoreSq8 = 1;
 
 class GraphCore {
 public:
@@ -65,10 +71,12 @@ public:
     std::vector<float> export_vectors() const;
     std::vector<int64_t> export_ids() const;
     std::vector<uint32_t> export_neighbors() const;  // n x degree, kNone-padded
+    std::vector<float> export_sq() const;             // 2 x graph_dim: lo, step (empty unless sq8 with data)
     int64_t next_id() const;
     // Replaces the contents; every value is checked (throws std::invalid_argument).
+    // sq: the 2 x graph_dim quantiser of an sq8 store (null: fitted to the vectors).
     void set_graph(const float* vectors, const int64_t* ids, const uint32_t* neighbors, std::size_t n,
-                   uint32_t entry, int64_t next_id);
+                   uint32_t entry, int64_t next_id, const float* sq);
 
     // Nodes reachable from the entry point (a test of connectivity).
     std::size_t reachable() const;
@@ -78,12 +86,24 @@ private:
         float d;
         uint32_t id;
     };
-    class Pool;
     struct Scratch;
+    // What a walk measures: a float query over the float rows (build geometry or float store),
+    // or a prepared query over the 8-bit codes.
+    struct Walk {
+        int kind;
+        const float* q;
+        const float* wgt;
+        std::size_t w;
+        bool sq8;
+    };
+    const float* fbase() const { return p_.store == kStoreSq8 ? vectors_.data() : prefix_.data(); }
+    std::size_t fstride() const { return p_.store == kStoreSq8 ? p_.dim : p_.graph_dim; }
+    const float* frow(std::size_t i) const { return fbase() + i * fstride(); }
+    void fit_sq(const float* x, std::size_t n, std::size_t stride);
+    void encode(std::size_t begin, std::size_t end);
 
     void insert_range(std::size_t begin, std::size_t end);
-    std::size_t beam_search(const float* q, std::size_t w, int kind, std::size_t L, VisitedTable& vt,
-                            Scratch& s, bool keep_expanded) const;
+    std::size_t beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s, bool keep_expanded) const;
     void robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const;
     uint32_t medoid() const;
     void repair_connectivity();
@@ -92,7 +112,9 @@ private:
     GraphParams p_;
     int build_kind_;
     std::vector<float> vectors_;   // nstored x dim
-    std::vector<float> prefix_;    // nstored x graph_dim
+    std::vector<float> prefix_;    // nstored x graph_dim (float store)
+    std::vector<uint8_t> codes_;   // nstored x graph_dim (sq8 store)
+    std::vector<float> sq_lo_, sq_step_;  // graph_dim each (sq8 store, fitted at the first add)
     std::vector<uint32_t> adj_;    // nstored x degree
     std::vector<uint32_t> deg_;    // nstored
     std::vector<int64_t> ids_;     // nstored

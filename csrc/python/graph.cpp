@@ -20,7 +20,7 @@ using U32Array = py::array_t<uint32_t, py::array::c_style | py::array::forcecast
 void init_graph(py::module_& m) {
     py::class_<GraphCore>(m, "GraphCore")
         .def(py::init([](std::size_t dim, std::size_t graph_dim, std::size_t degree, int metric, std::size_t build_beam,
-                         float alpha, uint64_t seed) {
+                         float alpha, uint64_t seed, int store) {
                  GraphParams p;
                  p.dim = dim;
                  p.graph_dim = graph_dim;
@@ -29,10 +29,11 @@ void init_graph(py::module_& m) {
                  p.build_beam = build_beam;
                  p.alpha = alpha;
                  p.seed = seed;
+                 p.store = store;
                  return std::make_unique<GraphCore>(p);
              }),
              py::arg("dim"), py::arg("graph_dim"), py::arg("degree"), py::arg("metric"), py::arg("build_beam"),
-             py::arg("alpha"), py::arg("seed"))
+             py::arg("alpha"), py::arg("seed"), py::arg("store") = 0)
         .def_property_readonly("dim", [](const GraphCore& g) { return g.params().dim; })
         .def_property_readonly("graph_dim", [](const GraphCore& g) { return g.params().graph_dim; })
         .def_property_readonly("degree", [](const GraphCore& g) { return g.params().degree; })
@@ -40,6 +41,13 @@ void init_graph(py::module_& m) {
         .def_property_readonly("alpha", [](const GraphCore& g) { return g.params().alpha; })
         .def_property_readonly("seed", [](const GraphCore& g) { return g.params().seed; })
         .def_property_readonly("metric", [](const GraphCore& g) { return g.params().metric; })
+        .def_property_readonly("store", [](const GraphCore& g) { return g.params().store; })
+        .def("quantizer", [](const GraphCore& g) {
+            auto sq = g.export_sq();
+            const py::ssize_t rows = sq.empty() ? 0 : 2;
+            const py::ssize_t gd = sq.empty() ? 0 : py::ssize_t(g.params().graph_dim);
+            return to_numpy(std::move(sq), {rows, gd});
+        })
         .def_property_readonly("ntotal", &GraphCore::ntotal)
         .def_property_readonly("nstored", &GraphCore::nstored)
         .def_property_readonly("ndeleted", &GraphCore::ndeleted)
@@ -106,15 +114,19 @@ void init_graph(py::module_& m) {
              })
         .def(
             "set_graph",
-            [](GraphCore& g, FArray vectors, IArray ids, U32Array neighbors, uint32_t entry, int64_t next_id) {
+            [](GraphCore& g, FArray vectors, IArray ids, U32Array neighbors, uint32_t entry, int64_t next_id,
+               std::optional<FArray> sq) {
                 check_2d(vectors, g.params().dim, "vectors");
                 const std::size_t n = vectors.shape(0);
                 check_1d(ids, n, "ids");
                 check_2d(neighbors, g.params().degree, "neighbors");
                 if (static_cast<std::size_t>(neighbors.shape(0)) != n)
                     throw std::invalid_argument("neighbors must have one row per vector");
+                if (sq) check_2d(*sq, g.params().graph_dim, "sq"), check_size(*sq, 2 * g.params().graph_dim, "sq");
+                const float* sqp = sq ? sq->data() : nullptr;
                 py::gil_scoped_release nogil;
-                g.set_graph(vectors.data(), ids.data(), neighbors.data(), n, entry, next_id);
+                g.set_graph(vectors.data(), ids.data(), neighbors.data(), n, entry, next_id, sqp);
             },
-            py::arg("vectors"), py::arg("ids"), py::arg("neighbors"), py::arg("entry"), py::arg("next_id"));
+            py::arg("vectors"), py::arg("ids"), py::arg("neighbors"), py::arg("entry"), py::arg("next_id"),
+            py::arg("sq") = py::none());
 }
