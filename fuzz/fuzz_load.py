@@ -78,7 +78,9 @@ def _valid_files():
     pq.add(big[:20])
     graph = adanns.GraphIndex(6, 3, degree=4, metric="ip")
     graph.add(x)
-    for index in (ivf, flat, pq, graph):
+    graph8 = adanns.GraphIndex(6, 4, degree=4, metric="l2", store="int8")
+    graph8.add(x)
+    for index in (ivf, flat, pq, graph, graph8):
         index.save(_PATH)
         out.append(open(_PATH, "rb").read())
     return out
@@ -86,7 +88,7 @@ def _valid_files():
 
 _BASES = None
 _FIELDS = ["type", "dim", "ntotal", "nlist", "coarse_dim", "metric", "niter", "seed", "kmeanspp",
-           "max_points_per_centroid", "graph_dim", "degree", "entry", "next_id", "alpha", "build_beam"]
+           "max_points_per_centroid", "graph_dim", "degree", "entry", "next_id", "alpha", "build_beam", "store"]
 _SECTION_FIELDS = ["name", "dtype", "shape", "offset", "nbytes", "crc32"]
 
 
@@ -105,7 +107,7 @@ def _fuzz_value(fdp):
     if kind == 5:
         return fdp.ConsumeFloat()
     return fdp.PickValueInList(["ivf", "flat", "l2", "ip", "cosine", "float32", "int64", "uint32", "ids", "vectors",
-                              "graph", "neighbors"])
+                              "graph", "neighbors", "int8", "quantizer"])
 
 
 def structured(data: bytes) -> bytes:
