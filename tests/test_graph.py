@@ -403,6 +403,13 @@ def test_bad_arguments(data):
         index.search(xq, 10, beam=True)
     with pytest.raises(TypeError):
         index.remove_ids([1.5])
+    with pytest.raises(ValueError):
+        index.add(xb[:1], ids=[2**63 - 1])
+    index.add(xb[:1], ids=[2**63 - 2])
+    with pytest.raises(ValueError, match="overflow"):
+        index.add(xb[:1])  # the default id would not fit in int64
+    assert index.remove_ids([2**63 - 2]) == 1
+    index.consolidate()
     assert index.ntotal == 300  # nothing above changed the index
     D, I = index.search(xq[:0], 3)
     assert D.shape == (0, 3) and I.shape == (0, 3)

@@ -482,6 +482,13 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
     if (n == 0) return;
     const std::size_t old = ids_.size(), dim = p_.dim, gd = p_.graph_dim, R = p_.degree;
     if (old + n >= std::size_t(kNone)) throw std::invalid_argument("a graph index holds at most 2^32 - 2 vectors");
+    constexpr int64_t kMaxId = std::numeric_limits<int64_t>::max();
+    if (ids) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (ids[i] < 0 || ids[i] == kMaxId) throw std::invalid_argument("ids must be in 0..2^63 - 2");
+    } else if (next_id_ > kMaxId - int64_t(n)) {
+        throw std::invalid_argument("default ids would overflow int64; pass ids explicitly");
+    }
     vectors_.resize((old + n) * dim);
     if (p_.store == kStoreSq8)
         codes_.resize((old + n) * gd);
