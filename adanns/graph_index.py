@@ -295,7 +295,7 @@ def load_graph(buf: memoryview, header: Dict[str, Any], check_crc: bool = True) 
     if metric not in ("l2", "ip", "cosine"):
         raise FormatError("header field 'metric' is invalid")
     store = header.get("store", "float32")
-    if store not in _STORES:
+    if not isinstance(store, str) or store not in _STORES:
         raise FormatError("header field 'store' is invalid")
     alpha = header.get("alpha")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 1.0 <= alpha <= 4.0:

@@ -299,7 +299,8 @@ def _rewrite(src, dst, mutate):
 
 
 @pytest.mark.parametrize("case", ["neighbor_range", "padding", "entry", "dim", "ids", "nan", "metric",
-                                  "degree", "missing", "next_id", "alpha", "store", "sq_step", "sq_missing"])
+                                  "degree", "missing", "next_id", "alpha", "store", "store_list", "sq_step",
+                                  "sq_missing"])
 def test_bad_files_raise_format_error(tmp_path, data, case):
     xb, _ = data
     index = build(xb[:200], "l2", degree=8, store="int8")
@@ -333,6 +334,8 @@ def test_bad_files_raise_format_error(tmp_path, data, case):
             h["alpha"] = "1.2"
         elif case == "store":
             h["store"] = "int4"
+        elif case == "store_list":
+            h["store"] = ["int8"]  # found by the fuzzer: an unhashable value
         elif case == "sq_step":
             a["quantizer"][1, 3] = 0.0
         elif case == "sq_missing":
@@ -415,6 +418,20 @@ def test_bad_arguments(data):
     assert D.shape == (0, 3) and I.shape == (0, 3)
     with pytest.raises(ValueError):
         adanns.GraphIndex(DIM).search(xq, 1)  # empty index: k > ntotal
+
+
+@pytest.mark.parametrize("store", ["float32", "int8"])
+def test_overflowing_distances_do_not_crash(store):
+    # finite values whose squares overflow float32 (found by the fuzzer): inf/NaN distances in the
+    # prune and the medoid must not break the sort or the choice of the entry point
+    x = np.random.default_rng(1).standard_normal((60, 6)).astype(np.float32) * np.float32(1e25)
+    g = adanns.GraphIndex(6, 4, degree=4, metric="l2", store=store)
+    g.add(x)
+    assert g.remove_ids(np.arange(30)) == 30
+    g.consolidate()
+    g.add(x[:5] * np.float32(1e-30))
+    _, I = g.search(x[30:33], 3, beam=64)
+    assert g.ntotal == 35 and I.shape == (3, 3)
 
 
 def test_fewer_live_vectors_than_k_pads(data):

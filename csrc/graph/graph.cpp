@@ -261,7 +261,10 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
 // ------------------------------------------------------------------ build
 
 void GraphCore::robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const {
-    // cands: distances to p (build metric), any order, may hold duplicates and p itself
+    // cands: distances to p (build metric), any order, may hold duplicates and p itself.
+    // NaN (from overflowing values) would break the sort's ordering: it ranks as +inf.
+    for (Cand& c : cands)
+        if (std::isnan(c.d)) c.d = kInf;
     std::sort(cands.begin(), cands.end(),
               [](const Cand& a, const Cand& b) { return a.d < b.d || (a.d == b.d && a.id < b.id); });
     std::size_t m = 0;
@@ -324,14 +327,15 @@ uint32_t GraphCore::medoid() const {
     if (live == 0) return 0;
     std::vector<float> c(gd);
     for (std::size_t t = 0; t < gd; ++t) c[t] = float(mean[t] / double(live));
-    uint32_t best = 0;
-    float bd = kInf;
+    // the first live node unless a closer one is found (also when every distance overflows)
+    uint32_t best = kNone;
+    double bd = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
         if (deleted_[i]) continue;
         const float* x = frow(i);
-        float d = 0.f;
-        for (std::size_t t = 0; t < gd; ++t) d += (x[t] - c[t]) * (x[t] - c[t]);
-        if (d < bd) {
+        double d = 0.0;
+        for (std::size_t t = 0; t < gd; ++t) d += (double(x[t]) - c[t]) * (double(x[t]) - c[t]);
+        if (best == kNone || d < bd) {
             bd = d;
             best = static_cast<uint32_t>(i);
         }
