@@ -37,19 +37,20 @@ except ImportError as _e:  # pragma: no cover - exercised by tests/test_layout.p
 from . import datasets, evaluation, transforms
 from ._format import FORMAT_VERSION, FormatError
 from .index import FlatIndex, IVFIndex
+from .graph_index import GraphIndex
 from .io import AnyIndex, load_index
 from .params import SearchParams, SearchStats
 from .pq_index import IVFPQIndex, PQIndex
 from .sharded import ShardError, ShardedIndex  # Ray itself is imported only when one is created
 
 __version__ = "0.1.0"
-__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "SearchParams", "SearchStats", "load", "FormatError",
+__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "GraphIndex", "SearchParams", "SearchStats", "load", "FormatError",
            "FORMAT_VERSION", "simd_level", "datasets", "transforms", "evaluation", "ShardedIndex", "ShardError"]
 
 
 def load(path: Union[str, "os.PathLike[str]"]) -> AnyIndex:
     """Loads an index saved with ``index.save(path)``: an :class:`IVFIndex`, :class:`FlatIndex`,
-    :class:`IVFPQIndex` or :class:`PQIndex`, whichever was saved.
+    :class:`IVFPQIndex`, :class:`PQIndex` or :class:`GraphIndex`, whichever was saved.
 
     Raises:
         FormatError: the file is not an adanns index, is of an unsupported version,

@@ -212,9 +212,10 @@ class Container:
     def __init__(self, path: str, header: Dict[str, Any], buf: memoryview, check_crc: bool) -> None:
         self.path, self.header, self._buf, self.check_crc = path, header, buf, check_crc
 
-    def sections(self) -> Dict[str, Tuple[np.ndarray, int]]:
-        """name -> (array view into the file, file offset); every bound and checksum verified."""
-        return read_sections(self._buf, self.header, self.check_crc)
+    def sections(self, dtypes: Optional[Dict[str, np.dtype]] = None) -> Dict[str, Tuple[np.ndarray, int]]:
+        """name -> (array view into the file, file offset); every bound and checksum verified.
+        ``dtypes`` widens the accepted section dtypes (a codec with its own, e.g. uint32)."""
+        return read_sections(self._buf, self.header, self.check_crc, dtypes)
 
 
 @contextmanager

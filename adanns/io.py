@@ -8,12 +8,13 @@ import os
 from typing import Any, Callable, Dict, Union
 
 from ._format import _PREFIX, FORMAT_VERSION, MAGIC, Container, FormatError, _crc, open_index_file
+from .graph_index import GraphIndex
 from .index import FlatIndex, IVFIndex
 from .pq_index import IVFPQIndex, PQIndex
 
 __all__ = ["load_index", "save_index", "CODECS", "FormatError", "FORMAT_VERSION", "MAGIC", "_PREFIX", "_crc"]
 
-AnyIndex = Union[IVFIndex, FlatIndex, IVFPQIndex, PQIndex]
+AnyIndex = Union[IVFIndex, FlatIndex, IVFPQIndex, PQIndex, GraphIndex]
 
 # header "type" -> the class method that rebuilds that index from a verified container
 CODECS: Dict[str, Callable[[Container], Any]] = {
@@ -21,6 +22,7 @@ CODECS: Dict[str, Callable[[Container], Any]] = {
     "flat": FlatIndex._from_sections,
     "pq": PQIndex._from_sections,
     "ivfpq": IVFPQIndex._from_sections,
+    "graph": GraphIndex._from_sections,
 }
 
 

@@ -38,6 +38,11 @@ def main() -> None:
     flatpq.train(big)
     flatpq.add(big[:15])
     made["pq_ip"] = flatpq
+    for metric, store in (("l2", "float32"), ("cosine", "float32"), ("ip", "int8")):
+        graph = adanns.GraphIndex(6, 3, degree=4, metric=metric, build_beam=8, store=store)
+        graph.add(x, ids=np.arange(40) * 3)
+        graph.remove_ids([0, 3])  # saved consolidated
+        made[f"graph_{metric}_{store}"] = graph
     with tempfile.TemporaryDirectory() as tmp:
         for name, index in made.items():
             p = os.path.join(tmp, name)

@@ -13,6 +13,7 @@ using namespace adanns;
 void bind_ivf(py::module_& m);         // bind_ivf.cpp
 void bind_pq(py::module_& m);          // bind_pq.cpp
 void bind_test_hooks(py::module_& m);  // test_hooks.cpp
+void init_graph(py::module_& m);       // graph.cpp
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "adanns C++ core";
@@ -23,6 +24,7 @@ PYBIND11_MODULE(_core, m) {
     bind_test_hooks(m);
     bind_ivf(m);
     bind_pq(m);
+    init_graph(m);
 #ifdef ADANNS_WITH_CUDA
     { void init_cuda(py::module_&); init_cuda(m); }  // csrc/python/cuda.cpp (CUDA builds only)
 #endif

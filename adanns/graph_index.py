@@ -1,0 +1,339 @@
+"""GraphIndex: a Vamana graph walked on a Matryoshka prefix, reranked on the full vector.
+
+The AdANNS-DiskANN / LeanVec move for graphs: the graph is built, and walked, with cheap
+distances on the first ``graph_dim`` dims (a compact copy of those dims is what the walk
+reads); the best candidates of the walk are then re-scored exactly on ``rerank_dim`` dims of
+the stored full rows. See docs/graph.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+from ._format import Container, FormatError, write_index_file
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_NONE = 0xFFFFFFFF  # padding of an adjacency row
+_STORES = {"float32": 0, "int8": 1}
+
+
+class GraphIndex:
+    """Graph index (Vamana: DiskANN's robust prune with ``alpha`` > 1) on a vector prefix.
+
+    * the graph is built on ``x[:, :graph_dim]`` (insertion in batches, multithreaded,
+      deterministic for a ``seed``: the same data and calls give the same graph);
+    * a search walks the graph with a beam of ``beam`` candidates on the first ``walk_dim``
+      dims (default ``graph_dim``), then re-scores the best ``max(k, rerank_k)`` exactly on
+      ``rerank_dim`` dims (default all) of the full vectors.
+
+    Args:
+        dim: dimensionality of the vectors.
+        graph_dim: prefix the graph is built and walked on (default: ``dim``).
+        degree: maximum out-degree of a node (R).
+        metric: ``"l2"`` (squared Euclidean), ``"ip"`` (inner product) or ``"cosine"``.
+        build_beam: beam of the searches that insert a vector (L of the build).
+        alpha: robust-prune slack; > 1 keeps some longer edges (fewer hops).
+        seed: seed of the insertion order.
+        store: how the walk prefix is kept: ``"float32"`` (a copy of the first ``graph_dim``
+            floats) or ``"int8"`` (8-bit codes of a per-dim affine quantiser fitted to the first
+            rows added: a quarter of the bytes per hop; the walk's distances are then approximate,
+            the rerank stays exact).
+
+    The graph geometry is squared L2 on the prefix for every metric (for ``cosine`` the stored
+    vectors are normalised, so it matches the cosine order on the full vectors); the walk uses
+    the metric's own distance on the prefix. Results are always the exact distances on
+    ``rerank_dim`` dims: squared L2 ascending, or ip / cosine similarities descending
+    (``cosine`` with ``rerank_dim < dim`` is the cosine of the prefixes, as in IVFIndex).
+    """
+
+    _kind = "graph"
+
+    def __init__(
+        self,
+        dim: int,
+        graph_dim: Optional[int] = None,
+        degree: int = 32,
+        metric: str = "l2",
+        *,
+        build_beam: int = 128,
+        alpha: float = 1.2,
+        seed: int = 1234,
+        store: str = "float32",
+    ) -> None:
+        dim = as_int(dim, "dim", 1)
+        graph_dim = dim if graph_dim is None else as_int(graph_dim, "graph_dim", 1, dim)
+        degree = as_int(degree, "degree", 2, 1024)
+        build_beam = as_int(build_beam, "build_beam", 1, 100_000)
+        if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.floating, np.integer)):
+            raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
+        alpha = float(alpha)
+        if not 1.0 <= alpha <= 4.0:
+            raise ValueError(f"alpha must be in [1, 4], got {alpha}")
+        seed = as_int(seed, "seed", 0, 2**64 - 1)
+        if not isinstance(store, str) or store not in _STORES:
+            raise ValueError(f"store must be one of {sorted(_STORES)}, got {store!r}")
+        self._dim = dim
+        self._core = _core.GraphCore(dim, graph_dim, degree, metric_code(metric), build_beam, alpha, seed,
+                                     _STORES[store])
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def dim(self) -> int:
+        """Full dimensionality of the stored vectors."""
+        return self._dim
+
+    @property
+    def graph_dim(self) -> int:
+        """Prefix length the graph is built on (and walked on by default)."""
+        return int(self._core.graph_dim)
+
+    @property
+    def degree(self) -> int:
+        """Maximum out-degree of a node."""
+        return int(self._core.degree)
+
+    @property
+    def build_beam(self) -> int:
+        return int(self._core.build_beam)
+
+    @property
+    def alpha(self) -> float:
+        return float(self._core.alpha)
+
+    @property
+    def seed(self) -> int:
+        return int(self._core.seed)
+
+    @property
+    def store(self) -> str:
+        """``"float32"`` or ``"int8"``: how the walk prefix is stored."""
+        return "int8" if self._core.store == 1 else "float32"
+
+    @property
+    def metric(self) -> str:
+        """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
+        return METRIC_NAMES[self._core.metric]
+
+    @property
+    def ntotal(self) -> int:
+        """Number of stored vectors (removed ones excluded)."""
+        return int(self._core.ntotal)
+
+    @property
+    def ndeleted(self) -> int:
+        """Removed vectors still in the graph, until :meth:`consolidate` (or :meth:`save`)."""
+        return int(self._core.ndeleted)
+
+    @property
+    def is_trained(self) -> bool:
+        """Always True: a graph index needs no training."""
+        return True
+
+    def __len__(self) -> int:
+        return self.ntotal
+
+    def __repr__(self) -> str:
+        return (f"GraphIndex(dim={self.dim}, graph_dim={self.graph_dim}, degree={self.degree}, "
+                f"metric={self.metric!r}, store={self.store!r}, ntotal={self.ntotal})")
+
+    def bytes_per_vector(self) -> int:
+        """Memory per stored vector: full row + walk prefix + adjacency + degree + id + flag."""
+        prefix = self.graph_dim if self.store == "int8" else 4 * self.graph_dim
+        return 4 * self.dim + prefix + 4 * self.degree + 4 + 8 + 1
+
+    # ----------------------------------------------------------------- updates
+    def add(self, x: Any, ids: Optional[Any] = None) -> None:
+        """Adds the rows of ``x`` (n, dim) and links them into the graph.
+
+        Ids default to 0, 1, 2, ... continuing after the largest id so far. The first call
+        builds the graph; later calls insert incrementally (same procedure). With ``cosine``
+        the stored copy is normalised.
+        """
+        x = as_matrix(x, self._dim, "x")
+        id_arr = None if ids is None else as_ids(ids, x.shape[0])
+        if x.shape[0] == 0:
+            return
+        if self._core.nstored + x.shape[0] >= 2**32 - 1:
+            raise ValueError("a GraphIndex holds fewer than 2**32 - 1 vectors")
+        self._core.add(x, id_arr)
+
+    def remove_ids(self, ids: Any) -> int:
+        """Marks every stored vector whose id is in ``ids`` as removed; returns how many.
+
+        Removed vectors stop appearing in results at once; they stay in the graph as
+        waypoints until :meth:`consolidate` (called by :meth:`save`) repairs the edges around
+        them and drops them. Ids not in the index are ignored.
+        """
+        ids = np.asarray(ids)
+        if ids.ndim == 0:
+            ids = ids.reshape(1)
+        id_arr = as_ids(ids.reshape(-1), ids.size)
+        return int(self._core.remove_ids(id_arr))
+
+    def consolidate(self) -> None:
+        """Drops the removed vectors: each node that pointed at one is re-linked (robust prune
+        over its remaining neighbours and the removed node's neighbours)."""
+        self._core.consolidate()
+
+    # ----------------------------------------------------------------- search
+    def search(
+        self,
+        xq: Any,
+        k: int = 10,
+        *,
+        beam: int = 64,
+        rerank_k: Optional[int] = None,
+        rerank_dim: Optional[int] = None,
+        walk_dim: Optional[int] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` search of the rows of ``xq`` (nq, dim); queries run in parallel.
+
+        Args:
+            k: neighbours per query (at most ``ntotal``).
+            beam: candidates kept by the walk (the search list L; at least ``k`` is used).
+                With ``beam >= ntotal`` the walk visits every vector.
+            rerank_k: candidates of the walk re-scored exactly (default and minimum ``k``;
+                at most the ``beam`` candidates exist).
+            rerank_dim: dims of the exact re-scoring (default: all).
+            walk_dim: prefix used by the walk, 1..graph_dim (default ``graph_dim``).
+
+        Returns:
+            ``(D, I)``, both (nq, k): exact distances on ``rerank_dim`` dims (squared L2
+            ascending; ip / cosine similarities descending) and ids; ``-1`` ids (and +/-inf)
+            where fewer than k vectors were found.
+        """
+        xq = as_matrix(xq, self._dim, "queries")
+        ntotal = self.ntotal
+        k = as_int(k, "k", 1)
+        if k > ntotal:
+            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
+        beam = as_int(beam, "beam", 1)
+        rerank_k = k if rerank_k is None else as_int(rerank_k, "rerank_k", 0)
+        rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
+        walk_dim = self.graph_dim if walk_dim is None else as_int(walk_dim, "walk_dim", 1, self.graph_dim)
+        nstored = self._core.nstored
+        beam = min(beam, max(nstored, k))  # a larger pool cannot hold more
+        rerank_k = min(max(rerank_k, k), max(beam, k))
+        if xq.shape[0] == 0:
+            return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
+        if 12 * xq.shape[0] * k > _physical_memory() // 2:
+            raise MemoryError("the (D, I) result arrays would need more than half of this machine's memory; "
+                              "search fewer queries at a time")
+        return self._core.search(xq, k, beam, rerank_k, rerank_dim, walk_dim)
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: PathLike) -> None:
+        """Writes the index to one file, atomically; consolidates removed vectors first."""
+        self.consolidate()
+        save_graph(self, path)
+
+    @classmethod
+    def _from_sections(cls, f: Container) -> "GraphIndex":
+        """Rebuilds a GraphIndex from a verified file container (``adanns.load`` dispatches here)."""
+        return load_graph(f)
+
+    def _header(self) -> Dict[str, Any]:
+        return {
+            "type": self._kind,
+            "dim": self.dim,
+            "graph_dim": self.graph_dim,
+            "degree": self.degree,
+            "metric": self.metric,
+            "build_beam": self.build_beam,
+            "alpha": self.alpha,
+            "seed": self.seed,
+            "store": self.store,
+            "entry": int(self._core.entry),
+            "next_id": int(self._core.next_id),
+        }
+
+
+def _physical_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+
+
+# --------------------------------------------------------------------- codec
+# The one place that knows how a GraphIndex lies in the file container (adanns/_format.py).
+
+_GRAPH_DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8"), "uint32": np.dtype("<u4")}
+
+
+def save_graph(index: GraphIndex, path: PathLike) -> None:
+    """Writes a (consolidated) GraphIndex: header + sections vectors, ids, neighbors."""
+    header = index._header()
+    vectors, ids, neighbors = index._core.export()
+    header["ntotal"] = int(ids.shape[0])
+    arrays = [("vectors", vectors), ("ids", ids), ("neighbors", neighbors)]
+    sq = index._core.quantizer()
+    if sq.size:  # the int8 store's quantiser (fitted once, kept so later adds encode alike)
+        arrays.append(("quantizer", sq))
+    write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in arrays])
+
+
+def _field_int(header: Dict[str, Any], key: str, lo: int, hi: int) -> int:
+    v = header.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise FormatError(f"header field {key!r} is missing or out of range")
+    return v
+
+
+def load_graph(f: Container) -> GraphIndex:
+    """Builds a GraphIndex from a verified file container (its header and sections)."""
+    header = f.header
+    dim = _field_int(header, "dim", 1, 1 << 20)
+    graph_dim = _field_int(header, "graph_dim", 1, dim)
+    degree = _field_int(header, "degree", 2, 1024)
+    build_beam = _field_int(header, "build_beam", 1, 100_000)
+    seed = _field_int(header, "seed", 0, 2**64 - 1)
+    ntotal = _field_int(header, "ntotal", 0, 2**32 - 2)
+    entry = _field_int(header, "entry", 0, max(ntotal - 1, 0))
+    next_id = _field_int(header, "next_id", 0, 2**63 - 1)
+    metric = header.get("metric")
+    if metric not in ("l2", "ip", "cosine"):
+        raise FormatError("header field 'metric' is invalid")
+    store = header.get("store", "float32")
+    if not isinstance(store, str) or store not in _STORES:
+        raise FormatError("header field 'store' is invalid")
+    alpha = header.get("alpha")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 1.0 <= alpha <= 4.0:
+        raise FormatError("header field 'alpha' is missing or out of range")
+    s = {name: arr for name, (arr, _) in f.sections(_GRAPH_DTYPES).items()}
+    expected = {"vectors": ((ntotal, dim), np.float32), "ids": ((ntotal,), np.int64),
+                "neighbors": ((ntotal, degree), np.uint32)}
+    for name, (shape, dt) in expected.items():
+        if name not in s:
+            raise FormatError(f"section {name!r} is missing")
+        if s[name].shape != shape or s[name].dtype != dt:
+            raise FormatError(f"section {name!r} has shape {s[name].shape} / {s[name].dtype}, expected {shape} / {np.dtype(dt)}")
+    vectors, ids, neighbors = s["vectors"], s["ids"], s["neighbors"]
+    if vectors.size and not np.isfinite(vectors).all():
+        raise FormatError("non-finite values in the stored vectors")
+    if ntotal and (ids.min() < 0 or ids.max() >= next_id):
+        raise FormatError("ids out of range (negative, or not below next_id)")
+    valid = neighbors < ntotal
+    pad = neighbors == _NONE
+    # each row: valid neighbours, then padding only
+    if not (valid | pad).all() or (pad[:, :-1] & valid[:, 1:]).any():
+        raise FormatError("malformed adjacency (neighbour out of range or misplaced padding)")
+    sq = s.get("quantizer")
+    if sq is not None and (store != "int8" or sq.shape != (2, graph_dim) or sq.dtype != np.float32
+                           or not np.isfinite(sq).all() or not (sq[1] > 0).all()):
+        raise FormatError("section 'quantizer' is invalid")
+    if store == "int8" and ntotal and sq is None:
+        raise FormatError("section 'quantizer' is missing")
+    index = GraphIndex(dim, graph_dim, degree, metric, build_beam=build_beam, alpha=float(alpha), seed=seed,
+                       store=store)
+    try:
+        index._core.set_graph(vectors, ids, neighbors, entry, next_id, sq)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise FormatError(f"inconsistent graph index file: {e}") from None
+    return index

@@ -1,0 +1,135 @@
+// AVX2/FMA gather kernel (compiled with -mavx2 -mfma; no STL templates in this unit).
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/distances.h"
+#include "gather_kernels.h"
+
+namespace adanns {
+namespace {
+
+alignas(32) const int32_t kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    const __m256 ab = _mm256_hadd_ps(a, b);
+    const __m256 cd = _mm256_hadd_ps(c, d);
+    const __m256 abcd = _mm256_hadd_ps(ab, cd);
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+template <int KIND>
+inline void step(__m256 qv, __m256 xv, __m256& a, __m256& nn) {
+    if (KIND == kScanL2) {
+        const __m256 d = _mm256_sub_ps(qv, xv);
+        a = _mm256_fmadd_ps(d, d, a);
+    } else {
+        a = _mm256_fmadd_ps(qv, xv, a);
+        if (KIND == kScanIPNorm) nn = _mm256_fmadd_ps(xv, xv, nn);
+    }
+}
+
+// Four rows at a time: four independent FMA chains hide the FMA latency.
+template <int KIND>
+void gather_impl(const float* q, const float* base, std::size_t stride, const uint32_t* idx, std::size_t n,
+                 std::size_t w, float* out, float* out_norm) {
+    const std::size_t nfull = w / 8;
+    const std::size_t rem = w % 8;
+    const __m256i mask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMask + 8 - rem));
+    const __m256 qtail = rem ? _mm256_maskload_ps(q + nfull * 8, mask) : _mm256_setzero_ps();
+    float tmp[4], tmpn[4];
+    for (std::size_t i = 0; i < n; i += 4) {
+        const std::size_t m = n - i < 4 ? n - i : 4;
+        // fetch the next block's rows while this one computes (the caller fetched the first lines)
+        for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
+            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
+            for (std::size_t off = 64; off < w * sizeof(float); off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+        }
+        const float* x[4];
+        for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+        __m256 a[4], nn[4];
+        for (int r = 0; r < 4; ++r) {
+            a[r] = _mm256_setzero_ps();
+            nn[r] = _mm256_setzero_ps();
+        }
+        for (std::size_t c = 0; c < nfull; ++c) {
+            const __m256 qv = _mm256_loadu_ps(q + c * 8);
+            for (int r = 0; r < 4; ++r) step<KIND>(qv, _mm256_loadu_ps(x[r] + c * 8), a[r], nn[r]);
+        }
+        if (rem)
+            for (int r = 0; r < 4; ++r) step<KIND>(qtail, _mm256_maskload_ps(x[r] + nfull * 8, mask), a[r], nn[r]);
+        _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
+        if (KIND == kScanIPNorm) _mm_storeu_ps(tmpn, hsum4(nn[0], nn[1], nn[2], nn[3]));
+        for (std::size_t r = 0; r < m; ++r) {
+            out[i + r] = tmp[r];
+            if (KIND == kScanIPNorm) out_norm[i + r] = tmpn[r];
+        }
+    }
+}
+
+template <int KIND>
+void gather_sq8_impl(const float* q, const float* wgt, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                     std::size_t n, std::size_t w, float* out) {
+    const std::size_t nfull = w / 8;
+    float tmp[4];
+    for (std::size_t i = 0; i < n; i += 4) {
+        const std::size_t m = n - i < 4 ? n - i : 4;
+        for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
+            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
+            for (std::size_t off = 64; off < w; off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+        }
+        const uint8_t* x[4];
+        for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+        __m256 a[4];
+        for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
+        for (std::size_t c = 0; c < nfull; ++c) {
+            const __m256 qv = _mm256_loadu_ps(q + c * 8);
+            const __m256 wv = KIND == kSq8L2 ? _mm256_loadu_ps(wgt + c * 8) : qv;
+            for (int r = 0; r < 4; ++r) {
+                const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[r] + c * 8));
+                const __m256 xv = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+                if (KIND == kSq8IP) {
+                    a[r] = _mm256_fmadd_ps(qv, xv, a[r]);
+                } else {
+                    const __m256 d = _mm256_sub_ps(qv, xv);
+                    a[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, d), wv, a[r]);
+                }
+            }
+        }
+        _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
+        for (std::size_t r = 0; r < m; ++r) {
+            float s = tmp[r];
+            for (std::size_t j = nfull * 8; j < w; ++j) {  // tail: fewer than 8 codes
+                const float c = float(x[r][j]);
+                if (KIND == kSq8IP) {
+                    s += q[j] * c;
+                } else {
+                    const float d = q[j] - c;
+                    s += wgt[j] * (d * d);
+                }
+            }
+            out[i + r] = s;
+        }
+    }
+}
+
+}  // namespace
+
+void gather_sq8_avx2(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
+                     const uint32_t* idx, std::size_t n, std::size_t w, float* out) {
+    if (kind == kSq8IP)
+        gather_sq8_impl<kSq8IP>(q, wgt, base, stride, idx, n, w, out);
+    else
+        gather_sq8_impl<kSq8L2>(q, wgt, base, stride, idx, n, w, out);
+}
+
+void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
+                 std::size_t n, std::size_t w, float* out, float* out_norm) {
+    if (kind == kScanL2)
+        gather_impl<kScanL2>(q, base, stride, idx, n, w, out, out_norm);
+    else if (kind == kScanIP)
+        gather_impl<kScanIP>(q, base, stride, idx, n, w, out, out_norm);
+    else
+        gather_impl<kScanIPNorm>(q, base, stride, idx, n, w, out, out_norm);
+}
+
+}  // namespace adanns

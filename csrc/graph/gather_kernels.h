@@ -1,0 +1,46 @@
+// Gather kernels for graph search: distances between one query and rows picked by index
+// from a row-major float32 block (the neighbours of a graph node are scattered in memory,
+// so the contiguous scan kernels of distances.h do not apply).
+//
+// Like distances.h: an AVX2/FMA implementation and a portable scalar one, chosen once at
+// run time (the same choice as kernels(): AVX2 unless the CPU lacks it or ADANNS_SIMD=scalar).
+// Included by the AVX2 translation unit: C-compatible headers only.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace adanns {
+
+// out[i] = distance over the first w floats of q and of row idx[i], which starts at
+// base + idx[i] * stride (stride >= w): squared L2 for kScanL2, the inner product for
+// kScanIP and kScanIPNorm; for kScanIPNorm also out_norm[i] = ||row[:w]||^2.
+// The results are written (not accumulated). Reads exactly w floats of each row.
+using GatherFn = void (*)(int kind, const float* q, const float* base, std::size_t stride,
+                          const uint32_t* idx, std::size_t n, std::size_t w, float* out,
+                          float* out_norm);
+
+// The implementation chosen for this CPU.
+GatherFn gather_kernel();
+
+// The same over 8-bit codes (rows of `stride` bytes at base + idx[i] * stride; w codes read):
+//   kSq8IP: out[i] = sum_j q[j] * c_j
+//   kSq8L2: out[i] = sum_j wgt[j] * (q[j] - c_j)^2
+// With codes c_j = round((x_j - lo_j) / step_j), q = query * step gives the inner product less
+// a per-query constant, and q = (query - lo) / step, wgt = step^2 the squared L2 distance.
+enum Sq8Kind : int { kSq8IP = 0, kSq8L2 = 1 };
+using GatherSq8Fn = void (*)(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
+                             const uint32_t* idx, std::size_t n, std::size_t w, float* out);
+GatherSq8Fn gather_sq8_kernel();
+void gather_sq8_scalar(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
+                       const uint32_t* idx, std::size_t n, std::size_t w, float* out);
+
+void gather_scalar(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
+                   std::size_t n, std::size_t w, float* out, float* out_norm);
+#if defined(ADANNS_HAVE_AVX2_TU)
+void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
+                 std::size_t n, std::size_t w, float* out, float* out_norm);
+void gather_sq8_avx2(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
+                     const uint32_t* idx, std::size_t n, std::size_t w, float* out);
+#endif
+
+}  // namespace adanns

@@ -1,0 +1,130 @@
+// GraphCore: a Vamana graph (DiskANN's robust prune, alpha > 1) built and walked on a prefix
+// of the vectors, with an exact rerank of the best candidates on (a prefix of) the full rows.
+//
+// Storage: the full rows (n x dim, contiguous: the rerank reads whole rows), a compact copy
+// of their first graph_dim dims (n x graph_dim: the walk reads only these) as float32, or as
+// 8-bit codes (per-dim affine scalar quantisation: a quarter of the bytes per hop; the build
+// then reads the float prefix of the full rows), a fixed-degree
+// adjacency (n x degree uint32 + a degree per node), external ids and a deleted flag.
+// For cosine the stored vectors are normalised (full dim).
+//
+// Build = incremental insertion in batches of doubling size (capped), each batch searched
+// in parallel against the graph frozen at the batch start, then its edges and reverse
+// edges written in a fixed order: the graph depends only on the data, the seed and the
+// sequence of add() calls, never on the thread count or timing.
+//
+// Thread safety: searches run concurrently (shared lock); add, remove_ids, consolidate and
+// set_graph take the lock exclusively.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <shared_mutex>
+#include <vector>
+
+#include "visited.h"
+
+namespace adanns {
+
+struct GraphParams {
+    std::size_t dim = 0;
+    std::size_t graph_dim = 0;    // prefix the graph is built (and by default walked) on
+    std::size_t degree = 32;      // max out-degree R
+    std::size_t build_beam = 64;  // beam (L) of the insertion searches
+    float alpha = 1.2f;           // robust-prune slack (> 1 keeps longer edges)
+    uint64_t seed = 1234;         // insertion order
+    int metric = 0;               // kMetricL2 / kMetricIP / kMetricCosine
+    int store = 0;                // walk store: 0 float32 prefix copy, 1 8-bit codes (kStoreSq8)
+};
+
+constexpr int kStoreFloat = 0;
+constexpr int kStoreSq8 = 1;
+
+class GraphCore {
+public:
+    static constexpr uint32_t kNone = 0xFFFFFFFFu;  // padding of the exported adjacency
+
+    explicit GraphCore(const GraphParams& p);
+
+    const GraphParams& params() const { return p_; }
+    std::size_t ntotal() const;   // live (not deleted) vectors
+    std::size_t nstored() const;  // including the deleted ones not yet consolidated
+    std::size_t ndeleted() const;
+    uint32_t entry() const;
+
+    // Appends n rows (n x dim) with ids (null: next_id, next_id + 1, ...) and links them in.
+    void add(const float* x, const int64_t* ids, std::size_t n);
+
+    // Top-k of nq queries (nq x dim): beam search on the first walk_dim dims of the graph
+    // prefix with a pool of max(beam, k) candidates, then the best max(k, rerank_k) live
+    // candidates re-scored exactly on rerank_dim dims. D, I are nq x k; distances as the
+    // metric's (squared L2 ascending; ip / cosine similarities descending), (-1, +-inf)
+    // padding when fewer than k live vectors were found.
+    void search(const float* xq, std::size_t nq, std::size_t k, std::size_t beam, std::size_t rerank_k,
+                std::size_t rerank_dim, std::size_t walk_dim, float* D, int64_t* I) const;
+
+    // Marks every stored vector whose id is in ids as deleted; returns how many.
+    std::size_t remove_ids(const int64_t* ids, std::size_t n);
+    // Repairs the edges around deleted nodes (DiskANN's consolidation) and drops them.
+    void consolidate();
+
+    // Persistence: the live graph (call consolidate() first to drop deleted nodes).
+    std::vector<float> export_vectors() const;
+    std::vector<int64_t> export_ids() const;
+    std::vector<uint32_t> export_neighbors() const;  // n x degree, kNone-padded
+    std::vector<float> export_sq() const;             // 2 x graph_dim: lo, step (empty unless sq8 with data)
+    int64_t next_id() const;
+    // Replaces the contents; every value is checked (throws std::invalid_argument).
+    // sq: the 2 x graph_dim quantiser of an sq8 store (null: fitted to the vectors).
+    void set_graph(const float* vectors, const int64_t* ids, const uint32_t* neighbors, std::size_t n,
+                   uint32_t entry, int64_t next_id, const float* sq);
+
+    // Nodes reachable from the entry point (a test of connectivity).
+    std::size_t reachable() const;
+
+private:
+    struct Cand {
+        float d;
+        uint32_t id;
+    };
+    struct Scratch;
+    // What a walk measures: a float query over the float rows (build geometry or float store),
+    // or a prepared query over the 8-bit codes.
+    struct Walk {
+        int kind;
+        const float* q;
+        const float* wgt;
+        std::size_t w;
+        bool sq8;
+    };
+    const float* fbase() const { return p_.store == kStoreSq8 ? vectors_.data() : prefix_.data(); }
+    std::size_t fstride() const { return p_.store == kStoreSq8 ? p_.dim : p_.graph_dim; }
+    const float* frow(std::size_t i) const { return fbase() + i * fstride(); }
+    void fit_sq(const float* x, std::size_t n, std::size_t stride);
+    void encode(std::size_t begin, std::size_t end);
+
+    void insert_range(std::size_t begin, std::size_t end);
+    std::size_t beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s, bool keep_expanded) const;
+    void robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const;
+    uint32_t medoid() const;
+    void repair_connectivity();
+    void set_neighbors(uint32_t p, const std::vector<uint32_t>& nb);
+
+    GraphParams p_;
+    int build_kind_;
+    std::vector<float> vectors_;   // nstored x dim
+    std::vector<float> prefix_;    // nstored x graph_dim (float store)
+    std::vector<uint8_t> codes_;   // nstored x graph_dim (sq8 store)
+    std::vector<float> sq_lo_, sq_step_;  // graph_dim each (sq8 store, fitted at the first add)
+    std::vector<uint32_t> adj_;    // nstored x degree
+    std::vector<uint32_t> deg_;    // nstored
+    std::vector<int64_t> ids_;     // nstored
+    std::vector<uint8_t> deleted_;  // nstored
+    std::size_t ndeleted_ = 0;
+    uint32_t entry_ = 0;
+    int64_t next_id_ = 0;
+
+    mutable VisitedPool visited_;
+    mutable std::shared_mutex mu_;
+};
+
+}  // namespace adanns
