@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Sequence
 
 from ..config import Context
-from .adanns import AdannsIVF, AdannsIVFPQ
+from .adanns import AdannsGraph, AdannsIVF, AdannsIVFPQ
 from .base import Method
 from .faiss import FaissFlat, FaissHNSW, FaissIVFFlat, FaissIVFFlatPanorama, FaissOPQRefine, FaissPrefixIVF
 from .graphs import HnswLib, SVSVamana
@@ -16,7 +16,7 @@ from .scann import ScaNN
 
 REGISTRY: Dict[str, Callable[[Context], List[Method]]] = {
     cls.family: cls.instances
-    for cls in (AdannsIVF, AdannsIVFPQ, FaissFlat, FaissIVFFlat, FaissIVFFlatPanorama, FaissPrefixIVF,
+    for cls in (AdannsIVF, AdannsIVFPQ, AdannsGraph, FaissFlat, FaissIVFFlat, FaissIVFFlatPanorama, FaissPrefixIVF,
                 FaissOPQRefine, FaissHNSW, HnswLib, ScaNN, SVSVamana)
 }
 # run by default: all but adanns-ivfpq (ask for it with --methods; its training adds minutes on large data)

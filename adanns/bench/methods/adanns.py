@@ -1,5 +1,5 @@
-"""The AdANNS indices: IVF (``adanns-ivf``, rigid rows when every stage uses all dims) and
-IVF-(O)PQ with exact rerank (``adanns-ivfpq``). Settings are the shared search vocabulary
+"""The AdANNS indices: IVF (``adanns-ivf``, rigid rows when every stage uses all dims),
+IVF-(O)PQ with exact rerank (``adanns-ivfpq``) and the graph walked on a prefix (``adanns-graph``). Settings are the shared search vocabulary
 (:mod:`adanns.params`); the cost column is the one cost model (:mod:`adanns.cost`)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any, List, Optional, Tuple
 import numpy as np
 
 from ...cost import CostModel
+from ...graph_index import GraphIndex
 from ...index import IVFIndex
 from ...pq_index import IVFPQIndex
 from ..config import Context, Setting, nearest_divisor
@@ -95,3 +96,36 @@ class AdannsIVFPQ(_Adanns):
 
     def series(self) -> List[List[Setting]]:
         return [[{"nprobe": p, "rerank_k": r} for p in self.ctx.nprobes] for r in self.ctx.cfg.rerank_ks]
+
+
+class AdannsGraph(_Adanns):
+    """GraphIndex (Vamana) built and walked on the first d/2 dims, reranked on all of them;
+    one instance per walk store (float32, int8). Degree 32, like the graph peers."""
+
+    family = "adanns-graph"
+    _name_keys = ("graph_dim", "store")
+
+    def __init__(self, ctx: Context, store: str) -> None:
+        super().__init__(ctx)
+        self.build_params = {"graph_dim": max(1, ctx.dim // 2), "degree": 32, "store": store}
+
+    @classmethod
+    def instances(cls, ctx: Context) -> List[Method]:
+        return [cls(ctx, store) for store in ("float32", "int8")]
+
+    def memory_bytes(self) -> float:
+        n, d = self.ctx.xb.shape
+        return 1.5 * n * (d * 4 + self.build_params["graph_dim"] * 4 + 32 * 4 + 16)
+
+    def build(self) -> None:
+        p = self.build_params
+        self.index = GraphIndex(self.ctx.dim, p["graph_dim"], p["degree"], self.ctx.metric, store=p["store"],
+                                seed=1234 + self.ctx.cfg.seed)
+        self.index.add(self.ctx.xb)
+
+    def series(self) -> List[List[Setting]]:
+        return [[{"beam": e, "rerank_k": e} for e in self.ctx.cfg.efs]]
+
+    def madds(self, s: Setting, k: int) -> Optional[float]:
+        return None  # the IVF cost model does not describe a graph walk
+
