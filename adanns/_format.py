@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -78,6 +79,62 @@ def _align(n: int) -> int:
 Section = Tuple[str, np.dtype, Tuple[int, ...], List[np.ndarray]]
 
 
+_TMP_PREFIX = ".adanns-save."
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask would race
+    with files other threads create); 0o022 where it cannot be read."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _save_target(path: Union[str, "os.PathLike[str]"]) -> str:
+    """The file a save writes: symlinks are followed (the link's target is replaced, the link kept),
+    and anything that exists but is not a regular file (a device, a FIFO, a directory) is refused."""
+    real = os.path.realpath(os.fspath(path))
+    if os.path.lexists(real) and not stat.S_ISREG(os.stat(real).st_mode):
+        raise ValueError(f"{os.fspath(path)}: exists and is not a regular file; refusing to replace it")
+    return real
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Deletes temporary files of saves whose writer process no longer exists (killed mid-save)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(_TMP_PREFIX) and name.endswith(".tmp")):
+            continue
+        try:
+            pid = int(name[len(_TMP_PREFIX):].split(".", 1)[0])
+        except ValueError:
+            continue
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def write_index_file(path: Union[str, "os.PathLike[str]"], header: Dict[str, Any], sections: Sequence[Section]) -> None:
     """Writes header + sections via a temporary file, fsync and an atomic rename (then a
     directory fsync): a failed write never touches an existing file at ``path``."""
@@ -103,9 +160,13 @@ def write_index_file(path: Union[str, "os.PathLike[str]"], header: Dict[str, Any
     else:  # pragma: no cover - the loop converges in two rounds
         raise RuntimeError("could not lay out the index file")
 
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    path = _save_target(path)
+    directory = os.path.dirname(path)
+    _remove_stale_temporaries(directory)
+    # A short temporary name (a long valid target name must not overflow NAME_MAX), carrying the
+    # writer's pid so that a later save can remove what a killed writer left behind.
+    fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}.", suffix=".tmp", dir=directory)
+    os.fchmod(fd, 0o666 & ~_umask())  # the mode open() would give a new file, not mkstemp's 0600
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes), _crc(header_bytes), 0))
@@ -225,6 +286,8 @@ def open_index_file(path: Union[str, "os.PathLike[str]"], check_crc: bool = True
     ``check_crc=False`` is for the fuzzer only: it lets mutated files reach the checks behind
     the checksums."""
     path = os.fspath(path)
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open()
+        raise FormatError(f"{path}: not a regular file")
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size < _PREFIX.size:

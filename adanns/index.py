@@ -104,6 +104,10 @@ class _CoreProperties:
     _dim: int
     _core: Any
 
+    def _require_trained(self, what: str) -> None:
+        if not self.is_trained:
+            raise RuntimeError(f"{what}() needs a trained index; call train(x) first")
+
     @property
     def dim(self) -> int:
         """Full dimensionality of the stored vectors."""
@@ -395,6 +399,7 @@ class IVFIndex(_Index):
 
     def centroids(self) -> np.ndarray:
         """The (nlist, coarse_dim) coarse centroids."""
+        self._require_trained("centroids")
         return self._core.centroids()
 
     def _header(self) -> Dict[str, Any]:

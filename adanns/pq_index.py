@@ -126,14 +126,17 @@ class _PQBase(_CoreProperties, Tunable):
 
     def rotation(self) -> Optional[np.ndarray]:
         """The OPQ rotation R (pq_dim, pq_dim), codes are PQ(R (t - anchor)); None without OPQ."""
+        self._require_trained("rotation")
         return self._core.rotation()
 
     def codebooks(self) -> np.ndarray:
         """(m, 256, pq_dim / m) float32 sub-quantiser centroids (in the rotated space with OPQ)."""
+        self._require_trained("codebooks")
         return self._core.codebooks()
 
     def anchors(self) -> np.ndarray:
         """(nlist, pq_dim) float32 list anchors (residual reference, unrotated)."""
+        self._require_trained("anchors")
         return self._core.anchors()
 
     # ----------------------------------------------------------------- helpers
@@ -497,6 +500,7 @@ class IVFPQIndex(_PQBase):
                          max_points_per_centroid=max_points_per_centroid, max_train=max_train)
 
     def centroids(self) -> np.ndarray:
+        self._require_trained("centroids")
         return self._core.centroids()
 
     def _describe(self) -> str:
