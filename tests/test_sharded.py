@@ -38,6 +38,21 @@ def ray_session(tmp_path_factory):
         ray.shutdown()
 
 
+def _kill_and_wait(ray, actor, timeout=60.0):
+    """``ray.kill`` is asynchronous: a call sent right after it may still be served. Wait until
+    the actor answers with RayActorError so that the test sees a dead shard deterministically."""
+    import time
+    ray.kill(actor)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.ntotal.remote(), timeout=timeout)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed actor still answers")
+
+
 def _data(n=3000, nq=40, seed=0):
     rng = np.random.default_rng(seed)
     scale = np.exp(-0.05 * np.arange(DIM)).astype(np.float32)
@@ -309,7 +324,7 @@ def test_dead_shard_is_named_and_restarts_from_its_file(ray_session, l2_pair, tm
     ray = ray_session
     xb, xq, single, sharded = l2_pair
     sharded.save(tmp_path / "s")
-    ray.kill(sharded.shard_actors()[1])
+    _kill_and_wait(ray, sharded.shard_actors()[1])
     with pytest.raises(adanns.ShardError, match=r"shard 1 of 3.*restart_shard\(1\)") as e:
         sharded.search(xq, 10, nprobe=3)
     assert e.value.shard == 1
@@ -370,7 +385,7 @@ def test_bad_input_and_unsaved_dead_shard(ray_session):
         with pytest.raises(RuntimeError, match="already trained"):
             sharded.train(xb)
         assert sharded.search(xq[:0], 5)[1].shape == (0, 5)
-        ray.kill(sharded.shard_actors()[0])  # never saved: nothing to restart it from
+        _kill_and_wait(ray, sharded.shard_actors()[0])  # never saved: nothing to restart it from
         with pytest.raises(adanns.ShardError, match="shard 0 of 2.*never saved") as e:
             sharded.search(xq, 10, nprobe=3)
         assert e.value.shard == 0
