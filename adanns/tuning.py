@@ -28,6 +28,7 @@ import numpy as np
 from ._measure import recall_at_k
 from ._validation import as_int, as_matrix
 from .cost import CostModel
+from .filters import IDFilter, as_filter
 from .params import KEYS as _KEYS
 from .params import SearchStats
 
@@ -274,6 +275,7 @@ class Tunable:
         target_recall: Optional[float] = None,
         budget: Optional[float] = None,
         stats: Optional[SearchStats] = None,
+        filter: Any = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim).
 
@@ -293,6 +295,10 @@ class Tunable:
                 whose modelled cost fits this many multiply-adds per query (:mod:`adanns.cost`).
             stats: a :class:`adanns.SearchStats` to which this call adds its per-stage thread
                 time (coarse, scan, rerank, output) and work counters.
+            filter: only ids it allows are returned: an integer array of allowed ids, a boolean
+                mask over ids, or an :class:`adanns.IDFilter` (the fast, reusable form). Applied
+                inside the scan (see :mod:`adanns.filters`); at exact settings the result is the
+                exact top-k of the allowed subset.
 
         Returns:
             ``(D, I)``, both (nq, k): distances (squared L2, ascending) or similarities
@@ -312,7 +318,7 @@ class Tunable:
             if given:
                 raise ValueError(f"target_recall / budget choose the settings; do not also pass {sorted(given)}")
             given = self.operating_point(target_recall=target_recall, budget=budget).settings()
-        return self._search_with(xq, k, self._full_settings(given), stats)
+        return self._search_with(xq, k, self._full_settings(given), stats, as_filter(filter))
 
     def tune(
         self,
@@ -382,8 +388,8 @@ class Tunable:
     def _fixed_settings(self) -> Dict[str, int]:
         raise NotImplementedError
 
-    def _search_with(self, xq: Any, k: int, s: Dict[str, int],
-                     stats: Optional[SearchStats] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Optional[SearchStats] = None,
+                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:

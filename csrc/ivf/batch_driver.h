@@ -43,6 +43,7 @@
 #include "common/metric.h"
 #include "common/norms.h"
 #include "common/parallel.h"
+#include "common/row_filter.h"
 #include "common/stats.h"
 #include "common/topk.h"
 #include "kernels/kernels.h"
@@ -58,6 +59,7 @@ struct BatchSpec {
     int metric = kMetricL2;
     std::size_t max_chunk = 4096;  // queries per chunk: upper bound ...
     std::size_t min_chunk = 256;   // ... and the size aimed at when there are few queries
+    const RowFilter* filter = nullptr;  // filtered search: rows whose id it rejects are never pushed
 };
 
 // Queries per chunk: about 4 chunks per thread, within [min(nq, min_chunk), max_chunk], and the
@@ -122,6 +124,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             const std::size_t n = sc.list_size(l);
             if (n == 0) continue;
             sc.begin_list(chunk, l, groups.members.data() + mb, me - mb);
+            const int64_t* fid = s.filter ? sc.ids(l) : nullptr;  // filtered search: ids of the rows
             scanned += n * (me - mb);
             for (std::size_t r0 = 0; r0 < n; r0 += tile) {
                 const std::size_t t = std::min(tile, n - r0);
@@ -135,6 +138,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                         float thr = h.threshold();
                         for (std::size_t r = 0; r < t; ++r) {
                             if (d[r] <= thr) {
+                                if (fid && !s.filter->allows(fid[r0 + r])) continue;
                                 h.push(d[r], make_label(l, r0 + r));
                                 thr = h.threshold();
                             }
