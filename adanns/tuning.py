@@ -318,7 +318,12 @@ class Tunable:
             if given:
                 raise ValueError(f"target_recall / budget choose the settings; do not also pass {sorted(given)}")
             given = self.operating_point(target_recall=target_recall, budget=budget).settings()
-        return self._search_with(xq, k, self._full_settings(given), stats, as_filter(filter))
+        settings = self._full_settings(given)
+        filt = as_filter(filter)
+        if filt is not None:
+            nlist = int(self._core.nlist)  # type: ignore[attr-defined]
+            settings["nprobe"] = filt.widened(settings["nprobe"], as_int(k, "k", 1), int(self.ntotal), nlist)  # type: ignore[attr-defined]
+        return self._search_with(xq, k, settings, stats, filt)
 
     def tune(
         self,
