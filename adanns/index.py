@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from ._format import Container, FormatError, Section, all_finite, get_int, write_index_file
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
 from .filters import IDFilter
@@ -169,19 +169,40 @@ class _Index(_CoreProperties, Tunable):
         self._core = _core.IVFCore(self._dim, nlist, coarse_dim, metric_code(metric))
 
     # ----------------------------------------------------------------- add
-    def add(self, x: Any, ids: Optional[Any] = None) -> None:
+    def add(self, x: Any, ids: Optional[Any] = None, *, progress: Optional[bool] = None) -> None:
         """Adds the rows of ``x`` (n, dim). Ids default to 0, 1, 2, ... in order of addition.
 
         With ``cosine`` the library normalises the vectors; the stored copy is normalised.
+        ``progress``: a progress bar (see :mod:`adanns._progress`; default: shown for large
+        adds when tqdm is installed). With a bar the rows go in by blocks; if a block fails
+        (or the add is interrupted) the blocks already added are removed again, so the index
+        holds what it held before (only the next default id has moved on).
         """
         if not self.is_trained:
             raise RuntimeError("the index must be trained before add(); call train(x) first")
         x = as_matrix(x, self._dim, "x")
         id_arr = None if ids is None else as_ids(ids, x.shape[0])
         check_unique_ids(id_arr)
-        if x.shape[0] == 0:
+        n = x.shape[0]
+        if n == 0:
             return
-        self._core.add(self._apply_transform(x), id_arr)
+        if not _progress.wanted(progress, n):
+            self._core.add(self._apply_transform(x), id_arr)
+            return
+        if id_arr is None:
+            start = int(self._core.next_id)
+            id_arr = np.arange(start, start + n, dtype=np.int64)
+        step = 1 << 16
+        done = 0
+        try:
+            with _progress.bar(True, n, "adanns add", "vec") as update:
+                for b in range(0, n, step):
+                    self._core.add(self._apply_transform(x[b : b + step]), id_arr[b : b + step])
+                    done = min(n, b + step)
+                    update(done - b)
+        except BaseException:
+            self._core.remove_ids(id_arr[:done])
+            raise
 
     def remove_ids(self, ids: Any) -> int:
         """Removes every stored vector whose id is in ``ids``; returns how many were removed.
@@ -426,17 +447,23 @@ class IVFIndex(_Index):
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
         self._operating_points = None
 
-    def train(self, x: Any) -> None:
-        """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim))."""
+    def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
+        """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim)),
+        after fitting the stored transform if there is one. ``progress``: a bar over the stages
+        (see :meth:`add`)."""
         if self.ntotal > 0:
             raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
         x = as_matrix(x, self._dim, "x")
         if x.shape[0] < self.nlist:
             raise ValueError(f"training needs at least nlist={self.nlist} vectors, got {x.shape[0]}")
-        if self._transform is not None:
-            self._transform.fit(x)
-            x = self._transform.apply(x)
-        self._core.train(x, self.niter, self.seed, self.kmeanspp, self.max_points_per_centroid)
+        stages = 1 + (self._transform is not None)
+        with _progress.bar(_progress.wanted(progress, x.shape[0]), stages, "adanns train", "stage") as update:
+            if self._transform is not None:
+                self._transform.fit(x)
+                x = self._transform.apply(x)
+                update(1)
+            self._core.train(x, self.niter, self.seed, self.kmeanspp, self.max_points_per_centroid)
+            update(1)
 
     def centroids(self) -> np.ndarray:
         """The (nlist, coarse_dim) coarse centroids."""

@@ -25,6 +25,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _progress
 from ._measure import recall_at_k
 from ._validation import as_int, as_matrix
 from .cost import CostModel
@@ -170,6 +171,7 @@ def tune(
     first_round: int = 128,
     measure_qps: bool = True,
     gt: Optional[np.ndarray] = None,
+    progress: Optional[bool] = None,
 ) -> OperatingPoints:
     """Explores settings of ``index`` on the sample ``xq``; ``gt``: its exact top-k ids (default:
     computed by the index, ``index._exact_ground_truth``)."""
@@ -197,6 +199,14 @@ def tune(
     rng = np.random.default_rng(seed)
     perm = rng.permutation(nq)
 
+    with _progress.bar(_progress.wanted(progress, int(index.ntotal)), None, "adanns tune", "setting") as update:
+        return _tune_rounds(index, xq, gt, k, sp, cost, perm, first_round, measure_qps, update)
+
+
+def _tune_rounds(index: Any, xq: np.ndarray, gt: np.ndarray, k: int, sp: Dict[str, List[int]],
+                 cost: Any, perm: np.ndarray, first_round: int, measure_qps: bool, update: Any) -> OperatingPoints:
+    nq = xq.shape[0]
+
     def evaluate(settings: List[Tuple[int, ...]], m: int) -> Dict[Tuple[int, ...], float]:
         sub = perm[:m]
         q, g = xq[sub], gt[sub]
@@ -205,6 +215,7 @@ def tune(
             pd, p, sd, rk, rd = s
             _, ids = index.search(q, k, nprobe=p, probe_dim=pd, scan_dim=sd, rerank_k=rk, rerank_dim=rd)
             out[s] = recall_at_k(ids, g, k)
+            update(1)
         return out
 
     # Round 1: all (probe_dim, scan_dim, rerank_k, rerank_dim), nprobe swept upwards until
@@ -334,6 +345,7 @@ class Tunable:
         seed: int = 0,
         measure_qps: bool = True,
         gt: Optional[Any] = None,
+        progress: Optional[bool] = None,
     ) -> OperatingPoints:
         """Measures recall@k and cost of settings on a query sample and keeps the Pareto front.
 
@@ -343,6 +355,7 @@ class Tunable:
         ``search(budget=...)`` then pick from it. ``space`` overrides the candidate values of
         ``probe_dim``, ``nprobe``, ``scan_dim``, ``rerank_k``, ``rerank_dim`` (see
         :func:`adanns.tuning.default_space`). Deterministic for a given ``seed`` (QPS aside).
+        ``progress``: a bar counting the settings evaluated (see :mod:`adanns._progress`).
         """
         if self.ntotal == 0:  # type: ignore[attr-defined]
             raise RuntimeError("tune needs an index that holds vectors")
@@ -350,7 +363,7 @@ class Tunable:
         k = as_int(k, "k", 1, self.ntotal)  # type: ignore[attr-defined]
         gt_arr = None if gt is None else np.asarray(gt)
         self._operating_points = tune(self, xq, k, space=space, seed=as_int(seed, "seed", 0),
-                                      measure_qps=measure_qps, gt=gt_arr)
+                                      measure_qps=measure_qps, gt=gt_arr, progress=progress)
         return self._operating_points
 
     @property

@@ -34,6 +34,11 @@ std::size_t IVFCore::ntotal() const {
     return lists_.total();
 }
 
+int64_t IVFCore::next_id() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return next_id_;
+}
+
 void IVFCore::train(const float* x, std::size_t n, const KMeansParams& params_in) {
     if (n < nlist_)
         throw std::invalid_argument("training needs at least nlist = " + std::to_string(nlist_) +

@@ -36,6 +36,8 @@ public:
     int metric() const { return metric_; }
     bool is_trained() const;
     std::size_t ntotal() const;
+    // The id the next add() without ids starts from (one past the largest id ever added).
+    int64_t next_id() const;
 
     // k-means on the coarse_dim prefix of x (n x dim rows).
     void train(const float* x, std::size_t n, const KMeansParams& params);

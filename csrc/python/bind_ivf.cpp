@@ -52,6 +52,7 @@ void bind_ivf(py::module_& m) {
         .def_property_readonly("metric", &IVFCore::metric)
         .def_property_readonly("is_trained", &IVFCore::is_trained)
         .def_property_readonly("ntotal", &IVFCore::ntotal)
+        .def_property_readonly("next_id", &IVFCore::next_id)
         .def(
             "train",
             [](IVFCore& self, FArray x, int niter, uint64_t seed, bool kmeanspp, std::size_t mppc) {
