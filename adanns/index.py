@@ -471,7 +471,7 @@ class IVFIndex(_Index):
         return self._core.centroids()
 
     def _header(self) -> Dict[str, Any]:
-        return {
+        h = {
             "type": self._kind,
             "dim": self.dim,
             "nlist": self.nlist,
@@ -482,8 +482,10 @@ class IVFIndex(_Index):
             "kmeanspp": self.kmeanspp,
             "max_points_per_centroid": self.max_points_per_centroid,
             "operating_points": None if self._operating_points is None else self._operating_points.to_dict(),
-            "transform": _transform_header(self._transform),
         }
+        if self._transform is not None:  # (absent otherwise: files without a transform are unchanged)
+            h["transform"] = _transform_header(self._transform)
+        return h
 
     def _describe(self) -> str:
         t = "" if self._transform is None else ", transform='pca'"

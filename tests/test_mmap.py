@@ -146,6 +146,8 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer's allocator aborts on a refused allocation instead of raising")
 def test_mapped_index_larger_than_the_memory_limit(tmp_path):
     """A 150 MB index (146 MiB) searched by a process whose data limit (RLIMIT_DATA: heap and private
     memory) leaves room for 48 MB: the mapped vectors do not count, a RAM load of the same file fails."""
