@@ -182,3 +182,16 @@ def test_recall_at_one_percent_with_widening():
     r_raw = recall(idx.search(xq, K, nprobe=nprobe, filter=adanns.IDFilter.from_ids(rows, widen=False))[1], gtf)
     assert r_auto >= 0.95, (nprobe, r_auto, r_raw)
     assert r_raw <= r_auto
+
+
+@pytest.mark.parametrize("sel", [0.1, 0.01])
+def test_filtered_prefix_scan_and_rerank_equal_two_stage_over_allowed(data, built, sel):
+    """Filtered rows skipped block-wise in the scan: the two-stage semantics on the allowed rows."""
+    from reference import two_stage
+
+    xb, xq, ids = data
+    idx = built("ivf", "l2")
+    rows = allowed_rows(xb.shape[0], sel, seed=3)
+    D, I = idx.search(xq, K, nprobe=idx.nlist, scan_dim=7, rerank_k=30, filter=ids[rows])
+    Dr, Ir = two_stage(xb[rows], xq, K, "l2", 7, 30, xb.shape[1])
+    check(D, I, Dr, ids[rows][Ir])

@@ -21,6 +21,7 @@ namespace {
 // Scanner of float rows (IVF-Flat): prefix scan of scan_dim dims of each row, row stride dim.
 struct FlatScanner {
     static constexpr bool kListParallel = true;
+    static constexpr bool kFilterSpans = true;
     static constexpr std::size_t kMembersPerCall = 8;
     const InvertedLists& lists;
     const float* xq;  // the batch's queries (nq x dim)
