@@ -36,6 +36,7 @@ except ImportError as _e:  # pragma: no cover - exercised by tests/test_layout.p
 
 from . import datasets, evaluation, transforms
 from ._format import FORMAT_VERSION, FormatError
+from .filters import IDFilter
 from .index import FlatIndex, IVFIndex
 from .graph_index import GraphIndex
 from .io import AnyIndex, load_index
@@ -44,20 +45,27 @@ from .pq_index import IVFPQIndex, PQIndex
 from .sharded import ShardError, ShardedIndex  # Ray itself is imported only when one is created
 
 __version__ = "0.1.0"
-__all__ = ["IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "GraphIndex", "SearchParams", "SearchStats", "load", "FormatError",
+__all__ = ["IDFilter", "IVFIndex", "FlatIndex", "IVFPQIndex", "PQIndex", "GraphIndex", "SearchParams", "SearchStats", "load", "FormatError",
            "FORMAT_VERSION", "simd_level", "datasets", "transforms", "evaluation", "ShardedIndex", "ShardError"]
 
 
-def load(path: Union[str, "os.PathLike[str]"]) -> AnyIndex:
+def load(path: Union[str, "os.PathLike[str]"], *, mmap: bool = False) -> AnyIndex:
     """Loads an index saved with ``index.save(path)``: an :class:`IVFIndex`, :class:`FlatIndex`,
     :class:`IVFPQIndex`, :class:`PQIndex` or :class:`GraphIndex`, whichever was saved.
+
+    ``mmap=True`` (IVF-Flat / Flat): the vectors stay in the file, memory-mapped read-only, and
+    are served from the page cache; only the ids are read into memory. Adds, removals and
+    updates still work: each list they change is first copied into memory (copy-on-write per
+    list). The file must stay intact while the index is in use: replacing it (``save`` writes a
+    new file and renames it, which is safe) keeps the mapped old copy alive, but truncating or
+    rewriting it in place is the user's responsibility (reads of a truncated mapping fault).
 
     Raises:
         FormatError: the file is not an adanns index, is of an unsupported version,
             truncated or corrupted.
         OSError: the file cannot be read.
     """
-    return load_index(path)
+    return load_index(path, mmap=mmap)
 
 
 def simd_level() -> str:

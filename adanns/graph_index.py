@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
+from .filters import as_filter
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
 from ._format import Container, FormatError, write_index_file
 
@@ -191,6 +192,7 @@ class GraphIndex:
         rerank_k: Optional[int] = None,
         rerank_dim: Optional[int] = None,
         walk_dim: Optional[int] = None,
+        filter: Any = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim); queries run in parallel.
 
@@ -202,6 +204,11 @@ class GraphIndex:
                 at most the ``beam`` candidates exist).
             rerank_dim: dims of the exact re-scoring (default: all).
             walk_dim: prefix used by the walk, 1..graph_dim (default ``graph_dim``).
+            filter: only ids it allows are returned (an id allow-list, a boolean mask over ids
+                or an :class:`adanns.IDFilter`, see :mod:`adanns.filters`). The walk goes through
+                rejected vectors but never returns them; ``beam`` is widened for the
+                filter's selectivity unless the IDFilter has ``widen=False`` (:mod:`adanns.filters`). With
+                ``beam >= ntotal`` the result is the exact filtered top-k.
 
         Returns:
             ``(D, I)``, both (nq, k): exact distances on ``rerank_dim`` dims (squared L2
@@ -218,6 +225,9 @@ class GraphIndex:
         rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
         walk_dim = self.graph_dim if walk_dim is None else as_int(walk_dim, "walk_dim", 1, self.graph_dim)
         nstored = self._core.nstored
+        filt = as_filter(filter)
+        if filt is not None:
+            beam = filt.widened(beam, k, ntotal, max(ntotal, k))
         beam = min(beam, max(nstored, k))  # a larger pool cannot hold more
         rerank_k = min(max(rerank_k, k), max(beam, k))
         if xq.shape[0] == 0:
@@ -225,7 +235,8 @@ class GraphIndex:
         if 12 * xq.shape[0] * k > _physical_memory() // 2:
             raise MemoryError("the (D, I) result arrays would need more than half of this machine's memory; "
                               "search fewer queries at a time")
-        return self._core.search(xq, k, beam, rerank_k, rerank_dim, walk_dim)
+        return self._core.search(xq, k, beam, rerank_k, rerank_dim, walk_dim,
+                                 **({} if filt is None else filt.core_args()))
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:

@@ -10,10 +10,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
-from . import _core
-from ._format import Container, FormatError, Section, get_int, write_index_file
+from . import _core, _progress
+from ._format import Container, FormatError, Section, all_finite, get_int, write_index_file
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+from .filters import IDFilter
 from .params import KEYS, SearchStats
+from .transforms import PCATransform
 from .tuning import Tunable
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -146,25 +148,61 @@ class _Index(_CoreProperties, Tunable):
     """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
 
     _kind = ""
+    _transform: Optional[PCATransform] = None
+
+    @property
+    def transform(self) -> Optional[PCATransform]:
+        """The stored transform applied to added vectors and queries (None: none)."""
+        return self._transform
+
+    def _apply_transform(self, x: np.ndarray) -> np.ndarray:
+        t = self._transform
+        return x if t is None or not t.is_fitted else t.apply(x)
+
+    @property
+    def is_mapped(self) -> bool:
+        """True while some lists are served from a memory-mapped file (``adanns.load(mmap=True)``)."""
+        return int(self._core.mapped_lists) > 0
 
     def __init__(self, dim: int, nlist: int, coarse_dim: int, metric: str) -> None:
         self._dim = as_int(dim, "dim", 1)
         self._core = _core.IVFCore(self._dim, nlist, coarse_dim, metric_code(metric))
 
     # ----------------------------------------------------------------- add
-    def add(self, x: Any, ids: Optional[Any] = None) -> None:
+    def add(self, x: Any, ids: Optional[Any] = None, *, progress: Optional[bool] = None) -> None:
         """Adds the rows of ``x`` (n, dim). Ids default to 0, 1, 2, ... in order of addition.
 
         With ``cosine`` the library normalises the vectors; the stored copy is normalised.
+        ``progress``: a progress bar (see :mod:`adanns._progress`; default: shown for large
+        adds when tqdm is installed). With a bar the rows go in by blocks; if a block fails
+        (or the add is interrupted) the blocks already added are removed again, so the index
+        holds what it held before (only the next default id has moved on).
         """
         if not self.is_trained:
             raise RuntimeError("the index must be trained before add(); call train(x) first")
         x = as_matrix(x, self._dim, "x")
         id_arr = None if ids is None else as_ids(ids, x.shape[0])
         check_unique_ids(id_arr)
-        if x.shape[0] == 0:
+        n = x.shape[0]
+        if n == 0:
             return
-        self._core.add(x, id_arr)
+        if not _progress.wanted(progress, n):
+            self._core.add(self._apply_transform(x), id_arr)
+            return
+        if id_arr is None:
+            start = int(self._core.next_id)
+            id_arr = np.arange(start, start + n, dtype=np.int64)
+        step = 1 << 16
+        done = 0
+        try:
+            with _progress.bar(True, n, "adanns add", "vec") as update:
+                for b in range(0, n, step):
+                    self._core.add(self._apply_transform(x[b : b + step]), id_arr[b : b + step])
+                    done = min(n, b + step)
+                    update(done - b)
+        except BaseException:
+            self._core.remove_ids(id_arr[:done])
+            raise
 
     def remove_ids(self, ids: Any) -> int:
         """Removes every stored vector whose id is in ``ids``; returns how many were removed.
@@ -189,7 +227,7 @@ class _Index(_CoreProperties, Tunable):
             raise ValueError("update() ids must be unique")
         if x.shape[0] == 0:
             return 0
-        return int(self._core.update(x, id_arr))
+        return int(self._core.update(self._apply_transform(x), id_arr))
 
     def reset(self) -> None:
         """Removes every stored vector (the training is kept)."""
@@ -206,17 +244,20 @@ class _Index(_CoreProperties, Tunable):
         rerank_dim: Optional[int],
         probe_dim: Optional[int] = None,
         stats: Optional[SearchStats] = None,
+        filt: Optional[IDFilter] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         xq, k, ntotal = self._queries(xq, k)
+        xq = self._apply_transform(xq)
         xq, settings = search_settings(
             xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim,
             dim=self._dim, ntotal=ntotal, nlist=self._core.nlist, coarse_dim=self._core.coarse_dim,
         )
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
+        fargs = {} if filt is None else filt.core_args()
         if stats is None:
-            return self._core.search(xq, *settings)
-        D, I, st = self._core.search(xq, *settings, True)
+            return self._core.search(xq, *settings, **fargs)
+        D, I, st = self._core.search(xq, *settings, True, **fargs)
         stats.add(xq.shape[0], st)
         return D, I
 
@@ -241,15 +282,15 @@ class _Index(_CoreProperties, Tunable):
         return (float(s["probe_dim"] * nlist) if nlist > 1 else 0.0), float(s["scan_dim"])
 
     def _probe(self, xq: np.ndarray, nprobe: int, probe_dim: int) -> np.ndarray:
-        return self._core.probe(xq, nprobe, probe_dim)
+        return self._core.probe(self._apply_transform(xq), nprobe, probe_dim)
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
         return self._search(xq, k, self._core.nlist, None, 0, None)[1]  # every list, all dims
 
-    def _search_with(self, xq: Any, k: int, s: Dict[str, int],
-                     stats: Optional[SearchStats] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Optional[SearchStats] = None,
+                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
         return self._search(xq, k, s["nprobe"], s["scan_dim"], s["rerank_k"], s["rerank_dim"], s["probe_dim"],
-                            stats=stats)
+                            stats=stats, filt=filt)
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
@@ -264,6 +305,7 @@ class _Index(_CoreProperties, Tunable):
         arrays: List[Tuple[str, np.ndarray]] = [("list_sizes", sizes), ("ids", ids), ("vectors", vectors)]
         if header["type"] == "ivf":
             arrays.insert(0, ("centroids", self._core.centroids()))
+        arrays += _transform_sections(self._transform)
         header["ntotal"] = int(ids.shape[0])
         return header, [(name, a.dtype, a.shape, [a]) for name, a in arrays]
 
@@ -284,7 +326,8 @@ class _Index(_CoreProperties, Tunable):
         else:
             nlist = 1
             expected = {}
-        s = {name: arr for name, (arr, _) in f.sections().items()}
+        table = f.sections()
+        s = {name: arr for name, (arr, _) in table.items()}
         # Shapes are checked against the sections (whose sizes the file bounds) before anything
         # is allocated from header values.
         expected.update({"list_sizes": (nlist,), "ids": (ntotal,), "vectors": (ntotal, dim)})
@@ -302,6 +345,7 @@ class _Index(_CoreProperties, Tunable):
                 kmeanspp=bool(header.get("kmeanspp", False)),
                 max_points_per_centroid=get_int(header, "max_points_per_centroid", 0, 1 << 40),
             )
+            index._transform = _transform_from_file(header.get("transform"), s, dim, metric)
         else:
             index = FlatIndex(dim, metric)
         sizes, ids, vectors = s["list_sizes"], s["ids"], s["vectors"]
@@ -313,7 +357,7 @@ class _Index(_CoreProperties, Tunable):
             raise FormatError("list sizes do not add up to ntotal")
         if ntotal and ids.min() < 0:
             raise FormatError("negative ids in the file")
-        if vectors.size and not np.isfinite(vectors).all():
+        if vectors.size and not all_finite(vectors):
             raise FormatError("non-finite values in the stored vectors")
         if kind == "ivf":
             c = s["centroids"]
@@ -326,8 +370,13 @@ class _Index(_CoreProperties, Tunable):
                 what = "operating point outside the index's ranges" if "outside" in str(e) else \
                     "invalid operating points in the header"
                 raise FormatError(what) from None
-        lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
-        if ntotal:
+        if f.mmap:
+            # The vector section holds the lists one after the other, each row-major with stride
+            # dim (the in-memory layout of csrc/storage/invlists.h), 64-byte aligned: the core maps
+            # it as it is. Only the ids (8 bytes a row) are copied.
+            index._core.map_lists(os.fspath(f.path), table["vectors"][1], np.array(sizes), ids)
+        elif ntotal:
+            lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
             index._core.add_preassigned(vectors, ids, lists)
         return index
 
@@ -359,6 +408,14 @@ class IVFIndex(_Index):
         seed: seed of the k-means sampling and initialisation.
         kmeanspp: k-means++ initialisation instead of a random sample.
         max_points_per_centroid: cap on the training sample (per centroid), as in Faiss.
+        transform: ``"pca"`` or an unfitted :class:`adanns.transforms.PCATransform` keeping all
+            dims: fitted by :meth:`train`, saved with the index and applied to added vectors and
+            queries automatically (the path for embeddings that were not Matryoshka-trained:
+            the rotation puts the most energy in the leading dims, so prefixes work). ``"pca"``
+            is a pure rotation for ``ip`` / ``cosine`` (which preserves their scores) and a
+            centred PCA for ``l2`` (which preserves L2 distances); a centred transform is
+            refused for ``ip`` / ``cosine``. Distances returned are those of the rotated
+            vectors, equal to the original ones up to float rounding.
 
     Prefix semantics per metric: ``l2`` and ``ip`` are computed on the prefix as is;
     ``cosine`` is the cosine of the prefixes (``x[:d]`` and ``q[:d]`` each normalised).
@@ -377,25 +434,36 @@ class IVFIndex(_Index):
         seed: int = 1234,
         kmeanspp: bool = False,
         max_points_per_centroid: int = 256,
+        transform: Union[None, str, PCATransform] = None,
     ) -> None:
         dim = as_int(dim, "dim", 1)
         nlist = as_int(nlist, "nlist", 1, 2**31)
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         super().__init__(dim, nlist, coarse_dim, metric)
+        self._transform = _make_transform(transform, dim, self.metric)
         self.niter = as_int(niter, "niter", 0)
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
         self._operating_points = None
 
-    def train(self, x: Any) -> None:
-        """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim))."""
+    def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
+        """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim)),
+        after fitting the stored transform if there is one. ``progress``: a bar over the stages
+        (see :meth:`add`)."""
         if self.ntotal > 0:
             raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
         x = as_matrix(x, self._dim, "x")
         if x.shape[0] < self.nlist:
             raise ValueError(f"training needs at least nlist={self.nlist} vectors, got {x.shape[0]}")
-        self._core.train(x, self.niter, self.seed, self.kmeanspp, self.max_points_per_centroid)
+        stages = 1 + (self._transform is not None)
+        with _progress.bar(_progress.wanted(progress, x.shape[0]), stages, "adanns train", "stage") as update:
+            if self._transform is not None:
+                self._transform.fit(x)
+                x = self._transform.apply(x)
+                update(1)
+            self._core.train(x, self.niter, self.seed, self.kmeanspp, self.max_points_per_centroid)
+            update(1)
 
     def centroids(self) -> np.ndarray:
         """The (nlist, coarse_dim) coarse centroids."""
@@ -403,7 +471,7 @@ class IVFIndex(_Index):
         return self._core.centroids()
 
     def _header(self) -> Dict[str, Any]:
-        return {
+        h = {
             "type": self._kind,
             "dim": self.dim,
             "nlist": self.nlist,
@@ -415,9 +483,73 @@ class IVFIndex(_Index):
             "max_points_per_centroid": self.max_points_per_centroid,
             "operating_points": None if self._operating_points is None else self._operating_points.to_dict(),
         }
+        if self._transform is not None:  # (absent otherwise: files without a transform are unchanged)
+            h["transform"] = _transform_header(self._transform)
+        return h
 
     def _describe(self) -> str:
-        return f"dim={self.dim}, nlist={self.nlist}, coarse_dim={self.coarse_dim}, metric={self.metric!r}"
+        t = "" if self._transform is None else ", transform='pca'"
+        return f"dim={self.dim}, nlist={self.nlist}, coarse_dim={self.coarse_dim}, metric={self.metric!r}{t}"
+
+
+def _make_transform(transform: Union[None, str, PCATransform], dim: int, metric: str) -> Optional[PCATransform]:
+    """The index's transform from the ``transform=`` argument (checked against dim and metric)."""
+    if transform is None:
+        return None
+    if isinstance(transform, str):
+        if transform != "pca":
+            raise ValueError(f"transform must be None, 'pca' or a PCATransform, got {transform!r}")
+        return PCATransform.for_metric(metric)
+    if not isinstance(transform, PCATransform):
+        raise TypeError(f"transform must be None, 'pca' or a PCATransform, got {type(transform).__name__}")
+    if transform.n_components is not None and transform.n_components != dim:
+        raise ValueError(f"the index's transform must keep all {dim} dims (n_components=None); "
+                         f"got n_components={transform.n_components}")
+    if transform.center and metric != "l2":
+        raise ValueError(f"a centred PCA changes {metric} scores; use center=False (a rotation) for {metric!r}")
+    if transform.is_fitted and transform.dim_in != dim:
+        raise ValueError(f"the transform was fitted on {transform.dim_in} dims, the index has {dim}")
+    return transform
+
+
+def _transform_header(t: Optional[PCATransform]) -> Optional[Dict[str, Any]]:
+    if t is None:
+        return None
+    return {"kind": "pca", "center": t.center, "sample": t.sample, "seed": t.seed, "fitted": t.is_fitted}
+
+
+def _transform_sections(t: Optional[PCATransform]) -> List[Tuple[str, np.ndarray]]:
+    """The fitted transform's arrays (float32: exactly what ``PCATransform.apply`` computes with)."""
+    if t is None or not t.is_fitted:
+        return []
+    d = t.to_dict()
+    return [("transform_components", np.asarray(d["components"], np.float32)),
+            ("transform_mean", np.asarray(d["mean"], np.float32)),
+            ("transform_energy", np.asarray(d["explained_variance"], np.float32))]
+
+
+def _transform_from_file(h: Any, s: Dict[str, np.ndarray], dim: int, metric: str) -> Optional[PCATransform]:
+    if h is None:
+        return None
+    if not isinstance(h, dict) or h.get("kind") != "pca" or not isinstance(h.get("center"), bool):
+        raise FormatError("header field 'transform' is invalid")
+    if h["center"] and metric != "l2":
+        raise FormatError("a centred transform with a non-l2 metric")
+    sample, seed = get_int(h, "sample", 1, 1 << 62), get_int(h, "seed", 0, 2**64 - 1)
+    if not h.get("fitted"):
+        return PCATransform(None, center=h["center"], sample=sample, seed=seed)
+    arrays = {}
+    for name, shape in (("transform_components", (dim, dim)), ("transform_mean", (dim,)), ("transform_energy", (dim,))):
+        a = s.get(name)
+        if a is None or a.shape != shape or a.dtype != np.float32 or not np.isfinite(a).all():
+            raise FormatError(f"section {name!r} is missing or invalid")
+        arrays[name] = a
+    comps = arrays["transform_components"].astype(np.float64)
+    if np.abs(comps @ comps.T - np.eye(dim)).max() > 1e-3:
+        raise FormatError("the stored transform is not orthogonal")
+    return PCATransform.from_dict({"n_components": -1, "center": h["center"], "sample": sample, "seed": seed,
+                                   "components": comps, "mean": arrays["transform_mean"].astype(np.float64),
+                                   "explained_variance": arrays["transform_energy"].astype(np.float64)})
 
 
 class FlatIndex(_Index):

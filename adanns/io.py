@@ -31,23 +31,34 @@ def save_index(index: AnyIndex, path: Union[str, "os.PathLike[str]"]) -> None:
     index.save(path)
 
 
-def load_index(path: Union[str, "os.PathLike[str]"], *, _check_crc: bool = True) -> AnyIndex:
+# index types whose vectors ``load(mmap=True)`` serves from the mapped file
+MMAP_TYPES = ("ivf", "flat")
+
+
+def load_index(path: Union[str, "os.PathLike[str]"], *, mmap: bool = False, _check_crc: bool = True) -> AnyIndex:
     """Reads an index written by ``index.save``; raises FormatError on any defect.
+
+    ``mmap=True`` (IVF-Flat and Flat indices): the stored vectors are not read into memory but
+    served from the file, memory-mapped read-only (the page cache holds what searches touch).
 
     ``_check_crc=False`` is for the fuzzer only: it lets mutated files reach the checks
     behind the checksums. Error messages start with the file's path."""
     try:
-        return _load(path, _check_crc)
+        return _load(path, _check_crc, bool(mmap))
     except FormatError as e:
         raise FormatError(f"{os.fspath(path)}: {e}") from None
 
 
-def _load(path: Union[str, "os.PathLike[str]"], check_crc: bool) -> AnyIndex:
+def _load(path: Union[str, "os.PathLike[str]"], check_crc: bool, mmap: bool = False) -> AnyIndex:
     with open_index_file(path, check_crc) as f:
         kind = f.header.get("type")
         codec = CODECS.get(kind) if isinstance(kind, str) else None
         if codec is None:
             raise FormatError(f"unknown index type {kind!r}")
+        if mmap and kind not in MMAP_TYPES:
+            raise ValueError(f"load(mmap=True) maps IVF-Flat and Flat indices; this file holds a {kind!r} index "
+                             f"(PQ indices map their full vectors with keep_full='mmap')")
+        f.mmap = mmap
         try:
             return codec(f)
         except FormatError:

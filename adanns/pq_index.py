@@ -39,6 +39,7 @@ from ._format import Container, FormatError, Section, all_finite, check_sections
 from ._validation import as_ids, as_int, as_matrix, metric_code
 from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
 from ._opq import train_opq
+from .filters import IDFilter
 from .params import SearchStats
 from .tuning import Tunable
 
@@ -273,7 +274,7 @@ class _PQBase(_CoreProperties, Tunable):
 
     # ----------------------------------------------------------------- search
     def _search(self, xq: Any, k: int, nprobe: int, rerank_k: int,
-                stats: Optional[SearchStats] = None) -> Tuple[np.ndarray, np.ndarray]:
+                stats: Optional[SearchStats] = None, filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
         xq, k, ntotal = self._queries(xq, k)
         nprobe = as_int(nprobe, "nprobe", 1, self._core.nlist)
         rerank_k = as_int(rerank_k, "rerank_k", 0)
@@ -284,9 +285,10 @@ class _PQBase(_CoreProperties, Tunable):
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
         q = self._normalize(xq)
+        fargs = {} if filt is None else filt.core_args()
         if stats is None:
-            return self._core.search(q, k, nprobe, rerank_k)
-        D, I, st = self._core.search(q, k, nprobe, rerank_k, True)
+            return self._core.search(q, k, nprobe, rerank_k, **fargs)
+        D, I, st = self._core.search(q, k, nprobe, rerank_k, True, **fargs)
         stats.add(q.shape[0], st)
         return D, I
 
@@ -333,9 +335,9 @@ class _PQBase(_CoreProperties, Tunable):
         parts = [self._search(xq[b : b + step], k, nlist, n)[1] for b in range(0, xq.shape[0], step)]
         return np.concatenate(parts) if parts else np.empty((0, k), np.int64)
 
-    def _search_with(self, xq: Any, k: int, s: Dict[str, int],
-                     stats: Optional[SearchStats] = None) -> Tuple[np.ndarray, np.ndarray]:
-        return self._search(xq, k, s["nprobe"], s["rerank_k"], stats)
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Optional[SearchStats] = None,
+                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
+        return self._search(xq, k, s["nprobe"], s["rerank_k"], stats, filt)
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:

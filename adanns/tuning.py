@@ -25,9 +25,11 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _progress
 from ._measure import recall_at_k
 from ._validation import as_int, as_matrix
 from .cost import CostModel
+from .filters import IDFilter, as_filter
 from .params import KEYS as _KEYS
 from .params import SearchStats
 
@@ -169,6 +171,7 @@ def tune(
     first_round: int = 128,
     measure_qps: bool = True,
     gt: Optional[np.ndarray] = None,
+    progress: Optional[bool] = None,
 ) -> OperatingPoints:
     """Explores settings of ``index`` on the sample ``xq``; ``gt``: its exact top-k ids (default:
     computed by the index, ``index._exact_ground_truth``)."""
@@ -196,6 +199,14 @@ def tune(
     rng = np.random.default_rng(seed)
     perm = rng.permutation(nq)
 
+    with _progress.bar(_progress.wanted(progress, int(index.ntotal)), None, "adanns tune", "setting") as update:
+        return _tune_rounds(index, xq, gt, k, sp, cost, perm, first_round, measure_qps, update)
+
+
+def _tune_rounds(index: Any, xq: np.ndarray, gt: np.ndarray, k: int, sp: Dict[str, List[int]],
+                 cost: Any, perm: np.ndarray, first_round: int, measure_qps: bool, update: Any) -> OperatingPoints:
+    nq = xq.shape[0]
+
     def evaluate(settings: List[Tuple[int, ...]], m: int) -> Dict[Tuple[int, ...], float]:
         sub = perm[:m]
         q, g = xq[sub], gt[sub]
@@ -204,6 +215,7 @@ def tune(
             pd, p, sd, rk, rd = s
             _, ids = index.search(q, k, nprobe=p, probe_dim=pd, scan_dim=sd, rerank_k=rk, rerank_dim=rd)
             out[s] = recall_at_k(ids, g, k)
+            update(1)
         return out
 
     # Round 1: all (probe_dim, scan_dim, rerank_k, rerank_dim), nprobe swept upwards until
@@ -274,6 +286,7 @@ class Tunable:
         target_recall: Optional[float] = None,
         budget: Optional[float] = None,
         stats: Optional[SearchStats] = None,
+        filter: Any = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim).
 
@@ -293,6 +306,10 @@ class Tunable:
                 whose modelled cost fits this many multiply-adds per query (:mod:`adanns.cost`).
             stats: a :class:`adanns.SearchStats` to which this call adds its per-stage thread
                 time (coarse, scan, rerank, output) and work counters.
+            filter: only ids it allows are returned: an integer array of allowed ids, a boolean
+                mask over ids, or an :class:`adanns.IDFilter` (the fast, reusable form). Applied
+                inside the scan (see :mod:`adanns.filters`); at exact settings the result is the
+                exact top-k of the allowed subset.
 
         Returns:
             ``(D, I)``, both (nq, k): distances (squared L2, ascending) or similarities
@@ -312,7 +329,12 @@ class Tunable:
             if given:
                 raise ValueError(f"target_recall / budget choose the settings; do not also pass {sorted(given)}")
             given = self.operating_point(target_recall=target_recall, budget=budget).settings()
-        return self._search_with(xq, k, self._full_settings(given), stats)
+        settings = self._full_settings(given)
+        filt = as_filter(filter)
+        if filt is not None:
+            nlist = int(self._core.nlist)  # type: ignore[attr-defined]
+            settings["nprobe"] = filt.widened(settings["nprobe"], as_int(k, "k", 1), int(self.ntotal), nlist)  # type: ignore[attr-defined]
+        return self._search_with(xq, k, settings, stats, filt)
 
     def tune(
         self,
@@ -323,6 +345,7 @@ class Tunable:
         seed: int = 0,
         measure_qps: bool = True,
         gt: Optional[Any] = None,
+        progress: Optional[bool] = None,
     ) -> OperatingPoints:
         """Measures recall@k and cost of settings on a query sample and keeps the Pareto front.
 
@@ -332,6 +355,7 @@ class Tunable:
         ``search(budget=...)`` then pick from it. ``space`` overrides the candidate values of
         ``probe_dim``, ``nprobe``, ``scan_dim``, ``rerank_k``, ``rerank_dim`` (see
         :func:`adanns.tuning.default_space`). Deterministic for a given ``seed`` (QPS aside).
+        ``progress``: a bar counting the settings evaluated (see :mod:`adanns._progress`).
         """
         if self.ntotal == 0:  # type: ignore[attr-defined]
             raise RuntimeError("tune needs an index that holds vectors")
@@ -339,7 +363,7 @@ class Tunable:
         k = as_int(k, "k", 1, self.ntotal)  # type: ignore[attr-defined]
         gt_arr = None if gt is None else np.asarray(gt)
         self._operating_points = tune(self, xq, k, space=space, seed=as_int(seed, "seed", 0),
-                                      measure_qps=measure_qps, gt=gt_arr)
+                                      measure_qps=measure_qps, gt=gt_arr, progress=progress)
         return self._operating_points
 
     @property
@@ -382,8 +406,8 @@ class Tunable:
     def _fixed_settings(self) -> Dict[str, int]:
         raise NotImplementedError
 
-    def _search_with(self, xq: Any, k: int, s: Dict[str, int],
-                     stats: Optional[SearchStats] = None) -> Tuple[np.ndarray, np.ndarray]:
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Optional[SearchStats] = None,
+                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:

@@ -108,3 +108,61 @@ def test_bench_warns_when_the_plot_is_skipped(tmp_path, capsys, monkeypatch):
             "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "r.json")]
     assert cli.main(argv) == 0
     assert "warning: plot skipped: matplotlib not installed (test)" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- build / search / info
+from adanns.datasets import synthetic_matryoshka  # noqa: E402
+from reference import brute_force  # noqa: E402
+
+
+@pytest.fixture()
+def vectors(tmp_path):
+    x = synthetic_matryoshka(3_000, 24, n_clusters=20, seed=2)
+    np.save(tmp_path / "xb.npy", x[100:])
+    np.save(tmp_path / "xq.npy", x[:100])
+    return x[100:], x[:100]
+
+
+@pytest.mark.parametrize("extra", [[], ["--pca", "--metric", "cosine"], ["--type", "flat"],
+                                   ["--type", "ivfpq", "--m", "4", "--keep-full"]])
+def test_build_search_info_round_trip(tmp_path, vectors, capsys, extra):
+    xb, xq = vectors
+    out = tmp_path / "i.adanns"
+    assert cli.main(["build", str(tmp_path / "xb.npy"), str(out), "--nlist", "16", "--quiet"] + extra) == 0
+    assert "saved to" in capsys.readouterr().out
+    metric = extra[extra.index("--metric") + 1] if "--metric" in extra else "l2"
+    exact = ["--nprobe", "16"] if "--type" not in extra else []
+    if "ivfpq" in extra:
+        exact += ["--rerank-k", str(xb.shape[0])]
+    assert cli.main(["search", str(out), str(tmp_path / "xq.npy"), "--k", "5", "--out", str(tmp_path / "I.npy"),
+                     "--distances", str(tmp_path / "D.npy")] + exact) == 0
+    capsys.readouterr()
+    I = np.load(tmp_path / "I.npy")
+    Ir = brute_force(xb, xq, 5, metric)[1]
+    assert I.shape == (100, 5) and np.mean(I == Ir) > 0.99
+    # stdout form, filtered
+    np.save(tmp_path / "allow.npy", np.arange(0, xb.shape[0], 10))
+    assert cli.main(["search", str(out), str(tmp_path / "xq.npy"), "--k", "3", "--filter",
+                     str(tmp_path / "allow.npy")] + exact) == 0
+    rows = [list(map(int, l.split())) for l in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 100 and all(len(r) == 3 and all(v % 10 == 0 for v in r) for r in rows)
+    assert cli.main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "checksums  ok" in text and "load       ok" in text and ("vectors" in text or "codes" in text)
+
+
+def test_search_mmap_and_info_detects_corruption(tmp_path, vectors, capsys):
+    out = tmp_path / "i.adanns"
+    assert cli.main(["build", str(tmp_path / "xb.npy"), str(out), "--nlist", "8", "--quiet"]) == 0
+    assert cli.main(["search", str(out), str(tmp_path / "xq.npy"), "--mmap", "--out", str(tmp_path / "a.npy")]) == 0
+    assert cli.main(["search", str(out), str(tmp_path / "xq.npy"), "--out", str(tmp_path / "b.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    capsys.readouterr()
+    data = bytearray(out.read_bytes())
+    data[-100] ^= 0xFF
+    out.write_bytes(bytes(data))
+    assert cli.main(["info", str(out)]) == 1
+    assert "checksums  FAILED" in capsys.readouterr().out
+    assert cli.main(["search", str(out), str(tmp_path / "xq.npy")]) == 2
+    assert cli.main(["build", str(tmp_path / "missing.npy"), str(out)]) == 2
+    assert cli.main(["search", str(out), str(tmp_path / "xq.npy"), "--k", "0"]) == 2

@@ -43,7 +43,8 @@ def test_python_blocks_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{path.stem}"}
     for i, code in enumerate(blocks(path, "python")):
-        if "ray.init" in code and importlib.util.find_spec("ray") is None:
+        uses_ray = "ray.init" in code or re.search(r"^\s*import\b[^\n]*\bray\b", code, re.M)
+        if uses_ray and importlib.util.find_spec("ray") is None:
             continue  # the optional extra is not installed (CI installs it)
         if "adanns.gpu" in code and not adanns.gpu.is_available():
             continue  # needs a CUDA build and a GPU (tests/test_gpu.py says so when skipped)

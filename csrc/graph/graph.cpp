@@ -188,7 +188,8 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
 }
 
 void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size_t beam, std::size_t rerank_k,
-                       std::size_t rerank_dim, std::size_t walk_dim, float* D, int64_t* I) const {
+                       std::size_t rerank_dim, std::size_t walk_dim, float* D, int64_t* I,
+                       const RowFilter* filter) const {
     std::shared_lock<std::shared_mutex> lock(mu_);
     const std::size_t dim = p_.dim;
     if (k == 0) throw std::invalid_argument("k must be >= 1");
@@ -234,7 +235,7 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
             std::size_t m = 0;
             for (std::size_t t = 0; t < s.size && m < K; ++t) {
                 const uint32_t v = s.pool[t].id;
-                if (deleted_[v]) continue;
+                if (deleted_[v] || (filter && !filter->allows(ids_[v]))) continue;
                 s.nb[m++] = v;
                 prefetch_row(vectors_.data() + std::size_t(v) * dim, rerank_dim * sizeof(float));
             }

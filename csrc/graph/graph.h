@@ -21,6 +21,7 @@
 #include <shared_mutex>
 #include <vector>
 
+#include "common/row_filter.h"
 #include "visited.h"
 
 namespace adanns {
@@ -59,8 +60,11 @@ public:
     // candidates re-scored exactly on rerank_dim dims. D, I are nq x k; distances as the
     // metric's (squared L2 ascending; ip / cosine similarities descending), (-1, +-inf)
     // padding when fewer than k live vectors were found.
+    // filter (optional): rows whose id it rejects are walked through but never returned, like
+    // deleted ones (the walk's pool of max(beam, k) must hold enough allowed rows).
     void search(const float* xq, std::size_t nq, std::size_t k, std::size_t beam, std::size_t rerank_k,
-                std::size_t rerank_dim, std::size_t walk_dim, float* D, int64_t* I) const;
+                std::size_t rerank_dim, std::size_t walk_dim, float* D, int64_t* I,
+                const RowFilter* filter = nullptr) const;
 
     // Marks every stored vector whose id is in ids as deleted; returns how many.
     std::size_t remove_ids(const int64_t* ids, std::size_t n);

@@ -16,6 +16,8 @@
 // Scanner concept (a class with these members, all const and thread-safe across chunks):
 //   static constexpr std::size_t kMembersPerCall;   // max m passed to scan_tile
 //   static constexpr bool kListParallel;            // begin_chunk is cheap: threads may share a chunk by lists
+//   static constexpr bool kFilterSpans;             // filtered search may score sub-ranges of a tile
+//                                                   // (starting at multiples of 32 rows) to skip rows
 //   struct Chunk;                                   // per-chunk scratch (LUTs, buffers)
 //   Chunk begin_chunk(std::size_t qb, std::size_t cq) const;        // queries [qb, qb+cq)
 //   std::size_t tile_rows() const;                  // rows per tile
@@ -43,6 +45,7 @@
 #include "common/metric.h"
 #include "common/norms.h"
 #include "common/parallel.h"
+#include "common/row_filter.h"
 #include "common/stats.h"
 #include "common/topk.h"
 #include "kernels/kernels.h"
@@ -58,6 +61,7 @@ struct BatchSpec {
     int metric = kMetricL2;
     std::size_t max_chunk = 4096;  // queries per chunk: upper bound ...
     std::size_t min_chunk = 256;   // ... and the size aimed at when there are few queries
+    const RowFilter* filter = nullptr;  // filtered search: rows whose id it rejects are never pushed
 };
 
 // Queries per chunk: about 4 chunks per thread, within [min(nq, min_chunk), max_chunk], and the
@@ -106,6 +110,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     const ScanFn scan = kernels().scan;
     const std::size_t tile = sc.tile_rows();
     constexpr std::size_t kMB = Scanner::kMembersPerCall;
+    constexpr std::size_t kFilterBlock = 32;  // filtered search: granularity of the skipped row blocks
     const bool l2 = s.metric == kMetricL2;
     const float missing = l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
     const std::size_t nthreads = static_cast<std::size_t>(max_threads());
@@ -116,30 +121,57 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     auto scan_lists = [&](typename Scanner::Chunk& chunk, const ListGroups& groups, std::size_t lb, std::size_t le,
                           std::vector<TopKBuffer>& heaps, std::vector<float>& dist) {
         std::size_t scanned = 0;
+        // Rows [r0, r0 + t) of list l scored for all members of the list, pushed into their shortlists.
+        auto scan_rows = [&](std::size_t l, std::size_t mb, std::size_t me, std::size_t r0, std::size_t t,
+                             const int64_t* fid) {
+            for (std::size_t m0 = mb; m0 < me; m0 += kMB) {
+                const std::size_t m = std::min(kMB, me - m0);
+                const uint32_t* mem = groups.members.data() + m0;
+                sc.scan_tile(chunk, l, r0, t, mem, m, dist.data());
+                for (std::size_t i = 0; i < m; ++i) {
+                    TopKBuffer& h = heaps[mem[i]];
+                    const float* d = dist.data() + i * t;
+                    float thr = h.threshold();
+                    for (std::size_t r = 0; r < t; ++r) {
+                        if (d[r] <= thr) {
+                            if (fid && !s.filter->allows(fid[r0 + r])) continue;  // filtered search
+                            h.push(d[r], make_label(l, r0 + r));
+                            thr = h.threshold();
+                        }
+                    }
+                }
+            }
+            scanned += t * (me - mb);
+        };
         for (std::size_t l = lb; l < le; ++l) {
             const std::size_t mb = groups.start[l], me = groups.start[l + 1];
             if (mb == me) continue;
             const std::size_t n = sc.list_size(l);
             if (n == 0) continue;
             sc.begin_list(chunk, l, groups.members.data() + mb, me - mb);
-            scanned += n * (me - mb);
+            const int64_t* fid = s.filter ? sc.ids(l) : nullptr;  // filtered search: ids of the rows
             for (std::size_t r0 = 0; r0 < n; r0 += tile) {
                 const std::size_t t = std::min(tile, n - r0);
-                for (std::size_t m0 = mb; m0 < me; m0 += kMB) {
-                    const std::size_t m = std::min(kMB, me - m0);
-                    const uint32_t* mem = groups.members.data() + m0;
-                    sc.scan_tile(chunk, l, r0, t, mem, m, dist.data());
-                    for (std::size_t i = 0; i < m; ++i) {
-                        TopKBuffer& h = heaps[mem[i]];
-                        const float* d = dist.data() + i * t;
-                        float thr = h.threshold();
-                        for (std::size_t r = 0; r < t; ++r) {
-                            if (d[r] <= thr) {
-                                h.push(d[r], make_label(l, r0 + r));
-                                thr = h.threshold();
-                            }
-                        }
-                    }
+                if (!fid || !Scanner::kFilterSpans) {
+                    scan_rows(l, mb, me, r0, t, fid);
+                    continue;
+                }
+                // Filtered search: only the spans of kFilterBlock-row blocks that hold an allowed
+                // row are scored (at low selectivity most blocks hold none).
+                std::size_t a = 0;
+                while (a < t) {
+                    auto any_allowed = [&](std::size_t b) {
+                        for (std::size_t r = b, e = std::min(t, b + kFilterBlock); r < e; ++r)
+                            if (s.filter->allows(fid[r0 + r])) return true;
+                        return false;
+                    };
+                    while (a < t && !any_allowed(a)) a += kFilterBlock;
+                    if (a >= t) break;
+                    std::size_t e = a + kFilterBlock;
+                    while (e < t && any_allowed(e)) e += kFilterBlock;
+                    e = std::min(e, t);
+                    scan_rows(l, mb, me, r0 + a, e - a, fid);
+                    a = e;
                 }
             }
         }

@@ -34,6 +34,11 @@ std::size_t IVFCore::ntotal() const {
     return lists_.total();
 }
 
+int64_t IVFCore::next_id() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return next_id_;
+}
+
 void IVFCore::train(const float* x, std::size_t n, const KMeansParams& params_in) {
     if (n < nlist_)
         throw std::invalid_argument("training needs at least nlist = " + std::to_string(nlist_) +
@@ -115,7 +120,47 @@ std::size_t IVFCore::update(const float* x, std::size_t n, const int64_t* ids) {
     return removed;
 }
 
-std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) { return remove_ids_from(lists_, ids, n); }
+std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) {
+    if (n > 0 && lists_.mapped_lists() > 0) {
+        // Mapped lists that lose rows are copied into RAM first (serially, before any row
+        // moves), so that the removal itself never allocates.
+        std::vector<int64_t> sorted(ids, ids + n);
+        std::sort(sorted.begin(), sorted.end());
+        for (std::size_t l = 0; l < nlist_; ++l) {
+            if (!lists_.is_mapped(l)) continue;
+            const int64_t* lid = lists_.ids(l);
+            for (std::size_t r = 0, sz = lists_.list_size(l); r < sz; ++r)
+                if (std::binary_search(sorted.begin(), sorted.end(), lid[r])) {
+                    lists_.make_resident(l);
+                    break;
+                }
+        }
+    }
+    return remove_ids_from(lists_, ids, n);
+}
+
+void IVFCore::map_lists(const std::string& path, std::size_t offset, const int64_t* sizes, const int64_t* ids) {
+    std::size_t total = 0;
+    for (std::size_t l = 0; l < nlist_; ++l) {
+        if (sizes[l] < 0) throw std::invalid_argument("negative list size");
+        total += static_cast<std::size_t>(sizes[l]);
+    }
+    if (offset % alignof(float) != 0) throw std::invalid_argument("the vector section is not aligned for floats");
+    std::shared_ptr<const FileMap> map;
+    if (total > 0) map = std::make_shared<const FileMap>(path, offset, total * dim_ * sizeof(float));
+    int64_t next = 0;
+    for (std::size_t i = 0; i < total; ++i) next = std::max(next, ids[i] + 1);
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (!trained_) throw std::logic_error("the index must be trained before its lists are mapped");
+    if (lists_.total() > 0) throw std::logic_error("cannot map lists into an index that holds vectors");
+    lists_.map_rows(std::move(map), sizes, ids);
+    next_id_ = next;
+}
+
+std::size_t IVFCore::mapped_lists() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return lists_.mapped_lists();
+}
 
 void IVFCore::add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists) {
     for (std::size_t i = 0; i < n; ++i)

@@ -5,7 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <shared_mutex>
+#include <string>
 #include <vector>
+
+#include "common/row_filter.h"
 
 #include "common/metric.h"
 #include "common/stats.h"
@@ -33,6 +36,8 @@ public:
     int metric() const { return metric_; }
     bool is_trained() const;
     std::size_t ntotal() const;
+    // The id the next add() without ids starts from (one past the largest id ever added).
+    int64_t next_id() const;
 
     // k-means on the coarse_dim prefix of x (n x dim rows).
     void train(const float* x, std::size_t n, const KMeansParams& params);
@@ -43,6 +48,13 @@ public:
     // Appends rows to given lists without assignment (used by load). Validates list numbers.
     void add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
     void reset();
+    // Serves the lists from the index file at `path`: its vector section (at byte `offset`, the
+    // lists one after the other, row-major, stride dim) is memory-mapped read-only; list l has
+    // sizes[l] rows whose ids are ids[..] (copied). Needs a trained, empty index. Lists changed
+    // later are copied into RAM first (copy-on-write per list).
+    void map_lists(const std::string& path, std::size_t offset, const int64_t* sizes, const int64_t* ids);
+    // Lists still served from a mapped file (0 for an index in RAM).
+    std::size_t mapped_lists() const;
     // Removes every stored vector whose id is in ids[0..n). Returns the number removed.
     std::size_t remove_ids(const int64_t* ids, std::size_t n);
     // Replaces the vectors of the given ids (removes any stored rows with those ids, then
@@ -51,8 +63,9 @@ public:
 
     // D, I: nq x k. Thread-safe against concurrent searches and adds.
     // stats (optional): per-stage thread time and work counters are added to it.
+    // filter (optional): only rows whose id it allows are returned.
     void search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
-                SearchStats* stats = nullptr) const;
+                SearchStats* stats = nullptr, const RowFilter* filter = nullptr) const;
 
     // The nprobe lists each query would probe on the probe_dim prefix (nq x nprobe), best first.
     void probe(const float* xq, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
@@ -74,7 +87,7 @@ private:
     // Cosine: unit queries in buf (the returned pointer); otherwise xq itself.
     const float* prepare_queries(const float* xq, std::size_t nq, std::vector<float>& buf) const;
     void search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
-                       SearchStats* stats) const;
+                       SearchStats* stats, const RowFilter* filter) const;
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
                       int64_t* probes) const;
 

@@ -365,6 +365,7 @@ namespace {
 // LUT parts; per list, each member's constant; per tile, a LUT per member and one ADC pass.
 struct PQScanner {
     static constexpr bool kListParallel = false;
+    static constexpr bool kFilterSpans = false;  // per-call table set-up: scan whole tiles
     static constexpr std::size_t kMembersPerCall = 4;
     static constexpr std::size_t kTileRows = 4096;  // a multiple of kCodeGroup
     const PQCore& core;
@@ -478,7 +479,7 @@ struct PQRows {
 }  // namespace
 
 void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, float* D, int64_t* I,
-                    SearchStats* stats) const {
+                    SearchStats* stats, const RowFilter* filter) const {
     if (p.k == 0) throw std::invalid_argument("k must be >= 1");
     if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
     if (p.rerank_k > 0 && !keep_full_) throw std::invalid_argument("rerank needs the full vectors (keep_full)");
@@ -497,7 +498,7 @@ void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, fl
                        rotation_.empty() ? nullptr : packed_rotation_.data(), packed_codebooks_.data(), kernels()};
     const PQRows rows{lists_, full_};
     // Rerank exact on all dims (cosine rows are stored normalised); no prefix rescaling.
-    const BatchSpec s{nq, nlist_, p.nprobe, p.k, p.rerank_k, dim_, dim_, 0, metric_, 256, 16};
+    const BatchSpec s{nq, nlist_, p.nprobe, p.k, p.rerank_k, dim_, dim_, 0, metric_, 256, 16, filter};
     batch_search(sc, &rows, s, probes.data(), xq, D, I, stats);
 }
 

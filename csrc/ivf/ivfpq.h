@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "common/row_filter.h"
 #include "common/stats.h"
 #include "quant/pq.h"
 #include "storage/code_lists.h"
@@ -80,7 +81,7 @@ public:
 
     // Queries normalised for cosine. D, I: nq x k.
     void search(const float* xq, std::size_t nq, const PQSearchParams& p, float* D, int64_t* I,
-                SearchStats* stats = nullptr) const;
+                SearchStats* stats = nullptr, const RowFilter* filter = nullptr) const;
 
     std::vector<float> centroids() const;
     std::vector<float> anchors() const;

@@ -21,6 +21,7 @@ namespace {
 // Scanner of float rows (IVF-Flat): prefix scan of scan_dim dims of each row, row stride dim.
 struct FlatScanner {
     static constexpr bool kListParallel = true;
+    static constexpr bool kFilterSpans = true;
     static constexpr std::size_t kMembersPerCall = 8;
     const InvertedLists& lists;
     const float* xq;  // the batch's queries (nq x dim)
@@ -100,7 +101,7 @@ const float* IVFCore::prepare_queries(const float* xq, std::size_t nq, std::vect
 }
 
 void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
-                     SearchStats* stats) const {
+                     SearchStats* stats, const RowFilter* filter) const {
     if (p.k == 0) throw std::invalid_argument("k must be >= 1");
     if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
     if (p.scan_dim == 0 || p.scan_dim > dim_) throw std::invalid_argument("scan_dim must be in 1..dim");
@@ -111,7 +112,7 @@ void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, flo
     xq = prepare_queries(xq, nq, normed);
     std::shared_lock<std::shared_mutex> lock(mu_);
     if (!trained_) throw std::logic_error("the index must be trained before search");
-    search_locked(xq, nq, p, D, I, stats);
+    search_locked(xq, nq, p, D, I, stats, filter);
 }
 
 void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
@@ -126,7 +127,7 @@ void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::si
 }
 
 void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
-                            SearchStats* stats) const {
+                            SearchStats* stats, const RowFilter* filter) const {
     const auto t0 = Clock::now();
     std::vector<int64_t> probes(nq * p.nprobe);
     coarse_probe(xq, nq, p.nprobe, p.probe_dim, probes.data());
@@ -139,7 +140,7 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
     const FlatScanner sc{lists_, xq, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
     // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||.
     const BatchSpec s{nq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
-                      metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256};
+                      metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256, filter};
     batch_search(sc, &lists_, s, probes.data(), xq, D, I, stats);
 }
 

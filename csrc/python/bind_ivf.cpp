@@ -52,6 +52,7 @@ void bind_ivf(py::module_& m) {
         .def_property_readonly("metric", &IVFCore::metric)
         .def_property_readonly("is_trained", &IVFCore::is_trained)
         .def_property_readonly("ntotal", &IVFCore::ntotal)
+        .def_property_readonly("next_id", &IVFCore::next_id)
         .def(
             "train",
             [](IVFCore& self, FArray x, int niter, uint64_t seed, bool kmeanspp, std::size_t mppc) {
@@ -99,6 +100,23 @@ void bind_ivf(py::module_& m) {
             py::arg("x"), py::arg("ids"), py::arg("lists"))
         .def("reset", &IVFCore::reset)
         .def(
+            "map_lists",
+            [](IVFCore& self, const std::string& path, std::size_t offset, IArray sizes, IArray ids) {
+                check_1d(sizes, self.nlist(), "sizes");
+                if (ids.ndim() != 1) throw std::invalid_argument("ids must be 1-D");
+                std::size_t total = 0;
+                for (py::ssize_t l = 0; l < sizes.shape(0); ++l) {
+                    if (sizes.data()[l] < 0) throw std::invalid_argument("negative list size");
+                    total += static_cast<std::size_t>(sizes.data()[l]);
+                }
+                if (total != static_cast<std::size_t>(ids.shape(0)))
+                    throw std::invalid_argument("list sizes do not add up to the number of ids");
+                py::gil_scoped_release nogil;
+                self.map_lists(path, offset, sizes.data(), ids.data());
+            },
+            py::arg("path"), py::arg("offset"), py::arg("sizes"), py::arg("ids"))
+        .def_property_readonly("mapped_lists", &IVFCore::mapped_lists)
+        .def(
             "remove_ids",
             [](IVFCore& self, IArray ids) {
                 if (ids.ndim() != 1) throw std::invalid_argument("ids must be 1-D");
@@ -119,7 +137,8 @@ void bind_ivf(py::module_& m) {
         .def(
             "search",
             [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
-               std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim, bool with_stats) -> py::object {
+               std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim, bool with_stats,
+               std::optional<UArray> filter_bits, std::optional<IArray> filter_ids) -> py::object {
                 check_2d(xq, self.dim(), "queries");
                 const std::size_t nq = xq.shape(0);
                 SearchParams p;
@@ -133,9 +152,11 @@ void bind_ivf(py::module_& m) {
                 std::vector<float> D(nq * k);
                 std::vector<int64_t> I(nq * k);
                 SearchStats st;
+                const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
                 {
                     py::gil_scoped_release nogil;
-                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr);
+                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr,
+                                filt ? &*filt : nullptr);
                 }
                 py::tuple out = py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
                                                to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
@@ -143,7 +164,8 @@ void bind_ivf(py::module_& m) {
                 return py::make_tuple(out[0], out[1], stats_dict(st));
             },
             py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("scan_dim"), py::arg("rerank_k"),
-            py::arg("rerank_dim"), py::arg("probe_dim") = 0, py::arg("with_stats") = false)
+            py::arg("rerank_dim"), py::arg("probe_dim") = 0, py::arg("with_stats") = false,
+            py::arg("filter_bits") = py::none(), py::arg("filter_ids") = py::none())
         .def(
             "probe",
             [](const IVFCore& self, FArray xq, std::size_t nprobe, std::size_t probe_dim) {

@@ -242,7 +242,7 @@ void bind_pq(py::module_& m) {
         .def(
             "search",
             [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k,
-               bool with_stats) -> py::object {
+               bool with_stats, std::optional<UArray> filter_bits, std::optional<IArray> filter_ids) -> py::object {
                 check_2d(xq, self.dim(), "queries");
                 if (k == 0) throw std::invalid_argument("k must be >= 1");
                 const std::size_t nq = xq.shape(0);
@@ -253,16 +253,19 @@ void bind_pq(py::module_& m) {
                 std::vector<float> D(nq * k);
                 std::vector<int64_t> I(nq * k);
                 SearchStats st;
+                const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
                 {
                     py::gil_scoped_release nogil;
-                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr);
+                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr,
+                                filt ? &*filt : nullptr);
                 }
                 py::tuple out = py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
                                                to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
                 if (!with_stats) return std::move(out);
                 return py::make_tuple(out[0], out[1], stats_dict(st));
             },
-            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"), py::arg("with_stats") = false)
+            py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"), py::arg("with_stats") = false,
+            py::arg("filter_bits") = py::none(), py::arg("filter_ids") = py::none())
         .def("centroids",
              [](const PQCore& self) {
                  return to_numpy(self.centroids(), {py::ssize_t(self.nlist() > 1 ? self.nlist() : 0),

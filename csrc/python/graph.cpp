@@ -67,8 +67,10 @@ void init_graph(py::module_& m) {
         .def(
             "search",
             [](const GraphCore& g, FArray xq, std::size_t k, std::size_t beam, std::size_t rerank_k,
-               std::size_t rerank_dim, std::size_t walk_dim) {
+               std::size_t rerank_dim, std::size_t walk_dim, std::optional<UArray> filter_bits,
+               std::optional<IArray> filter_ids) {
                 check_2d(xq, g.params().dim, "xq");
+                const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
                 const std::size_t nq = xq.shape(0);
                 py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
                 py::array_t<int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
@@ -76,12 +78,12 @@ void init_graph(py::module_& m) {
                 int64_t* ip = I.mutable_data();
                 {
                     py::gil_scoped_release nogil;
-                    g.search(xq.data(), nq, k, beam, rerank_k, rerank_dim, walk_dim, dp, ip);
+                    g.search(xq.data(), nq, k, beam, rerank_k, rerank_dim, walk_dim, dp, ip, filt ? &*filt : nullptr);
                 }
                 return py::make_tuple(D, I);
             },
             py::arg("xq"), py::arg("k"), py::arg("beam"), py::arg("rerank_k"), py::arg("rerank_dim"),
-            py::arg("walk_dim"))
+            py::arg("walk_dim"), py::arg("filter_bits") = py::none(), py::arg("filter_ids") = py::none())
         .def(
             "remove_ids",
             [](GraphCore& g, IArray ids) {

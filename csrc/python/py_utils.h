@@ -7,10 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/row_filter.h"
 #include "common/stats.h"
 
 namespace adanns {
@@ -21,6 +23,30 @@ namespace py = pybind11;
 using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using IArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 using BArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+using UArray = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>;
+
+// The filter of a filtered search from its two Python forms (adanns/filters.py builds them): a
+// bitmap of 64-bit words over ids, or a sorted allow-list of ids. The arrays must outlive the search.
+inline std::optional<RowFilter> row_filter(const std::optional<UArray>& bits, const std::optional<IArray>& ids) {
+    RowFilter f;
+    if (bits) {
+        if (bits->ndim() != 1) throw std::invalid_argument("filter bitmap must be 1-D");
+        f.bits = bits->data();
+        f.nbits = static_cast<std::size_t>(bits->shape(0)) * 64;
+        static const uint64_t none = 0;
+        if (!f.bits || f.nbits == 0) f.bits = &none, f.nbits = 0;  // an empty bitmap allows nothing
+        return f;
+    }
+    if (ids) {
+        if (ids->ndim() != 1) throw std::invalid_argument("filter ids must be 1-D");
+        f.sorted = ids->data();
+        f.nsorted = static_cast<std::size_t>(ids->shape(0));
+        for (std::size_t i = 1; i < f.nsorted; ++i)
+            if (f.sorted[i] < f.sorted[i - 1]) throw std::invalid_argument("filter ids must be sorted");
+        return f;
+    }
+    return std::nullopt;
+}
 
 inline void check_2d(const py::array& a, std::size_t cols, const char* name) {
     if (a.ndim() != 2) throw std::invalid_argument(std::string(name) + " must be 2-D");

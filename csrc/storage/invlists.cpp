@@ -6,13 +6,48 @@ namespace adanns {
 
 InvertedLists::InvertedLists(std::size_t nlist, std::size_t dim) : dim_(dim), lists_(nlist) {}
 
+void InvertedLists::make_resident(std::size_t l, std::size_t extra) {
+    List& list = lists_[l];
+    if (!list.mapped) return;
+    const std::size_t n = list.ids.size();
+    std::vector<float> rows;
+    rows.reserve((n + extra) * dim_);
+    rows.assign(list.mapped, list.mapped + n * dim_);
+    list.rows.swap(rows);
+    list.mapped = nullptr;
+}
+
+void InvertedLists::map_rows(std::shared_ptr<const FileMap> map, const int64_t* sizes, const int64_t* ids) {
+    const std::size_t nlist = lists_.size();
+    std::vector<List> lists(nlist);
+    const float* base = map ? reinterpret_cast<const float*>(map->data()) : nullptr;
+    std::size_t row = 0;
+    for (std::size_t l = 0; l < nlist; ++l) {
+        const std::size_t n = static_cast<std::size_t>(sizes[l]);
+        lists[l].ids.assign(ids + row, ids + row + n);
+        if (n) lists[l].mapped = base + row * dim_;
+        row += n;
+    }
+    lists_.swap(lists);
+    map_ = std::move(map);
+    total_ = row;
+}
+
+std::size_t InvertedLists::mapped_lists() const {
+    std::size_t n = 0;
+    for (const List& l : lists_) n += l.mapped != nullptr;
+    return n;
+}
+
 void InvertedLists::reserve(std::size_t l, std::size_t n) {
+    make_resident(l, n > list_size(l) ? n - list_size(l) : 0);
     List& list = lists_[l];
     if (list.ids.capacity() < n) list.ids.reserve(n);
     if (list.rows.capacity() < n * dim_) list.rows.reserve(n * dim_);
 }
 
 void InvertedLists::append(std::size_t l, const float* x, int64_t id) {
+    make_resident(l, 1);
     List& list = lists_[l];
     // Grow both buffers first: if an allocation fails nothing has changed yet.
     auto grow = [](auto& v, std::size_t extra) {
@@ -28,7 +63,9 @@ void InvertedLists::clear() {
     for (List& l : lists_) {
         l.ids.clear();
         l.rows.clear();
+        l.mapped = nullptr;
     }
+    map_.reset();
     total_ = 0;
 }
 
@@ -39,6 +76,7 @@ void InvertedLists::recount() {
 }
 
 std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep) {
+    make_resident(l, 0);
     List& list = lists_[l];
     const std::size_t n = list.ids.size();
     std::size_t out = 0;

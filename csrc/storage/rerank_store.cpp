@@ -1,7 +1,6 @@
 #include "storage/rerank_store.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,10 +8,6 @@
 #include <stdexcept>
 
 namespace adanns {
-
-RerankStore::Mapping::~Mapping() {
-    if (addr) munmap(addr, len);
-}
 
 void RerankStore::reserve(std::size_t extra) {
     const std::size_t need = ram_.size() + extra * dim_;
@@ -64,15 +59,9 @@ void RerankStore::map_file(const std::string& path, std::size_t offset, std::siz
         nmap_ = 0;
         return;
     }
-    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const std::size_t base = offset - offset % page;
-    auto m = std::make_unique<Mapping>();
-    m->len = offset - base + bytes;
-    void* addr = ::mmap(nullptr, m->len, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(base));
     ::close(fd);
-    if (addr == MAP_FAILED) throw std::runtime_error("cannot map the full vectors of " + path);
-    m->addr = addr;
-    map_ = reinterpret_cast<const float*>(static_cast<const char*>(addr) + (offset - base));
+    auto m = std::make_unique<FileMap>(path, offset, bytes);
+    map_ = reinterpret_cast<const float*>(m->data());
     mapping_ = std::move(m);
     nmap_ = n;
     ram_.clear();

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/file_map.h"
+
 namespace adanns {
 
 class RerankStore {
@@ -33,16 +35,8 @@ public:
     void clear();
 
 private:
-    struct Mapping {
-        void* addr = nullptr;
-        std::size_t len = 0;
-        Mapping() = default;
-        Mapping(const Mapping&) = delete;
-        Mapping& operator=(const Mapping&) = delete;
-        ~Mapping();
-    };
     std::size_t dim_ = 0;
-    std::unique_ptr<Mapping> mapping_;
+    std::unique_ptr<FileMap> mapping_;
     const float* map_ = nullptr;
     std::size_t nmap_ = 0;
     std::vector<float> ram_;

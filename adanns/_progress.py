@@ -1,0 +1,43 @@
+"""Progress bars for long ``train`` / ``add`` / ``tune`` calls (tqdm, optional).
+
+``progress=None`` (the default of those methods) shows a bar when tqdm is installed, the work
+is at least :data:`THRESHOLD` vectors and the environment variable ``ADANNS_PROGRESS`` is not
+``0``; ``progress=False`` never shows one, ``progress=True`` always does (when tqdm is installed).
+Bars go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
+
+THRESHOLD = 200_000  # vectors
+
+
+def wanted(progress: Optional[bool], size: int) -> bool:
+    """Whether a bar is shown for work over ``size`` vectors."""
+    if progress is False:
+        return False
+    if progress is None and (size < THRESHOLD or os.environ.get("ADANNS_PROGRESS", "1") == "0"):
+        return False
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextmanager
+def bar(show: bool, total: Optional[int], desc: str, unit: str = "it") -> Iterator[Callable[[int], None]]:
+    """Yields ``update(n)``; a no-op without a bar."""
+    if not show:
+        yield lambda n: None
+        return
+    from tqdm.auto import tqdm
+
+    t: Any = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False)
+    try:
+        yield t.update
+    finally:
+        t.close()
