@@ -105,9 +105,9 @@ def test_pickle_round_trip(X):
     np.testing.assert_array_equal(est.kneighbors(X[:20])[1], again.kneighbors(X[:20])[1])
 
 
-def test_import_adanns_does_not_import_sklearn():
+def test_import_adanns_does_not_import_sklearn(tmp_path):
     code = "import sys, adanns; assert 'sklearn' not in sys.modules, 'sklearn imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)  # not the source folder
 
 
 @parametrize_with_checks([ANNTransformer(n_neighbors=3, nlist=1), ANNTransformer(n_neighbors=3)])
