@@ -22,6 +22,11 @@ def to_output(dist, metric):
     return dist if metric == "l2" else -dist
 
 
+def out_scores(xb, xq, metric, d):
+    """Exact scores of every (query, base) pair on the first d dims, in the engine's output form."""
+    return to_output(prefix_scores(xb, xq, metric, d), metric)
+
+
 def brute_force(xb, xq, k, metric, d=None):
     d = xb.shape[1] if d is None else d
     s = prefix_scores(xb, xq, metric, d)
@@ -66,3 +71,32 @@ def built_ivf(x, *args, **kwargs):
     index.train(x)
     index.add(x)
     return index
+
+
+def assert_concurrent_searches_match(index, xq, settings, threads=4, rounds=5, window=100, k=10):
+    """Several Python threads search one index at once, each with the settings in turn, on shifted
+    windows of ``xq``; every answer must equal the single-threaded one (the core releases the GIL)."""
+    import threading
+
+    expected = [index.search(xq, k, **s) for s in settings]
+    span = max(1, xq.shape[0] - window)
+    errors = []
+
+    def worker(t):
+        try:
+            for r in range(rounds):
+                s = (t + r) % len(settings)
+                lo = (t * 97 + r * 31) % span
+                D, I = index.search(xq[lo : lo + window], k, **settings[s])
+                np.testing.assert_array_equal(I, expected[s][1][lo : lo + window])
+                np.testing.assert_array_equal(D, expected[s][0][lo : lo + window])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    assert not errors, errors[0]
+    return expected

@@ -5,7 +5,7 @@ import pytest
 
 import adanns
 from adanns.datasets import synthetic_matryoshka
-from reference import assert_matches, brute_force, prefix_scores, to_output, two_stage, built_ivf
+from reference import assert_matches, brute_force, built_ivf, out_scores, two_stage
 
 METRICS = ["l2", "ip", "cosine"]
 
@@ -14,10 +14,6 @@ METRICS = ["l2", "ip", "cosine"]
 def data():
     x = synthetic_matryoshka(3_000, 72, n_clusters=40, seed=3)
     return x[200:], x[:200].copy()
-
-
-def out_scores(xb, xq, metric, d):
-    return to_output(prefix_scores(xb, xq, metric, d), metric)
 
 
 @pytest.mark.parametrize("metric", METRICS)

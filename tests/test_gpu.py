@@ -10,14 +10,10 @@ import pytest
 import adanns
 import adanns.gpu as agpu
 from adanns.datasets import synthetic_matryoshka
-from reference import assert_matches, brute_force, prefix_scores, to_output, two_stage
+from reference import assert_matches, brute_force, out_scores, two_stage
 
 METRICS = ["l2", "ip", "cosine"]
 needs_gpu = pytest.mark.skipif(not agpu.is_available(), reason="no CUDA GPU (or a build without the CUDA backend)")
-
-
-def out_scores(xb, xq, metric, d):
-    return to_output(prefix_scores(xb, xq, metric, d), metric)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ persistence and bad input."""
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import adanns
 from adanns.datasets import synthetic_matryoshka
 from adanns.evaluation import recall_at_k
 from adanns._format import read_sections, write_index_file
-from reference import assert_matches, brute_force, prefix_scores, to_output, two_stage
+from reference import assert_concurrent_searches_match, assert_matches, brute_force, out_scores, two_stage
 
 METRICS = ["l2", "ip", "cosine"]
 DIM = 48
@@ -29,10 +28,6 @@ def data():
 def big():
     x = synthetic_matryoshka(12_000, 64, n_clusters=100, seed=5)
     return x[500:], x[:500].copy()
-
-
-def out_scores(xb, xq, metric, d):
-    return to_output(prefix_scores(xb, xq, metric, d), metric)
 
 
 def build(xb, metric, graph_dim=16, **kw):
@@ -450,26 +445,7 @@ def test_concurrent_searches_match(big):
     index = adanns.GraphIndex(64, 24, degree=16, metric="cosine")
     index.add(xb[:5000])
     settings = [dict(beam=32), dict(beam=80, rerank_k=60, walk_dim=16), dict(beam=48, rerank_dim=40)]
-    expected = [index.search(xq, 10, **s) for s in settings]
-    errors = []
-
-    def worker(t):
-        try:
-            for r in range(5):
-                s = (t + r) % len(settings)
-                lo = (t * 37 + r * 11) % 400
-                D, I = index.search(xq[lo : lo + 100], 10, **settings[s])
-                np.testing.assert_array_equal(I, expected[s][1][lo : lo + 100])
-                np.testing.assert_array_equal(D, expected[s][0][lo : lo + 100])
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors
+    expected = assert_concurrent_searches_match(index, xq[:500], settings, threads=4, rounds=5)
     # single-query searches give the batch's answers
     for i in range(0, 20, 5):
         D, I = index.search(xq[i : i + 1], 10, **settings[1])

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 
 import adanns
-from reference import built_ivf
+from reference import assert_concurrent_searches_match, built_ivf
 from adanns.datasets import synthetic_matryoshka
 
 
@@ -14,26 +14,7 @@ def test_concurrent_searches_are_correct():
     xb, xq = x[1000:], x[:1000].copy()
     index = built_ivf(xb, 48, 64, coarse_dim=16, metric="cosine")
     settings = [dict(nprobe=4), dict(nprobe=8, scan_dim=20, rerank_k=50), dict(nprobe=64, scan_dim=48)]
-    expected = [index.search(xq, 10, **s) for s in settings]
-    errors = []
-
-    def worker(t):
-        try:
-            for r in range(6):
-                s = (t + r) % len(settings)
-                lo = (t * 97 + r * 31) % 900
-                D, I = index.search(xq[lo : lo + 100], 10, **settings[s])
-                np.testing.assert_array_equal(I, expected[s][1][lo : lo + 100])
-                np.testing.assert_array_equal(D, expected[s][0][lo : lo + 100])
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(6)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors[0]
+    assert_concurrent_searches_match(index, xq, settings, threads=6, rounds=6)
 
 
 def test_search_while_adding():

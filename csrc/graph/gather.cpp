@@ -3,28 +3,16 @@
 #include <cstring>
 
 #include "kernels/kernels.h"
+#include "kernels/scalar_row.h"
 
 namespace adanns {
 
 void gather_scalar(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
                    std::size_t n, std::size_t w, float* out, float* out_norm) {
     for (std::size_t i = 0; i < n; ++i) {
-        const float* x = base + static_cast<std::size_t>(idx[i]) * stride;
-        float s = 0.f;
-        if (kind == kScanL2) {
-            for (std::size_t j = 0; j < w; ++j) {
-                const float d = q[j] - x[j];
-                s += d * d;
-            }
-        } else {
-            float nn = 0.f;
-            for (std::size_t j = 0; j < w; ++j) {
-                s += q[j] * x[j];
-                nn += x[j] * x[j];
-            }
-            if (kind == kScanIPNorm) out_norm[i] = nn;
-        }
-        out[i] = s;
+        float nn = 0.f;
+        out[i] = row_distance(kind, q, base + static_cast<std::size_t>(idx[i]) * stride, w, &nn);
+        if (kind == kScanIPNorm) out_norm[i] = nn;
     }
 }
 

@@ -2,31 +2,16 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "kernels/avx2/simd.h"
 #include "kernels/distances.h"
 #include "gather_kernels.h"
 
 namespace adanns {
 namespace {
 
-alignas(32) const int32_t kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
-inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
-    const __m256 ab = _mm256_hadd_ps(a, b);
-    const __m256 cd = _mm256_hadd_ps(c, d);
-    const __m256 abcd = _mm256_hadd_ps(ab, cd);
-    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-
-template <int KIND>
-inline void step(__m256 qv, __m256 xv, __m256& a, __m256& nn) {
-    if (KIND == kScanL2) {
-        const __m256 d = _mm256_sub_ps(qv, xv);
-        a = _mm256_fmadd_ps(d, d, a);
-    } else {
-        a = _mm256_fmadd_ps(qv, xv, a);
-        if (KIND == kScanIPNorm) nn = _mm256_fmadd_ps(xv, xv, nn);
-    }
-}
+using avx2::hsum4;
+using avx2::step;
+using avx2::tail_mask;
 
 // Four rows at a time: four independent FMA chains hide the FMA latency.
 template <int KIND>
@@ -34,7 +19,7 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
                  std::size_t w, float* out, float* out_norm) {
     const std::size_t nfull = w / 8;
     const std::size_t rem = w % 8;
-    const __m256i mask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMask + 8 - rem));
+    const __m256i mask = tail_mask(rem);
     const __m256 qtail = rem ? _mm256_maskload_ps(q + nfull * 8, mask) : _mm256_setzero_ps();
     float tmp[4], tmpn[4];
     for (std::size_t i = 0; i < n; i += 4) {

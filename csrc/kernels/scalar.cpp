@@ -1,5 +1,6 @@
 #include "kernels/distances.h"
 #include "kernels/pq_kernels.h"
+#include "kernels/scalar_row.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -10,22 +11,9 @@ namespace adanns {
 void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
                  std::size_t w, float* acc, float* acc_norm) {
     for (std::size_t i = 0; i < n; ++i) {
-        const float* x = X + i * stride;
-        float s = 0.f;
-        if (kind == kScanL2) {
-            for (std::size_t j = 0; j < w; ++j) {
-                const float d = q[j] - x[j];
-                s += d * d;
-            }
-        } else {
-            float nn = 0.f;
-            for (std::size_t j = 0; j < w; ++j) {
-                s += q[j] * x[j];
-                nn += x[j] * x[j];
-            }
-            if (kind == kScanIPNorm) acc_norm[i] += nn;
-        }
-        acc[i] += s;
+        float nn = 0.f;
+        acc[i] += row_distance(kind, q, X + i * stride, w, &nn);
+        if (kind == kScanIPNorm) acc_norm[i] += nn;
     }
 }
 

@@ -185,17 +185,5 @@ void bind_ivf(py::module_& m) {
              })
         .def("list_sizes",
              [](const IVFCore& self) { return to_numpy(self.list_sizes(), {py::ssize_t(self.nlist())}); })
-        .def("export_lists", [](const IVFCore& self) {
-            // Sizes, ids and vectors are taken under one lock so they agree with each other.
-            std::vector<int64_t> sizes, ids;
-            std::vector<float> vecs;
-            {
-                py::gil_scoped_release nogil;
-                self.export_state(sizes, ids, vecs);
-            }
-            const py::ssize_t n = static_cast<py::ssize_t>(ids.size());
-            return py::make_tuple(to_numpy(std::move(sizes), {py::ssize_t(self.nlist())}),
-                                  to_numpy(std::move(ids), {n}),
-                                  to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
-        });
+        .def("export_lists", [](const IVFCore& self) { return export_lists_tuple(self); });
 }

@@ -12,28 +12,22 @@
 #include <vector>
 
 #include "cuda/gpu_ivf.h"
+#include "python/py_utils.h"
 
 namespace py = pybind11;
 
 namespace {
 
-using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using IArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using adanns::pyutil::export_lists_tuple;
+using adanns::pyutil::FArray;
+using adanns::pyutil::IArray;
+using adanns::pyutil::to_numpy;
 
 void check_shape(const py::array& a, std::initializer_list<std::size_t> shape, const char* name) {
     bool ok = static_cast<std::size_t>(a.ndim()) == shape.size();
     std::size_t i = 0;
     for (std::size_t s : shape) ok = ok && static_cast<std::size_t>(a.shape(i++)) == s;
     if (!ok) throw std::invalid_argument(std::string(name) + " has the wrong shape");
-}
-
-template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
-    auto owned = std::make_unique<std::vector<T>>(std::move(v));
-    T* data = owned->data();
-    py::capsule owner(owned.get(), [](void* p) { std::unique_ptr<std::vector<T>> drop(static_cast<std::vector<T>*>(p)); });
-    owned.release();
-    return py::array_t<T>(shape, data, owner);
 }
 
 }  // namespace
@@ -120,15 +114,5 @@ void init_cuda(py::module_& m) {
                  }
                  return to_numpy(std::move(c), {py::ssize_t(self.nlist()), py::ssize_t(self.coarse_dim())});
              })
-        .def("export_lists", [](const GpuIVF& self) {
-            std::vector<int64_t> sizes, ids;
-            std::vector<float> vecs;
-            {
-                py::gil_scoped_release nogil;
-                self.export_state(sizes, ids, vecs);
-            }
-            const py::ssize_t n = static_cast<py::ssize_t>(ids.size());
-            return py::make_tuple(to_numpy(std::move(sizes), {py::ssize_t(self.nlist())}), to_numpy(std::move(ids), {n}),
-                                  to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
-        });
+        .def("export_lists", [](const GpuIVF& self) { return export_lists_tuple(self); });
 }

@@ -74,6 +74,21 @@ py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
     return py::array_t<T>(shape, data, owner);
 }
 
+// (sizes, ids, vectors) of an IVF-Flat core's lists as numpy arrays, taken by the core under one
+// lock so they agree with each other (Core: IVFCore or the GPU index; export_state(sizes, ids, vecs)).
+template <class Core>
+py::tuple export_lists_tuple(const Core& self) {
+    std::vector<int64_t> sizes, ids;
+    std::vector<float> vecs;
+    {
+        py::gil_scoped_release nogil;
+        self.export_state(sizes, ids, vecs);
+    }
+    const py::ssize_t n = static_cast<py::ssize_t>(ids.size());
+    return py::make_tuple(to_numpy(std::move(sizes), {py::ssize_t(self.nlist())}), to_numpy(std::move(ids), {n}),
+                          to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
+}
+
 // A search's per-stage figures as a dict (adanns.SearchStats is built from it in Python).
 inline py::dict stats_dict(const SearchStats& st) {
     py::dict d;
