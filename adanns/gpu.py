@@ -23,7 +23,7 @@ import numpy as np
 
 from . import _core
 from ._validation import METRIC_NAMES, as_int, metric_code
-from .index import FlatIndex, IVFIndex, search_settings
+from .index import FlatIndex, IVFIndex, core_property, search_settings
 
 __all__ = ["GpuIVFIndex", "GpuUnavailableError", "cuda_built", "device_count", "is_available", "to_gpu"]
 
@@ -74,43 +74,19 @@ class GpuIVFIndex:
         self._core = core
         self._header = dict(header)
 
-    @property
-    def dim(self) -> int:
-        """Full dimensionality of the stored vectors."""
-        return int(self._core.dim)
+    dim = core_property("dim", int, "Full dimensionality of the stored vectors.")
+    ntotal = core_property("ntotal", int, "Number of stored vectors.")
+    nlist = core_property("nlist", int, "Number of inverted lists (1 for a FlatIndex).")
+    coarse_dim = core_property("coarse_dim", int, "Prefix used for clustering and probing.")
+    device = core_property("device", int, "The CUDA device the index lives on.")
+    index_bytes = core_property(
+        "index_bytes", int, "Device memory held by the index (lists padded to 32 rows, dims to 4, ids, centroids).")
+    memory_limit = core_property("memory_limit", int, "Device memory budget of the index plus its search workspace, in bytes.")
 
     @property
     def metric(self) -> str:
         """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
         return METRIC_NAMES[self._core.metric]
-
-    @property
-    def ntotal(self) -> int:
-        """Number of stored vectors."""
-        return int(self._core.ntotal)
-
-    @property
-    def nlist(self) -> int:
-        return int(self._core.nlist)
-
-    @property
-    def coarse_dim(self) -> int:
-        return int(self._core.coarse_dim)
-
-    @property
-    def device(self) -> int:
-        """The CUDA device the index lives on."""
-        return int(self._core.device)
-
-    @property
-    def index_bytes(self) -> int:
-        """Device memory held by the index (lists padded to 32 rows, dims to 4, ids, centroids)."""
-        return int(self._core.index_bytes)
-
-    @property
-    def memory_limit(self) -> int:
-        """Device memory budget of the index plus its search workspace, in bytes."""
-        return int(self._core.memory_limit)
 
     def __len__(self) -> int:
         return self.ntotal
