@@ -1,7 +1,8 @@
 // Visited sets for graph search that do not allocate per query.
 //
 // A VisitedTable tags node i as visited in the current query when tag[i] == epoch; starting a
-// query only increments the epoch (the array is cleared once every 2^32 - 1 queries). Tables
+// query only increments the epoch (the array is cleared once every 2^16 - 1 queries). 16-bit
+// tags keep the table of a 100k-node graph (200 KB) in the per-core L2 cache. Tables
 // live in a VisitedPool owned by the index: a search leases one per worker for a whole batch
 // chunk, so concurrent searches (from several Python threads) never share a table.
 #pragma once
@@ -19,8 +20,8 @@ public:
     // Starts a new query over n nodes (grows the table only when the index grew).
     void reset(std::size_t n) {
         if (tag_.size() < n) tag_.resize(n + n / 4 + 64, 0);
-        if (++epoch_ == 0) {
-            std::fill(tag_.begin(), tag_.end(), 0u);
+        if (++epoch_ == 0) {  // wrapped: old tags could match again
+            std::fill(tag_.begin(), tag_.end(), uint16_t(0));
             epoch_ = 1;
         }
     }
@@ -33,8 +34,8 @@ public:
     }
 
 private:
-    std::vector<uint32_t> tag_;
-    uint32_t epoch_ = 0;
+    std::vector<uint16_t> tag_;
+    uint16_t epoch_ = 0;
 };
 
 class VisitedPool {
