@@ -50,6 +50,16 @@ def test_beam_as_large_as_the_index_equals_brute_force(data, metric, rerank_dim,
     assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, rerank_dim))
 
 
+def test_visited_tags_wrap_around():
+    # the visited table's 16-bit epoch wraps after 65,535 queries: a tag left by the first query
+    # must not mark its node as visited in the query that reuses that epoch value
+    from adanns import _core
+
+    assert _core.visited_after_queries(8, 3, 0)
+    for queries in (1, 65_534, 65_535, 65_536, 131_071):
+        assert not _core.visited_after_queries(8, 3, queries), queries
+
+
 @pytest.mark.parametrize("metric", METRICS)
 def test_full_dim_walk_with_full_beam_is_exact_without_rerank(data, metric):
     # graph_dim = dim: the walk's pool is ranked by the exact distances

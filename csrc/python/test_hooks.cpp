@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "graph/visited.h"
 #include "kernels/kernels.h"
 #include "python/py_utils.h"
 
@@ -114,4 +115,22 @@ void bind_test_hooks(py::module_& m) {
         },
         py::arg("lut"), py::arg("codes"), py::arg("impl"));
 
+
+    m.def(
+        "visited_after_queries",
+        [](std::size_t n, std::size_t node, std::size_t queries) {
+            // Test hook: mark `node` in one query of a VisitedTable, start `queries` more queries
+            // (each marking every other node), and say whether `node` reads as visited.
+            if (node >= n) throw std::invalid_argument("node must be < n");
+            VisitedTable t;
+            t.reset(n);
+            t.insert(static_cast<uint32_t>(node));
+            for (std::size_t q = 0; q < queries; ++q) {
+                t.reset(n);
+                for (std::size_t i = 0; i < n; ++i)
+                    if (i != node) t.insert(static_cast<uint32_t>(i));
+            }
+            return t.visited(static_cast<uint32_t>(node));
+        },
+        py::arg("n"), py::arg("node"), py::arg("queries"));
 }
