@@ -1,5 +1,7 @@
 #include "gather_kernels.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/kernels.h"
@@ -16,20 +18,36 @@ void gather_scalar(int kind, const float* q, const float* base, std::size_t stri
     }
 }
 
-void gather_sq8_scalar(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
-                       const uint32_t* idx, std::size_t n, std::size_t w, float* out) {
+float make_sq8_ip_query(const float* qw, std::size_t w, int16_t* q16) {
+    float amax = 0.f;
+    for (std::size_t j = 0; j < w; ++j) amax = std::max(amax, std::fabs(qw[j]));
+    // |sum_j q16_j c_j| <= w * 255 * top must stay below 2^31
+    const double top = std::min(32767.0, std::floor(2147483647.0 / (255.0 * double(w ? w : 1))));
+    if (!(amax > 0.f) || !std::isfinite(amax)) {
+        for (std::size_t j = 0; j < w; ++j) q16[j] = 0;
+        return 1.f;
+    }
+    const double scale = top / double(amax);
+    for (std::size_t j = 0; j < w; ++j) q16[j] = static_cast<int16_t>(std::lrint(double(qw[j]) * scale));
+    return static_cast<float>(1.0 / scale);
+}
+
+void gather_sq8_scalar(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                       std::size_t n, std::size_t w, float* out) {
     for (std::size_t i = 0; i < n; ++i) {
         const uint8_t* c = base + static_cast<std::size_t>(idx[i]) * stride;
-        float s = 0.f;
-        if (kind == kSq8IP) {
-            for (std::size_t j = 0; j < w; ++j) s += q[j] * float(c[j]);
+        if (q.kind == kSq8IP) {
+            int32_t s = 0;
+            for (std::size_t j = 0; j < w; ++j) s += int32_t(q.q16[j]) * int32_t(c[j]);
+            out[i] = float(s) * q.inv_scale;
         } else {
+            float s = 0.f;
             for (std::size_t j = 0; j < w; ++j) {
-                const float d = q[j] - float(c[j]);
-                s += wgt[j] * (d * d);
+                const float d = q.q[j] - float(c[j]);
+                s += q.wgt[j] * (d * d);
             }
+            out[i] = s;
         }
-        out[i] = s;
     }
 }
 

@@ -51,60 +51,89 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
     }
 }
 
-template <int KIND>
-void gather_sq8_impl(const float* q, const float* wgt, const uint8_t* base, std::size_t stride, const uint32_t* idx,
-                     std::size_t n, std::size_t w, float* out) {
+// Fetch rows i+4 .. i+7 (beyond their first line, which the caller fetched) while rows
+// i .. i+3 compute; row pointers of the current four (repeating the first past n).
+inline std::size_t rows4(const uint8_t* base, std::size_t stride, const uint32_t* idx, std::size_t n,
+                         std::size_t i, std::size_t w, const uint8_t* x[4]) {
+    for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
+        const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
+        for (std::size_t off = 64; off < w; off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+    }
+    const std::size_t m = n - i < 4 ? n - i : 4;
+    for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+    return m;
+}
+
+// kSq8L2: weighted squared differences in float32, 8 codes per step.
+void gather_sq8_l2(const float* q, const float* wgt, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                   std::size_t n, std::size_t w, float* out) {
     const std::size_t nfull = w / 8;
     float tmp[4];
+    const uint8_t* x[4];
     for (std::size_t i = 0; i < n; i += 4) {
-        const std::size_t m = n - i < 4 ? n - i : 4;
-        for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
-            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
-            for (std::size_t off = 64; off < w; off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
-        }
-        const uint8_t* x[4];
-        for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+        const std::size_t m = rows4(base, stride, idx, n, i, w, x);
         __m256 a[4];
         for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
         for (std::size_t c = 0; c < nfull; ++c) {
             const __m256 qv = _mm256_loadu_ps(q + c * 8);
-            const __m256 wv = KIND == kSq8L2 ? _mm256_loadu_ps(wgt + c * 8) : qv;
+            const __m256 wv = _mm256_loadu_ps(wgt + c * 8);
             for (int r = 0; r < 4; ++r) {
                 const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[r] + c * 8));
-                const __m256 xv = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
-                if (KIND == kSq8IP) {
-                    a[r] = _mm256_fmadd_ps(qv, xv, a[r]);
-                } else {
-                    const __m256 d = _mm256_sub_ps(qv, xv);
-                    a[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, d), wv, a[r]);
-                }
+                const __m256 d = _mm256_sub_ps(qv, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)));
+                a[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, d), wv, a[r]);
             }
         }
         _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
         for (std::size_t r = 0; r < m; ++r) {
             float s = tmp[r];
             for (std::size_t j = nfull * 8; j < w; ++j) {  // tail: fewer than 8 codes
-                const float c = float(x[r][j]);
-                if (KIND == kSq8IP) {
-                    s += q[j] * c;
-                } else {
-                    const float d = q[j] - c;
-                    s += wgt[j] * (d * d);
-                }
+                const float d = q[j] - float(x[r][j]);
+                s += wgt[j] * (d * d);
             }
             out[i + r] = s;
         }
     }
 }
 
+// kSq8IP: exact 32-bit integer sums of q16 * code, 16 codes per step (zero-extend to 16 bits,
+// multiply-add pairs); bit-identical to the scalar kernel.
+void gather_sq8_ip(const int16_t* q16, float inv_scale, const uint8_t* base, std::size_t stride,
+                   const uint32_t* idx, std::size_t n, std::size_t w, float* out) {
+    const std::size_t nfull = w / 16;
+    alignas(16) int32_t tmp[4];
+    const uint8_t* x[4];
+    for (std::size_t i = 0; i < n; i += 4) {
+        const std::size_t m = rows4(base, stride, idx, n, i, w, x);
+        __m256i a[4];
+        for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_si256();
+        for (std::size_t c = 0; c < nfull; ++c) {
+            const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q16 + c * 16));
+            for (int r = 0; r < 4; ++r) {
+                const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r] + c * 16));
+                a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(_mm256_cvtepu8_epi16(b), qv));
+            }
+        }
+        const __m256i ab = _mm256_hadd_epi32(a[0], a[1]);
+        const __m256i cd = _mm256_hadd_epi32(a[2], a[3]);
+        const __m256i abcd = _mm256_hadd_epi32(ab, cd);
+        _mm_store_si128(reinterpret_cast<__m128i*>(tmp),
+                        _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1)));
+        for (std::size_t r = 0; r < m; ++r) {
+            int32_t s = tmp[r];
+            for (std::size_t j = nfull * 16; j < w; ++j) s += int32_t(q16[j]) * int32_t(x[r][j]);  // tail
+            out[i + r] = float(s) * inv_scale;
+        }
+    }
+}
+
 }  // namespace
 
-void gather_sq8_avx2(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
-                     const uint32_t* idx, std::size_t n, std::size_t w, float* out) {
-    if (kind == kSq8IP)
-        gather_sq8_impl<kSq8IP>(q, wgt, base, stride, idx, n, w, out);
+void gather_sq8_avx2(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                     std::size_t n, std::size_t w, float* out) {
+    if (q.kind == kSq8IP)
+        gather_sq8_ip(q.q16, q.inv_scale, base, stride, idx, n, w, out);
     else
-        gather_sq8_impl<kSq8L2>(q, wgt, base, stride, idx, n, w, out);
+        gather_sq8_l2(q.q, q.wgt, base, stride, idx, n, w, out);
 }
 
 void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,

@@ -22,25 +22,37 @@ using GatherFn = void (*)(int kind, const float* q, const float* base, std::size
 // The implementation chosen for this CPU.
 GatherFn gather_kernel();
 
-// The same over 8-bit codes (rows of `stride` bytes at base + idx[i] * stride; w codes read):
-//   kSq8IP: out[i] = sum_j q[j] * c_j
-//   kSq8L2: out[i] = sum_j wgt[j] * (q[j] - c_j)^2
-// With codes c_j = round((x_j - lo_j) / step_j), q = query * step gives the inner product less
-// a per-query constant, and q = (query - lo) / step, wgt = step^2 the squared L2 distance.
+// The same over 8-bit codes (rows of `stride` bytes at base + idx[i] * stride; w codes read).
+// With codes c_j = round((x_j - lo_j) / step_j):
+//   kSq8IP: out[i] = inv_scale * sum_j q16[j] * c_j, summed exactly in 32-bit integers, where
+//           q16 = round(query * step * scale) (make_sq8_ip_query): the inner product less a
+//           per-query constant, at 16-bit query precision;
+//   kSq8L2: out[i] = sum_j wgt[j] * (q[j] - c_j)^2 with q = (query - lo) / step, wgt = step^2:
+//           the squared L2 distance.
 enum Sq8Kind : int { kSq8IP = 0, kSq8L2 = 1 };
-using GatherSq8Fn = void (*)(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
-                             const uint32_t* idx, std::size_t n, std::size_t w, float* out);
+struct Sq8Query {
+    int kind;
+    const float* q;       // kSq8L2
+    const float* wgt;     // kSq8L2
+    const int16_t* q16;   // kSq8IP
+    float inv_scale;      // kSq8IP
+};
+// q16 and its 1 / scale for kSq8IP from qw[j] = query_j * step_j (j < w): the largest |q16| is
+// chosen so that no 32-bit sum of w products with codes <= 255 can overflow.
+float make_sq8_ip_query(const float* qw, std::size_t w, int16_t* q16);
+using GatherSq8Fn = void (*)(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                             std::size_t n, std::size_t w, float* out);
 GatherSq8Fn gather_sq8_kernel();
-void gather_sq8_scalar(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
-                       const uint32_t* idx, std::size_t n, std::size_t w, float* out);
+void gather_sq8_scalar(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                       std::size_t n, std::size_t w, float* out);
 
 void gather_scalar(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
                    std::size_t n, std::size_t w, float* out, float* out_norm);
 #if defined(ADANNS_HAVE_AVX2_TU)
 void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
                  std::size_t n, std::size_t w, float* out, float* out_norm);
-void gather_sq8_avx2(int kind, const float* q, const float* wgt, const uint8_t* base, std::size_t stride,
-                     const uint32_t* idx, std::size_t n, std::size_t w, float* out);
+void gather_sq8_avx2(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
+                     std::size_t n, std::size_t w, float* out);
 #endif
 
 }  // namespace adanns

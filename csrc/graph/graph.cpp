@@ -59,6 +59,7 @@ struct GraphCore::Scratch {
     std::vector<Cand> expanded;
     std::vector<uint32_t> nb, pos;
     std::vector<float> dist, dist2, occl, q, qw, wg;
+    std::vector<int16_t> q16;
     std::vector<Cand> cands;
 
     void init(std::size_t L) {
@@ -140,7 +141,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
     const float sign = (wk.sq8 ? wk.kind == kSq8L2 : wk.kind == kScanL2) ? 1.f : -1.f;  // the walk minimises -ip
     auto dist = [&](const uint32_t* idx, std::size_t m) {
         if (wk.sq8)
-            gather8(wk.kind, wk.q, wk.wgt, cbase, gd, idx, m, w, s.dist.data());
+            gather8(Sq8Query{wk.kind, wk.q, wk.wgt, wk.q16, wk.inv_scale}, cbase, gd, idx, m, w, s.dist.data());
         else
             gather(wk.kind, wk.q, base, stride, idx, m, w, s.dist.data(), s.dist2.data());
     };
@@ -207,6 +208,7 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
         s.q.resize(dim);
         s.qw.resize(p_.graph_dim);
         s.wg.resize(p_.graph_dim);
+        s.q16.resize(p_.graph_dim);
         for (std::size_t i = b; i < e; ++i) {
             const float* q = xq + i * dim;
             if (metric == kMetricCosine) {
@@ -228,6 +230,10 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
                     }
                 }
                 wk = Walk{walk_kind == kScanL2 ? kSq8L2 : kSq8IP, s.qw.data(), s.wg.data(), walk_dim, true};
+                if (walk_kind != kScanL2) {
+                    wk.inv_scale = make_sq8_ip_query(s.qw.data(), walk_dim, s.q16.data());
+                    wk.q16 = s.q16.data();
+                }
             }
             beam_search(wk, L, *vt, s, false);
             // the best K live candidates of the walk, re-scored on rerank_dim dims of the full rows

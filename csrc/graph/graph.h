@@ -99,6 +99,8 @@ private:
         const float* wgt;
         std::size_t w;
         bool sq8;
+        const int16_t* q16 = nullptr;  // the 16-bit query of an int8 inner-product walk
+        float inv_scale = 1.f;
     };
     const float* fbase() const { return p_.store == kStoreSq8 ? vectors_.data() : prefix_.data(); }
     std::size_t fstride() const { return p_.store == kStoreSq8 ? p_.dim : p_.graph_dim; }
