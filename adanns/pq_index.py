@@ -22,13 +22,16 @@ codes          uint8    (ntotal, m)                 in list order
 full           float32  (ntotal, dim)               only with keep_full: full vectors by row
 =============  =======  ==========================  =========================================
 
-With ``keep_full="mmap"`` the ``full`` section is memory-mapped read-only by ``load`` (after
-its checksum and values are verified); codes are small and copied into the core.
+With ``keep_full="mmap"`` the full vectors never sit in anonymous memory: ``add`` writes them to
+an unlinked temporary file in ``mmap_dir`` (default: the system's temporary directory) served from
+its mapping, and ``load`` maps the ``full`` section read-only from the index file (after its
+checksum and values are verified); codes are small and copied into the core.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -80,6 +83,7 @@ class _PQBase(_CoreProperties, Tunable):
         kmeanspp: bool,
         max_points_per_centroid: int,
         max_train: int,
+        mmap_dir: Optional[PathLike] = None,
     ) -> None:
         dim = as_int(dim, "dim", 1, 1 << 20)
         nlist = as_int(nlist, "nlist", 1, 2**31)
@@ -93,6 +97,12 @@ class _PQBase(_CoreProperties, Tunable):
         code = metric_code(metric)
         self._dim = dim
         self.keep_full = _check_keep_full(keep_full)
+        if mmap_dir is not None:
+            if keep_full != "mmap":
+                raise ValueError("mmap_dir is the directory of keep_full='mmap'; it needs keep_full='mmap'")
+            if not os.path.isdir(os.fspath(mmap_dir)):
+                raise ValueError(f"mmap_dir {os.fspath(mmap_dir)!r} is not a directory")
+        self.mmap_dir = None if mmap_dir is None else os.path.abspath(os.fspath(mmap_dir))
         self.opq = bool(opq)
         self.niter = as_int(niter, "niter", 0)
         self.pq_niter = as_int(pq_niter, "pq_niter", 1)
@@ -209,6 +219,11 @@ class _PQBase(_CoreProperties, Tunable):
         core.set_state(centroids, anchors, None if rotation is None else rotation.astype(np.float32), cb)
 
     # ----------------------------------------------------------------- add / reset
+    def _spill(self) -> None:
+        """keep_full="mmap": the core writes the full vectors it is given to a temporary file."""
+        if self.keep_full == "mmap":
+            self._core.spill_full(self.mmap_dir if self.mmap_dir is not None else tempfile.gettempdir())
+
     def add(self, x: Any, ids: Optional[Any] = None) -> None:
         """Encodes and stores the rows of ``x`` (n, dim); ids default to 0, 1, 2, ... continuing
         after the largest id seen. Full vectors are kept (normalised for cosine) if keep_full."""
@@ -227,6 +242,7 @@ class _PQBase(_CoreProperties, Tunable):
             if id_arr is None:
                 id_arr = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            self._spill()
             self._core.add(z, id_arr, seq)  # the core copies the full vectors into its store
             self._nrows += n
             self._next_id = max(self._next_id, int(id_arr.max()) + 1)
@@ -261,6 +277,7 @@ class _PQBase(_CoreProperties, Tunable):
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            self._spill()
             replaced = int(self._core.update(z, id_arr, seq))
             self._nrows += n
             self._next_id = max(self._next_id, int(id_arr.max()) + 1)
@@ -440,8 +457,11 @@ class PQIndex(_PQBase):
         m: bytes per vector (sub-quantisers of 256 centroids, ``pq_dim / m`` dims each).
         opq: learn and apply an OPQ rotation of the prefix before quantising.
         metric: ``"l2"``, ``"ip"`` or ``"cosine"`` (the library normalises).
-        keep_full: ``"ram"`` (full vectors in memory, for rerank), ``"mmap"`` (mapped from the
-            index file once saved and loaded; in RAM before) or ``None`` (no rerank).
+        keep_full: ``"ram"`` (full vectors in memory, for rerank), ``"mmap"`` (never in anonymous
+            memory: written by ``add`` to an unlinked temporary file in ``mmap_dir`` and read through
+            its mapping; mapped from the index file once saved and loaded) or ``None`` (no rerank).
+        mmap_dir: directory of that temporary file with ``keep_full="mmap"`` (default: the
+            system's temporary directory, ``TMPDIR``; choose a disk, not a RAM-backed tmpfs).
         pq_niter: k-means iterations of each sub-quantiser; ``opq_niter``: OPQ alternations.
         seed: seed of every sampling and initialisation.
         max_train: training rows used for the rotation and codebooks (a seeded sample).
@@ -462,10 +482,11 @@ class PQIndex(_PQBase):
         opq_niter: int = 10,
         seed: int = 1234,
         max_train: int = 65536,
+        mmap_dir: Optional[PathLike] = None,
     ) -> None:
         super().__init__(dim, 1, None, pq_dim, m, opq, metric, keep_full, niter=0, pq_niter=pq_niter,
                          opq_niter=opq_niter, seed=seed, kmeanspp=False, max_points_per_centroid=256,
-                         max_train=max_train)
+                         max_train=max_train, mmap_dir=mmap_dir)
 
 
 class IVFPQIndex(_PQBase):
@@ -496,10 +517,12 @@ class IVFPQIndex(_PQBase):
         kmeanspp: bool = False,
         max_points_per_centroid: int = 256,
         max_train: int = 65536,
+        mmap_dir: Optional[PathLike] = None,
     ) -> None:
         super().__init__(dim, nlist, coarse_dim, pq_dim, m, opq, metric, keep_full, niter=niter,
                          pq_niter=pq_niter, opq_niter=opq_niter, seed=seed, kmeanspp=kmeanspp,
-                         max_points_per_centroid=max_points_per_centroid, max_train=max_train)
+                         max_points_per_centroid=max_points_per_centroid, max_train=max_train,
+                         mmap_dir=mmap_dir)
 
     def centroids(self) -> np.ndarray:
         self._require_trained("centroids")

@@ -323,3 +323,59 @@ def test_memory_and_repr(data):
     mem = idx.memory_per_vector()
     assert mem["codes"] == 8 and mem["full"] == 4 * 48 and mem["total"] == 8 + 8 + 4 + 4 * 48
     assert "IVFPQIndex" in repr(idx)
+
+
+def _rss_anon():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    pytest.skip("no RssAnon in /proc/self/status")
+
+
+def test_keep_full_mmap_writes_the_full_vectors_to_a_file_at_add(tmp_path):
+    """keep_full="mmap" before any save: the full vectors go to an unlinked file in mmap_dir
+    (mapped), not to anonymous memory; results equal keep_full="ram"."""
+    x = synthetic_matryoshka(30_000, 512, n_clusters=20, seed=5)
+    xb, xq = x[:-50], x[-50:]
+    full_bytes = xb.nbytes
+    grown = {}
+    built = {}
+    for keep in ("mmap", "ram"):
+        kw = dict(mmap_dir=tmp_path) if keep == "mmap" else {}
+        idx = adanns.IVFPQIndex(512, 8, coarse_dim=16, pq_dim=16, m=8, keep_full=keep, max_train=2_000, **FAST, **kw)
+        idx.train(xb[:2_000])
+        before = _rss_anon()
+        idx.add(xb)
+        grown[keep] = _rss_anon() - before
+        built[keep] = idx
+    assert built["mmap"].full_is_mmapped and not built["ram"].full_is_mmapped
+    with open("/proc/self/maps") as f:
+        maps = [line for line in f if "adanns-rows-" in line]
+    assert any(str(tmp_path) in line for line in maps), maps
+    assert grown["ram"] > 0.8 * full_bytes, grown          # the measurement sees a RAM copy
+    assert grown["mmap"] < 0.25 * full_bytes, grown        # ... and none here
+    for a, b in zip(built["ram"].search(xq, 10, nprobe=8, rerank_k=50), built["mmap"].search(xq, 10, nprobe=8, rerank_k=50)):
+        np.testing.assert_array_equal(a, b)
+    # updates, removals and a save / load keep the results equal
+    for idx in built.values():
+        idx.update(xq[:5], ids=[1, 2, 3, 4, 5])
+        idx.remove_ids([7, 8])
+    for a, b in zip(built["ram"].search(xq, 10, nprobe=8, rerank_k=50), built["mmap"].search(xq, 10, nprobe=8, rerank_k=50)):
+        np.testing.assert_array_equal(a, b)
+    built["mmap"].save(tmp_path / "m.adanns")
+    loaded = adanns.load(tmp_path / "m.adanns")
+    assert loaded.full_is_mmapped
+    loaded.add(xq, ids=np.arange(10**6, 10**6 + 50))
+    built["ram"].add(xq, ids=np.arange(10**6, 10**6 + 50))
+    for a, b in zip(built["ram"].search(xq, 10, nprobe=8, rerank_k=50), loaded.search(xq, 10, nprobe=8, rerank_k=50)):
+        np.testing.assert_array_equal(a, b)
+    built["mmap"].reset()
+    assert built["mmap"].ntotal == 0 and not built["mmap"].full_is_mmapped
+
+
+def test_mmap_dir_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="not a directory"):
+        adanns.PQIndex(16, m=4, keep_full="mmap", mmap_dir=tmp_path / "missing")
+    with pytest.raises(ValueError, match="keep_full='mmap'"):
+        adanns.PQIndex(16, m=4, keep_full="ram", mmap_dir=tmp_path)

@@ -294,6 +294,12 @@ void PQCore::map_full(const std::string& path, std::size_t offset, std::size_t n
     full_.map_file(path, offset, n);
 }
 
+void PQCore::spill_full(const std::string& dir) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (!keep_full_) throw std::logic_error("this index does not keep full vectors");
+    full_.spill_to(dir);
+}
+
 void PQCore::reset() {
     std::unique_lock<std::shared_mutex> lock(mu_);
     lists_.clear();

@@ -72,6 +72,8 @@ public:
     void set_full(const float* x, std::size_t n);
     void map_full(const std::string& path, std::size_t offset, std::size_t n);
     std::size_t full_rows() const;
+    // keep_full="mmap": rows added from now on go to an unlinked temporary file in dir.
+    void spill_full(const std::string& dir);
     // Removes every stored vector whose id is in ids[0..n). Returns the number removed.
     std::size_t remove_ids(const int64_t* ids, std::size_t n);
     // Replaces the vectors of the given ids (removes rows with those ids, then adds x), as one

@@ -212,6 +212,8 @@ void bind_pq(py::module_& m) {
                 self.set_full(full.data(), full.shape(0));
             },
             py::arg("full"), "Installs a RAM copy of the full vectors (rows by seq number; used by load).")
+        .def("spill_full", &PQCore::spill_full, py::arg("dir"),
+             "Rows added from now on are written to an unlinked temporary file in dir (keep_full='mmap').")
         .def(
             "map_full",
             [](PQCore& self, const std::string& path, std::size_t offset, std::size_t n) {
