@@ -218,12 +218,13 @@ class _Shard:
         return (self.index.update(x, ids) if len(ids) else 0), self.index.ntotal
 
     def search(self, xq: np.ndarray, k: int, nprobe: int, scan_dim: int, rerank_k: int, rerank_dim: int,
-               probe_dim: int, exact_rerank: bool) -> Tuple[Any, ...]:
+               probe_dim: int, exact_rerank: bool, filt: Any = None) -> Tuple[Any, ...]:
         """Top-k of this shard, plus the seconds spent in the index (for the overhead figures).
 
         With ``exact_rerank``: the shard's top-``k`` scan candidates (``k`` = the caller's
         max(k, rerank_k)) with their scan distances, and the rerank distances of the same
-        candidates, so the driver can pick the global scan top-k and rerank it exactly."""
+        candidates, so the driver can pick the global scan top-k and rerank it exactly.
+        ``filt``: the caller's IDFilter (with ``widen=False``: nprobe already is widened)."""
         t0 = time.perf_counter()
         n = self.index.ntotal
         kk = min(k, n)
@@ -231,7 +232,7 @@ class _Shard:
         if kk == 0:
             e = (np.empty((nq, 0), np.float32), np.empty((nq, 0), np.int64))
             return (e[0], e[1], e[0], time.perf_counter() - t0) if exact_rerank else (*e, time.perf_counter() - t0)
-        common = dict(nprobe=nprobe, scan_dim=scan_dim, probe_dim=probe_dim, rerank_dim=rerank_dim)
+        common = dict(nprobe=nprobe, scan_dim=scan_dim, probe_dim=probe_dim, rerank_dim=rerank_dim, filter=filt)
         if not exact_rerank:
             D, I = self.index.search(xq, kk, rerank_k=min(rerank_k, n), **common)
             return D, I, time.perf_counter() - t0

@@ -97,6 +97,18 @@ class IDFilter:
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the filter's arrays."""
+        return int((self._bits if self._bits is not None else self._ids).nbytes)  # type: ignore[union-attr]
+
+    def fixed(self) -> "IDFilter":
+        """The same allowed ids with ``widen=False`` (shares the arrays)."""
+        return IDFilter(bits=self._bits, ids=self._ids, count=self._count, widen=False)
+
+    def __reduce__(self) -> Any:  # picklable (sent to Ray shard actors)
+        return (_rebuild, (self._bits, self._ids, self._count, self.widen))
+
     def core_args(self) -> Dict[str, Optional[np.ndarray]]:
         """Keyword arguments of the core's ``search`` (``filter_bits`` or ``filter_ids``)."""
         return {"filter_bits": self._bits, "filter_ids": self._ids}
@@ -117,6 +129,10 @@ class IDFilter:
     def __repr__(self) -> str:
         form = "bitmap" if self._bits is not None else "sorted ids"
         return f"IDFilter({self._count} allowed ids, {form}, widen={self.widen})"
+
+
+def _rebuild(bits: Optional[np.ndarray], ids: Optional[np.ndarray], count: int, widen: bool) -> IDFilter:
+    return IDFilter(bits=bits, ids=ids, count=count, widen=widen)
 
 
 def as_filter(filter: Any) -> Optional[IDFilter]:

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ._format import FormatError
+from .filters import as_filter
 from .index import IVFIndex
 from ._validation import as_ids, as_int, as_matrix
 from ._shard import (MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION, ShardError, _Shard, _block_rows, _manifest_digest, _pad, _ray, _read_manifest, _referenced_files, _split_block, _split_rows, _write_atomic, merge_topk, shard_of)
@@ -290,6 +291,7 @@ class ShardedIndex:
         probe_dim: Optional[int] = None,
         exact_rerank: bool = True,
         return_timings: bool = False,
+        filter: Any = None,
     ) -> Any:
         """Top-``k`` search over all shards; the settings are those of :meth:`IVFIndex.search`.
 
@@ -301,6 +303,13 @@ class ShardedIndex:
         one index's result. ``exact_rerank=False`` reranks each shard's own top candidates
         (one scan per shard instead of two; the candidate pool is a superset of one index's,
         so recall is at least as high, but results may differ).
+
+        ``filter``: only ids it allows are returned (an id allow-list, a boolean mask over ids or
+        an :class:`adanns.IDFilter`, see :mod:`adanns.filters`). It is sent once to every shard
+        (through the object store when large) and applied inside each shard's scan; ``nprobe``
+        is widened once, here, for the filter's selectivity over the whole index (unless the
+        IDFilter has ``widen=False``), so every shard probes the same lists as one index
+        would and the merged result equals one index's filtered search.
 
         ``return_timings=True`` returns ``(D, I, timings)`` with the seconds spent in each
         shard's index, in the driver's merge, and in total.
@@ -318,6 +327,10 @@ class ShardedIndex:
         rerank_dim = self.dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self.dim)
         probe_dim = self.coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, self.coarse_dim)
         descending = self.metric != "l2"
+        filt = as_filter(filter)
+        if filt is not None:
+            nprobe = filt.widened(nprobe, k, ntotal, self.nlist)
+            filt = filt.fixed()  # the shards search with the widened nprobe as it is
         nq = xq.shape[0]
         if nq == 0:
             D, I = np.empty((0, k), np.float32), np.empty((0, k), np.int64)
@@ -326,7 +339,8 @@ class ShardedIndex:
         kk = max(k, rerank_k) if exact else k
         ray = _ray()
         qref = ray.put(xq) if xq.nbytes > 65536 else xq  # small batches travel inline
-        refs = [a.search.remote(qref, kk, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim, exact)
+        fref = None if filt is None else (ray.put(filt) if filt.nbytes > 65536 else filt)
+        refs = [a.search.remote(qref, kk, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim, exact, fref)
                 for a in self._actors]
         res = self._gather(refs)
         t1 = time.perf_counter()

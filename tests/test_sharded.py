@@ -393,3 +393,34 @@ def test_bad_input_and_unsaved_dead_shard(ray_session):
             sharded.restart_shard(0)
     finally:
         sharded.close()
+
+
+@pytest.mark.parametrize("form", ["ids", "idfilter", "mask"])
+@pytest.mark.parametrize("fraction", [0.1, 0.01])
+def test_filtered_search_equals_one_index_and_brute_force(l2_pair, form, fraction):
+    """filter= reaches every shard: at exact settings the exact top-k of the allowed subset; at
+    approximate settings (nprobe widened once, by the driver) one index's filtered result."""
+    xb, xq, single, sharded = l2_pair
+    rng = np.random.default_rng(3)
+    allowed = np.sort(rng.choice(len(xb), max(1, int(fraction * len(xb))), replace=False))
+    if form == "ids":
+        f = allowed
+    elif form == "idfilter":
+        f = adanns.IDFilter.from_ids(allowed)
+    else:
+        f = np.zeros(len(xb), bool)
+        f[allowed] = True
+    D, I = sharded.search(xq, 10, nprobe=NLIST, filter=f)
+    Dr, Ir = brute_force(xb[allowed], xq, 10, "l2")
+    np.testing.assert_array_equal(I, allowed[Ir])
+    np.testing.assert_allclose(D, Dr, rtol=1e-4, atol=1e-4)
+    for kw in SETTINGS:
+        D1, I1 = single.search(xq, 10, filter=f, **kw)
+        D2, I2 = sharded.search(xq, 10, filter=f, **kw)
+        np.testing.assert_array_equal(I2, I1, err_msg=str(kw))
+        np.testing.assert_allclose(D2, D1, rtol=1e-5, atol=1e-5, err_msg=str(kw))
+        assert np.isin(I2[I2 >= 0], allowed).all()
+    # a filter that allows fewer than k ids: those, then -1 padding
+    few = allowed[:3]
+    _, I = sharded.search(xq, 10, nprobe=NLIST, filter=few)
+    assert (np.sort(I[:, :3], axis=1) == few).all() and (I[:, 3:] == -1).all()
