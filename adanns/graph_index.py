@@ -16,7 +16,7 @@ import numpy as np
 from . import _core
 from .filters import as_filter
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
-from ._format import Container, FormatError, write_index_file
+from ._format import Container, FormatError, all_finite, write_index_file
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -130,6 +130,13 @@ class GraphIndex:
     def ndeleted(self) -> int:
         """Removed vectors still in the graph, until :meth:`consolidate` (or :meth:`save`)."""
         return int(self._core.ndeleted)
+
+    @property
+    def is_mapped(self) -> bool:
+        """True while the full vectors (the rerank's rows) are served from the memory-mapped index
+        file (``adanns.load(path, mmap=True)``); ``add`` and a ``consolidate`` that drops removed
+        vectors copy them into memory first."""
+        return bool(self._core.vectors_mapped)
 
     @property
     def is_trained(self) -> bool:
@@ -317,7 +324,8 @@ def load_graph(f: Container) -> GraphIndex:
     alpha = header.get("alpha")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 1.0 <= alpha <= 4.0:
         raise FormatError("header field 'alpha' is missing or out of range")
-    s = {name: arr for name, (arr, _) in f.sections(_GRAPH_DTYPES).items()}
+    table = f.sections(_GRAPH_DTYPES)
+    s = {name: arr for name, (arr, _) in table.items()}
     expected = {"vectors": ((ntotal, dim), np.float32), "ids": ((ntotal,), np.int64),
                 "neighbors": ((ntotal, degree), np.uint32)}
     for name, (shape, dt) in expected.items():
@@ -326,7 +334,7 @@ def load_graph(f: Container) -> GraphIndex:
         if s[name].shape != shape or s[name].dtype != dt:
             raise FormatError(f"section {name!r} has shape {s[name].shape} / {s[name].dtype}, expected {shape} / {np.dtype(dt)}")
     vectors, ids, neighbors = s["vectors"], s["ids"], s["neighbors"]
-    if vectors.size and not np.isfinite(vectors).all():
+    if vectors.size and not all_finite(vectors):
         raise FormatError("non-finite values in the stored vectors")
     if ntotal and (ids.min() < 0 or ids.max() >= next_id):
         raise FormatError("ids out of range (negative, or not below next_id)")
@@ -344,7 +352,10 @@ def load_graph(f: Container) -> GraphIndex:
     index = GraphIndex(dim, graph_dim, degree, metric, build_beam=build_beam, alpha=float(alpha), seed=seed,
                        store=store)
     try:
-        index._core.set_graph(vectors, ids, neighbors, entry, next_id, sq)
+        # load(mmap=True): the full rows stay in the file (the section is 64-byte aligned, row-major
+        # n x dim float32: the layout of the core's store), mapped read-only.
+        where = (os.fspath(f.path), table["vectors"][1]) if f.mmap and ntotal else ("", 0)
+        index._core.set_graph(vectors, ids, neighbors, entry, next_id, sq, *where)
     except (ValueError, TypeError, RuntimeError) as e:
         raise FormatError(f"inconsistent graph index file: {e}") from None
     return index

@@ -32,14 +32,15 @@ def save_index(index: AnyIndex, path: Union[str, "os.PathLike[str]"]) -> None:
 
 
 # index types whose vectors ``load(mmap=True)`` serves from the mapped file
-MMAP_TYPES = ("ivf", "flat")
+MMAP_TYPES = ("ivf", "flat", "graph")
 
 
 def load_index(path: Union[str, "os.PathLike[str]"], *, mmap: bool = False, _check_crc: bool = True) -> AnyIndex:
     """Reads an index written by ``index.save``; raises FormatError on any defect.
 
-    ``mmap=True`` (IVF-Flat and Flat indices): the stored vectors are not read into memory but
-    served from the file, memory-mapped read-only (the page cache holds what searches touch).
+    ``mmap=True`` (IVF-Flat, Flat and graph indices): the stored vectors are not read into memory
+    but served from the file, memory-mapped read-only (the page cache holds what searches touch;
+    a graph index keeps its walk prefix in memory and maps the full rows of the rerank).
 
     ``_check_crc=False`` is for the fuzzer only: it lets mutated files reach the checks
     behind the checksums. Error messages start with the file's path."""
@@ -56,7 +57,7 @@ def _load(path: Union[str, "os.PathLike[str]"], check_crc: bool, mmap: bool = Fa
         if codec is None:
             raise FormatError(f"unknown index type {kind!r}")
         if mmap and kind not in MMAP_TYPES:
-            raise ValueError(f"load(mmap=True) maps IVF-Flat and Flat indices; this file holds a {kind!r} index "
+            raise ValueError(f"load(mmap=True) maps IVF-Flat, Flat and graph indices; this file holds a {kind!r} index "
                              f"(PQ indices map their full vectors with keep_full='mmap')")
         f.mmap = mmap
         try:

@@ -460,3 +460,35 @@ def test_concurrent_searches_match(big):
     for i in range(0, 20, 5):
         D, I = index.search(xq[i : i + 1], 10, **settings[1])
         np.testing.assert_array_equal(I[0], expected[1][1][i])
+
+
+@pytest.mark.parametrize("metric,store", [("l2", "float32"), ("cosine", "int8")])
+def test_mmap_load_maps_the_rerank_vectors(tmp_path, data, metric, store):
+    xb, xq = data
+    index = build(xb, metric, graph_dim=20, degree=12, build_beam=40, store=store)
+    p = tmp_path / "g.adanns"
+    index.save(p)
+    mapped = adanns.load(p, mmap=True)
+    assert mapped.is_mapped and not adanns.load(p).is_mapped and not index.is_mapped
+    settings = (dict(beam=32), dict(beam=64, rerank_k=50, rerank_dim=30, walk_dim=10),
+                dict(beam=len(xb), rerank_k=len(xb)))
+    for kw in settings:
+        for a, b in zip(index.search(xq, 10, **kw), mapped.search(xq, 10, **kw)):
+            np.testing.assert_array_equal(a, b)
+    D, I = mapped.search(xq, 10, beam=len(xb), rerank_k=len(xb))
+    assert_matches(D, I, *brute_force(xb, xq, 10, metric), out_scores(xb, xq, metric, DIM))
+    # removals are filtered at once (still mapped); add and consolidate copy the rows to memory
+    for ix in (index, mapped):
+        ix.remove_ids([5, 6])
+    assert mapped.is_mapped
+    for ix in (index, mapped):
+        ix.add(xq[:20])
+    assert not mapped.is_mapped
+    for kw in settings[:2]:
+        for a, b in zip(index.search(xq, 10, **kw), mapped.search(xq, 10, **kw)):
+            np.testing.assert_array_equal(a, b)
+    index.save(p)  # replaces the file the first mapped index was loaded from
+    again = adanns.load(p, mmap=True)
+    for a, b in zip(index.search(xq, 10, beam=32), again.search(xq, 10, beam=32)):
+        np.testing.assert_array_equal(a, b)
+

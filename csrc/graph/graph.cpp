@@ -104,6 +104,12 @@ GraphCore::GraphCore(const GraphParams& p) : p_(p), build_kind_(kScanL2) {
     if (!(p.alpha >= 1.f && p.alpha <= 4.f)) throw std::invalid_argument("alpha must be in [1, 4]");
     if (p.metric < kMetricL2 || p.metric > kMetricCosine) throw std::invalid_argument("unknown metric");
     if (p.store != kStoreFloat && p.store != kStoreSq8) throw std::invalid_argument("unknown store");
+    vectors_ = RerankStore(p.dim);
+}
+
+bool GraphCore::vectors_mapped() const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return vectors_.mapped();
 }
 
 std::size_t GraphCore::ntotal() const {
@@ -198,10 +204,9 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
     if (rerank_dim == 0 || rerank_dim > dim) throw std::invalid_argument("rerank_dim must be in 1..dim");
     const int metric = p_.metric;
     const int walk_kind = metric == kMetricL2 ? kScanL2 : kScanIP;
-    const int rr_kind = metric == kMetricL2 ? kScanL2 : (metric == kMetricCosine && rerank_dim < dim ? kScanIPNorm : kScanIP);
     const std::size_t L = std::max(beam, k);
     const std::size_t K = std::max(k, rerank_k);
-    const GatherFn gather = gather_kernel();
+    const float* full = vectors_.data();
     parallel_for_chunks(nq, grain_for(nq), [&](std::size_t b, std::size_t e) {
         auto vt = visited_.get();
         Scratch s;
@@ -243,23 +248,63 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
                 const uint32_t v = s.pool[t].id;
                 if (deleted_[v] || (filter && !filter->allows(ids_[v]))) continue;
                 s.nb[m++] = v;
-                prefetch_row(vectors_.data() + std::size_t(v) * dim, rerank_dim * sizeof(float));
+                prefetch_row(full + std::size_t(v) * dim, rerank_dim * sizeof(float));
             }
-            gather(rr_kind, s.q.data(), vectors_.data(), dim, s.nb.data(), m, rerank_dim, s.dist.data(), s.dist2.data());
-            float qn = 1.f;
-            if (rr_kind == kScanIPNorm) qn = l2_norm(s.q.data(), rerank_dim);
             TopK top(D + i * k, I + i * k, k);
-            for (std::size_t j = 0; j < m; ++j) {
-                float d = s.dist[j];
-                if (rr_kind == kScanIPNorm) {
-                    const float den = qn * std::sqrt(s.dist2[j]);
-                    d = den > 0 ? d / den : 0.f;
-                }
-                if (rr_kind != kScanL2) d = -d;
-                top.push(d, ids_[s.nb[j]]);
-            }
+            rescore(s.q.data(), s.nb.data(), m, rerank_dim, s, top);
             top.sort();
             if (metric != kMetricL2)
+                for (std::size_t j = 0; j < k; ++j) D[i * k + j] = -D[i * k + j];
+        }
+    });
+}
+
+void GraphCore::rescore(const float* q, const uint32_t* idx, std::size_t m, std::size_t rerank_dim, Scratch& s,
+                        TopK& top) const {
+    const std::size_t dim = p_.dim;
+    const int metric = p_.metric;
+    const int rr_kind = metric == kMetricL2 ? kScanL2 : (metric == kMetricCosine && rerank_dim < dim ? kScanIPNorm : kScanIP);
+    gather_kernel()(rr_kind, q, vectors_.data(), dim, idx, m, rerank_dim, s.dist.data(), s.dist2.data());
+    float qn = 1.f;
+    if (rr_kind == kScanIPNorm) qn = l2_norm(q, rerank_dim);
+    for (std::size_t j = 0; j < m; ++j) {
+        float d = s.dist[j];
+        if (rr_kind == kScanIPNorm) {
+            const float den = qn * std::sqrt(s.dist2[j]);
+            d = den > 0 ? d / den : 0.f;
+        }
+        if (rr_kind != kScanL2) d = -d;
+        top.push(d, ids_[idx[j]]);
+    }
+}
+
+void GraphCore::search_exact(const float* xq, std::size_t nq, std::size_t k, std::size_t rerank_dim, float* D,
+                             int64_t* I) const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    const std::size_t dim = p_.dim, n = ids_.size();
+    if (k == 0) throw std::invalid_argument("k must be >= 1");
+    if (rerank_dim == 0 || rerank_dim > dim) throw std::invalid_argument("rerank_dim must be in 1..dim");
+    constexpr std::size_t kBlock = 256;
+    parallel_for_chunks(nq, grain_for(nq), [&](std::size_t b, std::size_t e) {
+        Scratch s;
+        s.q.resize(dim);
+        s.ensure(kBlock);
+        for (std::size_t i = b; i < e; ++i) {
+            const float* q = xq + i * dim;
+            const float nrm = p_.metric == kMetricCosine ? l2_norm(q, dim) : 1.f;
+            const float inv = p_.metric != kMetricCosine ? 1.f : (nrm > 0 ? 1.f / nrm : 0.f);
+            for (std::size_t t = 0; t < dim; ++t) s.q[t] = q[t] * inv;
+            TopK top(D + i * k, I + i * k, k);
+            std::size_t m = 0;
+            for (std::size_t v = 0; v <= n; ++v) {
+                if (m == kBlock || (v == n && m > 0)) {
+                    rescore(s.q.data(), s.nb.data(), m, rerank_dim, s, top);
+                    m = 0;
+                }
+                if (v < n && !deleted_[v]) s.nb[m++] = static_cast<uint32_t>(v);
+            }
+            top.sort();
+            if (p_.metric != kMetricL2)
                 for (std::size_t j = 0; j < k; ++j) D[i * k + j] = -D[i * k + j];
         }
     });
@@ -350,7 +395,7 @@ uint32_t GraphCore::medoid() const {
     return best;
 }
 
-void GraphCore::insert_range(std::size_t begin, std::size_t end) {
+void GraphCore::insert_range(std::size_t begin, std::size_t end, const std::function<void(std::size_t)>* progress) {
     const std::size_t R = p_.degree, gd = p_.graph_dim;
     std::vector<uint32_t> order;
     order.reserve(end - begin);
@@ -422,6 +467,7 @@ void GraphCore::insert_range(std::size_t begin, std::size_t end) {
         });
         pos = e;
         bs = std::min(bs * 2, max_batch);
+        if (progress) (*progress)(pos);
     }
     repair_connectivity();
 }
@@ -488,7 +534,8 @@ void GraphCore::repair_connectivity() {
     }
 }
 
-void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
+void GraphCore::add(const float* x, const int64_t* ids, std::size_t n,
+                    const std::function<void(std::size_t)>* progress) {
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (n == 0) return;
     const std::size_t old = ids_.size(), dim = p_.dim, gd = p_.graph_dim, R = p_.degree;
@@ -500,7 +547,8 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
     } else if (next_id_ > kMaxId - int64_t(n)) {
         throw std::invalid_argument("default ids would overflow int64; pass ids explicitly");
     }
-    vectors_.resize((old + n) * dim);
+    vectors_.resize(old + n);  // (a mapped store is copied into RAM first)
+    float* const vec = vectors_.mutable_data();
     if (p_.store == kStoreSq8)
         codes_.resize((old + n) * gd);
     else
@@ -512,7 +560,7 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
     parallel_for_chunks(n, 1024, [&](std::size_t b, std::size_t e) {
         for (std::size_t i = b; i < e; ++i) {
             const float* src = x + i * dim;
-            float* dst = &vectors_[(old + i) * dim];
+            float* dst = vec + (old + i) * dim;
             float scale = 1.f;
             if (p_.metric == kMetricCosine) {
                 const float nrm = l2_norm(src, dim);
@@ -523,7 +571,7 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
         }
     });
     if (p_.store == kStoreSq8) {
-        if (sq_lo_.empty()) fit_sq(&vectors_[old * dim], n, dim);
+        if (sq_lo_.empty()) fit_sq(vec + old * dim, n, dim);
         encode(old, old + n);
     }
     int64_t next = next_id_;
@@ -532,7 +580,7 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n) {
         next = std::max(next, ids_[old + i] + 1);
     }
     next_id_ = next;
-    insert_range(old, old + n);
+    insert_range(old, old + n, progress);
 }
 
 // ------------------------------------------------------------------ deletion
@@ -597,11 +645,12 @@ void GraphCore::consolidate() {
     std::size_t m = 0;
     for (std::size_t i = 0; i < n; ++i)
         if (!deleted_[i]) remap[i] = static_cast<uint32_t>(m++);
+    float* const vec = vectors_.mutable_data();  // (a mapped store is copied into RAM first)
     for (std::size_t i = 0; i < n; ++i) {
         const uint32_t j = remap[i];
         if (j == kNone) continue;
         if (j != i) {
-            std::memmove(&vectors_[std::size_t(j) * dim], &vectors_[i * dim], dim * sizeof(float));
+            std::memmove(vec + std::size_t(j) * dim, vec + i * dim, dim * sizeof(float));
             if (p_.store == kStoreSq8)
                 std::memmove(&codes_[std::size_t(j) * gd], &codes_[i * gd], gd);
             else
@@ -615,7 +664,7 @@ void GraphCore::consolidate() {
         }
         deg_[j] = static_cast<uint32_t>(d);
     }
-    vectors_.resize(m * dim);
+    vectors_.resize(m);
     if (p_.store == kStoreSq8)
         codes_.resize(m * gd);
     else
@@ -634,7 +683,8 @@ void GraphCore::consolidate() {
 std::vector<float> GraphCore::export_vectors() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
     if (ndeleted_) throw std::runtime_error("consolidate() before exporting");
-    return vectors_;
+    const float* v = vectors_.data();
+    return v ? std::vector<float>(v, v + vectors_.rows() * p_.dim) : std::vector<float>();
 }
 std::vector<int64_t> GraphCore::export_ids() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
@@ -651,7 +701,8 @@ std::vector<uint32_t> GraphCore::export_neighbors() const {
 }
 
 void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32_t* neighbors, std::size_t n,
-                          uint32_t entry, int64_t next_id, const float* sq) {
+                          uint32_t entry, int64_t next_id, const float* sq, const std::string& map_path,
+                          std::size_t map_offset) {
     const std::size_t dim = p_.dim, gd = p_.graph_dim, R = p_.degree;
     if (n >= std::size_t(kNone)) throw std::invalid_argument("too many vectors");
     if (n > 0 && entry >= n) throw std::invalid_argument("entry point out of range");
@@ -675,14 +726,17 @@ void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32
             if (!std::isfinite(sq[t]) || !std::isfinite(sq[gd + t]) || !(sq[gd + t] > 0.f))
                 throw std::invalid_argument("invalid quantiser (non-finite lo or non-positive step)");
     }
-    vectors_.assign(vectors, vectors + n * dim);
+    if (map_path.empty())
+        vectors_.assign(vectors, n);
+    else
+        vectors_.map_file(map_path, map_offset, n);
     if (p_.store == kStoreSq8) {
         prefix_.clear();
         if (sq) {
             sq_lo_.assign(sq, sq + gd);
             sq_step_.assign(sq + gd, sq + 2 * gd);
         } else if (n) {
-            fit_sq(vectors_.data(), n, dim);
+            fit_sq(vectors, n, dim);
         } else {
             sq_lo_.clear();
             sq_step_.clear();
@@ -733,7 +787,7 @@ void GraphCore::encode(std::size_t begin, std::size_t end) {
     const std::size_t gd = p_.graph_dim, dim = p_.dim;
     parallel_for_chunks(end - begin, 1024, [&](std::size_t b, std::size_t e) {
         for (std::size_t i = begin + b; i < begin + e; ++i) {
-            const float* x = &vectors_[i * dim];
+            const float* x = vectors_.data() + i * dim;
             uint8_t* c = &codes_[i * gd];
             for (std::size_t t = 0; t < gd; ++t) {
                 const float v = std::nearbyint((x[t] - sq_lo_[t]) / sq_step_[t]);

@@ -18,13 +18,18 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <shared_mutex>
+#include <string>
 #include <vector>
 
 #include "common/row_filter.h"
+#include "storage/rerank_store.h"
 #include "visited.h"
 
 namespace adanns {
+
+class TopK;
 
 struct GraphParams {
     std::size_t dim = 0;
@@ -53,7 +58,10 @@ public:
     uint32_t entry() const;
 
     // Appends n rows (n x dim) with ids (null: next_id, next_id + 1, ...) and links them in.
-    void add(const float* x, const int64_t* ids, std::size_t n);
+    // progress (optional): called on this thread after each insertion batch with the number of
+    // the n rows linked in so far (a progress bar; it must not touch the index).
+    void add(const float* x, const int64_t* ids, std::size_t n,
+             const std::function<void(std::size_t)>* progress = nullptr);
 
     // Top-k of nq queries (nq x dim): beam search on the first walk_dim dims of the graph
     // prefix with a pool of max(beam, k) candidates, then the best max(k, rerank_k) live
@@ -65,6 +73,9 @@ public:
     void search(const float* xq, std::size_t nq, std::size_t k, std::size_t beam, std::size_t rerank_k,
                 std::size_t rerank_dim, std::size_t walk_dim, float* D, int64_t* I,
                 const RowFilter* filter = nullptr) const;
+    // Exact top-k on rerank_dim dims over every live vector (ground truth for tuning).
+    void search_exact(const float* xq, std::size_t nq, std::size_t k, std::size_t rerank_dim, float* D,
+                      int64_t* I) const;
 
     // Marks every stored vector whose id is in ids as deleted; returns how many.
     std::size_t remove_ids(const int64_t* ids, std::size_t n);
@@ -79,8 +90,13 @@ public:
     int64_t next_id() const;
     // Replaces the contents; every value is checked (throws std::invalid_argument).
     // sq: the 2 x graph_dim quantiser of an sq8 store (null: fitted to the vectors).
+    // map_path (non-empty): the full rows are then served memory-mapped read-only from that file
+    // at byte map_offset (which must hold the same n x dim floats as `vectors`), not copied.
     void set_graph(const float* vectors, const int64_t* ids, const uint32_t* neighbors, std::size_t n,
-                   uint32_t entry, int64_t next_id, const float* sq);
+                   uint32_t entry, int64_t next_id, const float* sq, const std::string& map_path = "",
+                   std::size_t map_offset = 0);
+    // True while the full rows are served from a mapped file (add / consolidate copy them to RAM).
+    bool vectors_mapped() const;
 
     // Nodes reachable from the entry point (a test of connectivity).
     std::size_t reachable() const;
@@ -103,12 +119,15 @@ private:
         float inv_scale = 1.f;
     };
     const float* fbase() const { return p_.store == kStoreSq8 ? vectors_.data() : prefix_.data(); }
+    // Exact distances of rows idx[0..m) on rerank_dim dims pushed into top (ip / cosine negated).
+    void rescore(const float* q, const uint32_t* idx, std::size_t m, std::size_t rerank_dim, Scratch& s,
+                 TopK& top) const;
     std::size_t fstride() const { return p_.store == kStoreSq8 ? p_.dim : p_.graph_dim; }
     const float* frow(std::size_t i) const { return fbase() + i * fstride(); }
     void fit_sq(const float* x, std::size_t n, std::size_t stride);
     void encode(std::size_t begin, std::size_t end);
 
-    void insert_range(std::size_t begin, std::size_t end);
+    void insert_range(std::size_t begin, std::size_t end, const std::function<void(std::size_t)>* progress = nullptr);
     std::size_t beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s, bool keep_expanded) const;
     void robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const;
     uint32_t medoid() const;
@@ -117,7 +136,7 @@ private:
 
     GraphParams p_;
     int build_kind_;
-    std::vector<float> vectors_;   // nstored x dim
+    RerankStore vectors_;          // nstored x dim (in RAM, or mapped from the index file)
     std::vector<float> prefix_;    // nstored x graph_dim (float store)
     std::vector<uint8_t> codes_;   // nstored x graph_dim (sq8 store)
     std::vector<float> sq_lo_, sq_step_;  // graph_dim each (sq8 store, fitted at the first add)

@@ -5,8 +5,10 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "graph/graph.h"
 #include "python/py_utils.h"
@@ -55,15 +57,30 @@ void init_graph(py::module_& m) {
         .def_property_readonly("next_id", &GraphCore::next_id)
         .def(
             "add",
-            [](GraphCore& g, FArray x, std::optional<IArray> ids) {
+            [](GraphCore& g, FArray x, std::optional<IArray> ids, py::object progress) {
                 check_2d(x, g.params().dim, "x");
                 const std::size_t n = x.shape(0);
                 if (ids) check_1d(*ids, n, "ids");
                 const int64_t* idp = ids ? ids->data() : nullptr;
-                py::gil_scoped_release nogil;
-                g.add(x.data(), idp, n);
+                // progress(rows linked so far), called with the GIL between insertion batches; an
+                // exception it raises (e.g. Ctrl-C seen by the bar) is raised once the add is done
+                std::optional<py::error_already_set> failed;
+                std::function<void(std::size_t)> cb = [&](std::size_t done) {
+                    py::gil_scoped_acquire gil;
+                    if (failed) return;
+                    try {
+                        progress(done);
+                    } catch (py::error_already_set& e) {
+                        failed.emplace(std::move(e));
+                    }
+                };
+                {
+                    py::gil_scoped_release nogil;
+                    g.add(x.data(), idp, n, progress.is_none() ? nullptr : &cb);
+                }
+                if (failed) throw std::move(*failed);
             },
-            py::arg("x"), py::arg("ids") = py::none())
+            py::arg("x"), py::arg("ids") = py::none(), py::arg("progress") = py::none())
         .def(
             "search",
             [](const GraphCore& g, FArray xq, std::size_t k, std::size_t beam, std::size_t rerank_k,
@@ -84,6 +101,23 @@ void init_graph(py::module_& m) {
             },
             py::arg("xq"), py::arg("k"), py::arg("beam"), py::arg("rerank_k"), py::arg("rerank_dim"),
             py::arg("walk_dim"), py::arg("filter_bits") = py::none(), py::arg("filter_ids") = py::none())
+        .def(
+            "search_exact",
+            [](const GraphCore& g, FArray xq, std::size_t k, std::size_t rerank_dim) {
+                check_2d(xq, g.params().dim, "xq");
+                const std::size_t nq = xq.shape(0);
+                py::array_t<float> D({py::ssize_t(nq), py::ssize_t(k)});
+                py::array_t<int64_t> I({py::ssize_t(nq), py::ssize_t(k)});
+                float* dp = D.mutable_data();
+                int64_t* ip = I.mutable_data();
+                {
+                    py::gil_scoped_release nogil;
+                    g.search_exact(xq.data(), nq, k, rerank_dim, dp, ip);
+                }
+                return py::make_tuple(D, I);
+            },
+            py::arg("xq"), py::arg("k"), py::arg("rerank_dim"))
+        .def_property_readonly("vectors_mapped", &GraphCore::vectors_mapped)
         .def(
             "remove_ids",
             [](GraphCore& g, IArray ids) {
@@ -117,7 +151,7 @@ void init_graph(py::module_& m) {
         .def(
             "set_graph",
             [](GraphCore& g, FArray vectors, IArray ids, U32Array neighbors, uint32_t entry, int64_t next_id,
-               std::optional<FArray> sq) {
+               std::optional<FArray> sq, std::string map_path, std::size_t map_offset) {
                 check_2d(vectors, g.params().dim, "vectors");
                 const std::size_t n = vectors.shape(0);
                 check_1d(ids, n, "ids");
@@ -127,8 +161,9 @@ void init_graph(py::module_& m) {
                 if (sq) check_2d(*sq, g.params().graph_dim, "sq"), check_size(*sq, 2 * g.params().graph_dim, "sq");
                 const float* sqp = sq ? sq->data() : nullptr;
                 py::gil_scoped_release nogil;
-                g.set_graph(vectors.data(), ids.data(), neighbors.data(), n, entry, next_id, sqp);
+                g.set_graph(vectors.data(), ids.data(), neighbors.data(), n, entry, next_id, sqp, map_path, map_offset);
             },
             py::arg("vectors"), py::arg("ids"), py::arg("neighbors"), py::arg("entry"), py::arg("next_id"),
-            py::arg("sq") = py::none());
+            py::arg("sq") = py::none(), py::arg("map_path") = std::string(), py::arg("map_offset") = 0,
+            "map_path: serve the full rows memory-mapped from that file at byte map_offset (load(mmap=True)).");
 }
