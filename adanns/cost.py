@@ -23,11 +23,12 @@ class CostModel:
     def __init__(self, index: Any, xq: Optional[np.ndarray] = None, nprobes: Iterable[int] = (),
                  probe_dims: Iterable[Optional[int]] = (None,)) -> None:
         self.index = index
-        sizes = np.asarray(index.list_sizes(), dtype=np.float64)
+        # an index without lists (a graph) puts its whole cost in _cost_terms' fixed part
+        sizes = np.asarray(index.list_sizes() if hasattr(index, "list_sizes") else [], dtype=np.float64)
         self._mean = float(sizes.mean()) if sizes.size else 0.0
         self._probed: Dict[Tuple[int, int], float] = {}
         nprobes = sorted({int(p) for p in nprobes})
-        if xq is not None and xq.shape[0] and nprobes and index.nlist > 1:
+        if xq is not None and xq.shape[0] and nprobes and getattr(index, "nlist", 1) > 1:
             for pd in probe_dims:
                 pd = index.coarse_dim if pd is None else int(pd)
                 pr = index._probe(xq, nprobes[-1], pd)
@@ -38,7 +39,7 @@ class CostModel:
     def probed(self, nprobe: int, probe_dim: int) -> float:
         """Mean number of vectors in the ``nprobe`` probed lists."""
         got = self._probed.get((probe_dim, nprobe))
-        return got if got is not None else min(nprobe, self.index.nlist) * self._mean
+        return got if got is not None else min(nprobe, getattr(self.index, "nlist", 1)) * self._mean
 
     def __call__(self, settings: Mapping[str, Optional[int]]) -> float:
         s = self.index._full_settings(settings)

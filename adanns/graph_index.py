@@ -9,22 +9,26 @@ the stored full rows. See docs/graph.md.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from . import _core
-from .filters import as_filter
+from .filters import IDFilter, as_filter
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
 from ._format import Container, FormatError, all_finite, write_index_file
+from .index import _setting, check_settings
+from .params import GRAPH_ALIASES
+from .tuning import OperatingPoints, Tunable
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 _NONE = 0xFFFFFFFF  # padding of an adjacency row
+GRAPH_NAMES = {shared: own for own, shared in GRAPH_ALIASES.items()}
 _STORES = {"float32": 0, "int8": 1}
 
 
-class GraphIndex:
+class GraphIndex(Tunable):
     """Graph index (Vamana: DiskANN's robust prune with ``alpha`` > 1) on a vector prefix.
 
     * the graph is built on ``x[:, :graph_dim]`` (insertion in batches, multithreaded,
@@ -51,9 +55,16 @@ class GraphIndex:
     the metric's own distance on the prefix. Results are always the exact distances on
     ``rerank_dim`` dims: squared L2 ascending, or ip / cosine similarities descending
     (``cosine`` with ``rerank_dim < dim`` is the cosine of the prefixes, as in IVFIndex).
+
+    Compute-aware search as every index (:class:`adanns.tuning.Tunable`): :meth:`tune` measures
+    recall@k and cost of (beam, walk_dim, rerank_k) settings on a query sample and keeps the
+    Pareto front; ``search(target_recall=...)`` / ``search(budget=...)`` pick from it. In the
+    shared vocabulary (:mod:`adanns.params`) the beam is ``nprobe`` and the walk dim ``scan_dim``
+    (both names are accepted); ``probe_dim`` is fixed (no coarse stage).
     """
 
     _kind = "graph"
+    _operating_points: Optional[OperatingPoints] = None
 
     def __init__(
         self,
@@ -190,49 +201,118 @@ class GraphIndex:
         self._core.consolidate()
 
     # ----------------------------------------------------------------- search
-    def search(
+    def search(  # type: ignore[override]
         self,
         xq: Any,
         k: int = 10,
         *,
-        beam: int = 64,
+        beam: Optional[int] = None,
         rerank_k: Optional[int] = None,
         rerank_dim: Optional[int] = None,
         walk_dim: Optional[int] = None,
         filter: Any = None,
+        target_recall: Optional[float] = None,
+        budget: Optional[float] = None,
+        nprobe: Optional[int] = None,
+        scan_dim: Optional[int] = None,
+        probe_dim: Optional[int] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim); queries run in parallel.
 
         Args:
             k: neighbours per query (at most ``ntotal``).
-            beam: candidates kept by the walk (the search list L; at least ``k`` is used).
-                With ``beam >= ntotal`` the walk visits every vector.
+            beam: candidates kept by the walk (the search list L; default 64, at least ``k`` is
+                used). With ``beam >= ntotal`` the walk visits every vector. (``nprobe`` in the
+                shared vocabulary.)
             rerank_k: candidates of the walk re-scored exactly (default and minimum ``k``;
                 at most the ``beam`` candidates exist).
             rerank_dim: dims of the exact re-scoring (default: all).
-            walk_dim: prefix used by the walk, 1..graph_dim (default ``graph_dim``).
+            walk_dim: prefix used by the walk, 1..graph_dim (default ``graph_dim``; ``scan_dim``
+                in the shared vocabulary).
             filter: only ids it allows are returned (an id allow-list, a boolean mask over ids
                 or an :class:`adanns.IDFilter`, see :mod:`adanns.filters`). The walk goes through
                 rejected vectors but never returns them; ``beam`` is widened for the
                 filter's selectivity unless the IDFilter has ``widen=False`` (:mod:`adanns.filters`). With
                 ``beam >= ntotal`` the result is the exact filtered top-k.
+            target_recall: instead of explicit settings, the cheapest tuned operating point whose
+                recall on the tuning sample reached this value (needs :meth:`tune`).
+            budget: instead of explicit settings, the most accurate tuned point whose modelled
+                cost fits this many multiply-adds per query.
 
         Returns:
             ``(D, I)``, both (nq, k): exact distances on ``rerank_dim`` dims (squared L2
             ascending; ip / cosine similarities descending) and ids; ``-1`` ids (and +/-inf)
             where fewer than k vectors were found.
         """
+        given: Dict[str, Any] = {}
+        for own, shared, a, b in (("beam", "nprobe", beam, nprobe), ("walk_dim", "scan_dim", walk_dim, scan_dim)):
+            if a is not None and b is not None:
+                raise ValueError(f"give {own} or {shared} (the same setting), not both")
+            if a is not None or b is not None:
+                given[shared] = a if a is not None else b
+        for key, v in (("rerank_k", rerank_k), ("rerank_dim", rerank_dim), ("probe_dim", probe_dim)):
+            if v is not None:
+                given[key] = v
+        if target_recall is not None or budget is not None:
+            if given:
+                names = sorted({GRAPH_NAMES.get(key, key) for key in given})
+                raise ValueError(f"target_recall / budget choose the settings; do not also pass {names}")
+            given = self.operating_point(target_recall=target_recall, budget=budget).settings()
+        return self._search_with(xq, k, self._full_settings(given), None, as_filter(filter))
+
+    def tune(self, xq_sample: Any, k: int = 10, *, space: Optional[Dict[str, Any]] = None,  # type: ignore[override]
+             **kwargs: Any) -> OperatingPoints:
+        """Measures recall@k and cost of (beam, walk_dim, rerank_k) settings on a query sample and
+        keeps the Pareto front (see :meth:`adanns.tuning.Tunable.tune`; ``space`` may use the
+        graph's names ``beam`` and ``walk_dim``). The cost is modelled as ``beam * degree *
+        walk_dim`` multiply-adds for the walk plus ``rerank_k * rerank_dim`` for the rerank; the
+        measured QPS of every point is recorded too."""
+        if space is not None:
+            space = {GRAPH_ALIASES.get(key, key): v for key, v in space.items()}
+        return super().tune(xq_sample, k, space=space, **kwargs)
+
+    # ----------------------------------------------------------------- shared vocabulary
+    def _full_settings(self, given: Dict[str, Any]) -> Dict[str, int]:
+        check_settings(given)
+        gd, dim = self.graph_dim, self._dim
+        if given.get("probe_dim") is not None and given["probe_dim"] != gd:
+            raise ValueError(f"GraphIndex has a fixed probe_dim={gd} (no coarse stage); got probe_dim={given['probe_dim']}")
+        return {"nprobe": _setting(given, "nprobe", 64, 1), "probe_dim": gd,
+                "scan_dim": _setting(given, "scan_dim", gd, 1, gd),
+                "rerank_k": _setting(given, "rerank_k", 0, 0),
+                "rerank_dim": _setting(given, "rerank_dim", dim, 1, dim)}
+
+    def _fixed_settings(self) -> Dict[str, int]:
+        return {"probe_dim": self.graph_dim}
+
+    def _default_space(self, k: int) -> Dict[str, List[int]]:
+        """Tuning candidates: beams from k up (the sweep stops where recall stops improving),
+        the walk on graph_dim and half of it, rerank of k, 2k and 4k candidates."""
+        n, gd = max(self.ntotal, k), self.graph_dim
+        beams = sorted({min(n, b) for b in (k, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256, 384, 512) if b >= k})
+        return {"probe_dim": [gd], "nprobe": beams,
+                "scan_dim": sorted({d for d in (gd, gd // 2) if d >= min(8, gd)}),
+                "rerank_k": sorted({0, min(n, 2 * k), min(n, 4 * k)}), "rerank_dim": [self._dim]}
+
+    def _cost_terms(self, s: Dict[str, int]) -> Tuple[float, float]:
+        """(multiply-adds per query, per scanned vector): the walk, about ``beam`` expansions of
+        ``degree`` neighbours on ``walk_dim`` dims; no list scan."""
+        return float(s["nprobe"] * self.degree * s["scan_dim"]), 0.0
+
+    def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
+        """Exact top-k on all dims over every live vector (a scan in the core)."""
+        return self._core.search_exact(as_matrix(xq, self._dim, "queries"), k, self._dim)[1]
+
+    def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Any = None,
+                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
         xq = as_matrix(xq, self._dim, "queries")
         ntotal = self.ntotal
         k = as_int(k, "k", 1)
         if k > ntotal:
             raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
-        beam = as_int(beam, "beam", 1)
-        rerank_k = k if rerank_k is None else as_int(rerank_k, "rerank_k", 0)
-        rerank_dim = self._dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self._dim)
-        walk_dim = self.graph_dim if walk_dim is None else as_int(walk_dim, "walk_dim", 1, self.graph_dim)
+        beam, walk_dim, rerank_dim = s["nprobe"], s["scan_dim"], s["rerank_dim"]
+        rerank_k = s["rerank_k"]
         nstored = self._core.nstored
-        filt = as_filter(filter)
         if filt is not None:
             beam = filt.widened(beam, k, ntotal, max(ntotal, k))
         beam = min(beam, max(nstored, k))  # a larger pool cannot hold more
@@ -269,6 +349,7 @@ class GraphIndex:
             "store": self.store,
             "entry": int(self._core.entry),
             "next_id": int(self._core.next_id),
+            **({} if self._operating_points is None else {"operating_points": self._operating_points.to_dict()}),
         }
 
 
@@ -358,4 +439,8 @@ def load_graph(f: Container) -> GraphIndex:
         index._core.set_graph(vectors, ids, neighbors, entry, next_id, sq, *where)
     except (ValueError, TypeError, RuntimeError) as e:
         raise FormatError(f"inconsistent graph index file: {e}") from None
+    try:
+        index._operating_points = index._points_from_header(header.get("operating_points"))
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise FormatError("invalid operating points in the header") from None
     return index

@@ -11,6 +11,11 @@ rerank_k       candidates re-scored exactly (0: the scan's ranking)
 rerank_dim     prefix of the rerank (default: all dims)
 =============  ==============================================================================
 
+The graph index (:class:`adanns.GraphIndex`) has no lists: its ``beam`` (the walk's candidate
+pool, how much of the index a query visits) takes the place of ``nprobe`` and its ``walk_dim``
+(the prefix the walk scores on) that of ``scan_dim``; ``probe_dim`` is fixed. Its ``search`` and
+``tune`` accept both names (:data:`GRAPH_ALIASES`); operating points store the shared ones.
+
 :class:`SearchParams` holds one setting; tuning (:mod:`adanns.tuning`), the cost model
 (:mod:`adanns.cost`) and the benchmark all speak in these names.
 """
@@ -21,6 +26,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Mapping, Optional
 
 KEYS = ("probe_dim", "nprobe", "scan_dim", "rerank_k", "rerank_dim")
+# the graph index's names for shared keys
+GRAPH_ALIASES = {"beam": "nprobe", "walk_dim": "scan_dim"}
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,10 @@ def _powers(lo: int, hi: int) -> List[int]:
 
 def default_space(index: Any, k: int) -> Dict[str, List[int]]:
     """The settings explored by default for ``index`` and ``k`` (keys the index fixes get their
-    one value)."""
+    one value); an index without lists (a graph) gives its own (``_default_space``)."""
+    own = getattr(index, "_default_space", None)
+    if own is not None:
+        return own(k)
     dim, cd, nlist, n = index.dim, index.coarse_dim, index.nlist, index.ntotal
     probe_dims = sorted({d for d in (cd, cd // 2, cd // 4) if d >= min(8, cd)})
     space = {

@@ -492,3 +492,55 @@ def test_mmap_load_maps_the_rerank_vectors(tmp_path, data, metric, store):
     for a, b in zip(index.search(xq, 10, beam=32), again.search(xq, 10, beam=32)):
         np.testing.assert_array_equal(a, b)
 
+
+# ----------------------------------------------------------------------------- tuning
+@pytest.fixture(scope="module")
+def tuned(big):
+    xb, xq = big
+    index = adanns.GraphIndex(64, 32, degree=16, metric="ip", build_beam=64)
+    index.add(xb)
+    index.tune(xq[:250], k=10)
+    return index
+
+
+def test_tuned_target_recall_holds_on_held_out_queries(big, tuned):
+    xb, xq = big
+    held = xq[250:]
+    _, gt = brute_force(xb, held, 10, "ip")
+    assert tuned.operating_points is not None and len(tuned.operating_points.points) >= 2
+    prev_cost = -1.0
+    for target in (0.8, 0.9, 0.95):
+        op = tuned.operating_point(target_recall=target)
+        assert op.recall >= target and op.cost >= prev_cost
+        prev_cost = op.cost
+        _, I = tuned.search(held, 10, target_recall=target)
+        assert recall_at_k(I, gt, 10) >= target - 0.03, (target, op)
+        # the operating point is a setting of the graph's own knobs
+        _, I2 = tuned.search(held, 10, beam=op.nprobe, walk_dim=op.scan_dim, rerank_k=op.rerank_k)
+        np.testing.assert_array_equal(I, I2)
+    cheap = tuned.operating_points.points[0]
+    _, I = tuned.search(held, 10, budget=cheap.cost)
+    np.testing.assert_array_equal(I, tuned.search(held, 10, **cheap.settings())[1])
+    with pytest.raises(ValueError, match="do not also pass"):
+        tuned.search(held, 10, target_recall=0.9, beam=32)
+    with pytest.raises(ValueError, match="not both"):
+        tuned.search(held, 10, beam=32, nprobe=32)
+    with pytest.raises(ValueError, match="probe_dim"):
+        tuned.search(held, 10, probe_dim=3)
+
+
+def test_operating_points_saved_and_loaded(tmp_path, big, tuned):
+    _, xq = big
+    p = tmp_path / "t.adanns"
+    tuned.save(p)
+    for back in (adanns.load(p), adanns.load(p, mmap=True)):
+        assert back.operating_points.to_dict() == tuned.operating_points.to_dict()
+        for a, b in zip(tuned.search(xq, 10, target_recall=0.9), back.search(xq, 10, target_recall=0.9)):
+            np.testing.assert_array_equal(a, b)
+    fresh = adanns.GraphIndex(64, 32, degree=16, metric="ip")
+    fresh.add(big[0][:500])
+    with pytest.raises(RuntimeError, match="tune"):
+        fresh.search(xq, 10, target_recall=0.9)
+    # graph names in the tuning space
+    ops = fresh.tune(xq[:50], k=5, space={"beam": [8, 16], "walk_dim": [32]}, measure_qps=False)
+    assert {p.nprobe for p in ops.points} <= {8, 16} and {p.scan_dim for p in ops.points} == {32}
