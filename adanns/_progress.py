@@ -41,3 +41,21 @@ def bar(show: bool, total: Optional[int], desc: str, unit: str = "it") -> Iterat
         yield t.update
     finally:
         t.close()
+
+
+def add_in_blocks(n: int, add_block: Callable[[int, int], None], undo: Callable[[int], None],
+                  step: int = 1 << 16) -> None:
+    """An ``add`` of ``n`` rows with a bar: ``add_block(b, e)`` for consecutive blocks of ``step``
+    rows. If a block fails (or the call is interrupted), ``undo(done)`` removes the ``done`` rows
+    already added, then the error propagates: the index holds what it held before."""
+    done = 0
+    try:
+        with bar(True, n, "adanns add", "vec") as update:
+            for b in range(0, n, step):
+                e = min(n, b + step)
+                add_block(b, e)
+                done = e
+                update(e - b)
+    except BaseException:
+        undo(done)
+        raise

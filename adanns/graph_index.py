@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from .filters import IDFilter, as_filter
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
 from ._format import Container, FormatError, all_finite, write_index_file
@@ -167,12 +167,14 @@ class GraphIndex(Tunable):
         return 4 * self.dim + prefix + 4 * self.degree + 4 + 8 + 1
 
     # ----------------------------------------------------------------- updates
-    def add(self, x: Any, ids: Optional[Any] = None) -> None:
+    def add(self, x: Any, ids: Optional[Any] = None, *, progress: Optional[bool] = None) -> None:
         """Adds the rows of ``x`` (n, dim) and links them into the graph.
 
         Ids default to 0, 1, 2, ... continuing after the largest id so far. The first call
         builds the graph; later calls insert incrementally (same procedure). With ``cosine``
-        the stored copy is normalised.
+        the stored copy is normalised. ``progress``: a bar counting the rows linked in (see
+        :mod:`adanns._progress`; default: shown for large adds when tqdm is installed), updated
+        between the insertion batches; the graph built is the same with or without it.
         """
         x = as_matrix(x, self._dim, "x")
         id_arr = None if ids is None else as_ids(ids, x.shape[0])
@@ -180,7 +182,14 @@ class GraphIndex(Tunable):
             return
         if self._core.nstored + x.shape[0] >= 2**32 - 1:
             raise ValueError("a GraphIndex holds fewer than 2**32 - 1 vectors")
-        self._core.add(x, id_arr)
+        with _progress.bar(_progress.wanted(progress, x.shape[0]), x.shape[0], "adanns add", "vec") as update:
+            done = [0]
+
+            def report(rows: int) -> None:
+                update(rows - done[0])
+                done[0] = rows
+
+            self._core.add(x, id_arr, report if _progress.wanted(progress, x.shape[0]) else None)
 
     def remove_ids(self, ids: Any) -> int:
         """Marks every stored vector whose id is in ``ids`` as removed; returns how many.

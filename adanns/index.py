@@ -192,17 +192,9 @@ class _Index(_CoreProperties, Tunable):
         if id_arr is None:
             start = int(self._core.next_id)
             id_arr = np.arange(start, start + n, dtype=np.int64)
-        step = 1 << 16
-        done = 0
-        try:
-            with _progress.bar(True, n, "adanns add", "vec") as update:
-                for b in range(0, n, step):
-                    self._core.add(self._apply_transform(x[b : b + step]), id_arr[b : b + step])
-                    done = min(n, b + step)
-                    update(done - b)
-        except BaseException:
-            self._core.remove_ids(id_arr[:done])
-            raise
+        ids_ = id_arr
+        _progress.add_in_blocks(n, lambda b, e: self._core.add(self._apply_transform(x[b:e]), ids_[b:e]),
+                                lambda done: self._core.remove_ids(ids_[:done]))
 
     def remove_ids(self, ids: Any) -> int:
         """Removes every stored vector whose id is in ``ids``; returns how many were removed.

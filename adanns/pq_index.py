@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import _core
+from . import _core, _progress
 from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
 from ._validation import as_ids, as_int, as_matrix, metric_code
 from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
@@ -154,9 +154,10 @@ class _PQBase(_CoreProperties, Tunable):
     def _normalize(self, x: np.ndarray) -> np.ndarray:
         return _core.normalize_rows(x) if self._core.metric == 2 else x
 
-    def train(self, x: Any) -> None:
+    def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
         """Learns the coarse centroids (IVF), the list anchors, the OPQ rotation (``opq=True``)
-        and the PQ codebooks from the rows of ``x`` (n, dim); n >= max(nlist, 256)."""
+        and the PQ codebooks from the rows of ``x`` (n, dim); n >= max(nlist, 256).
+        ``progress``: a bar over the stages (see :meth:`add`)."""
         if self.ntotal > 0:
             raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
         x = as_matrix(x, self._dim, "x")
@@ -168,15 +169,17 @@ class _PQBase(_CoreProperties, Tunable):
                 f"training needs at least {need} vectors (256 per sub-quantiser codebook"
                 + (f", nlist={nlist} centroids" if nlist > 256 else "") + f"), got {x.shape[0]}"
             )
+        stages = 2 + (nlist > 1) + self.opq
         try:
-            self._train(x)
+            with _progress.bar(_progress.wanted(progress, x.shape[0]), stages, "adanns train", "stage") as update:
+                self._train(x, update)
         except BaseException:
             # Never leave a half-installed training behind: back to an untrained core.
             c = self._core
             self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric, c.keep_full)
             raise
 
-    def _train(self, x: np.ndarray) -> None:
+    def _train(self, x: np.ndarray, update: Any) -> None:
         core = self._core
         nlist, cd, p, m = core.nlist, core.coarse_dim, core.pq_dim, core.m
         z = self._normalize(x)
@@ -189,6 +192,7 @@ class _PQBase(_CoreProperties, Tunable):
             centroids = _core.kmeans(pre, nlist, self.niter, self.seed, core.metric != 0, self.kmeanspp,
                                      self.max_points_per_centroid)
             del pre
+            update(1)
         # Install the coarse stage with placeholder PQ state to assign the training rows.
         dummy_cb = np.zeros((m, 256, p // m), np.float32)
         core.set_state(centroids, np.zeros((nlist, p), np.float32), None, dummy_cb)
@@ -206,6 +210,7 @@ class _PQBase(_CoreProperties, Tunable):
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nz]
         anchors[nz] = np.add.reduceat(t[order].astype(np.float64), starts, axis=0) / counts[nz, None]
         anchors = anchors.astype(np.float32)
+        update(1)
         # Training sample for the rotation and the codebooks.
         n = x.shape[0]
         idx = np.sort(rng.choice(n, self.max_train, replace=False)) if n > self.max_train else np.arange(n)
@@ -215,8 +220,10 @@ class _PQBase(_CoreProperties, Tunable):
         if self.opq:
             rotation = train_opq(res, m, rng, self.opq_niter, self.seed)
             res = np.ascontiguousarray(res @ rotation.T.astype(np.float32))
+            update(1)
         cb = _core.pq_train(res, m, self.pq_niter, self.seed, 256)
         core.set_state(centroids, anchors, None if rotation is None else rotation.astype(np.float32), cb)
+        update(1)
 
     # ----------------------------------------------------------------- add / reset
     def _spill(self) -> None:
@@ -224,9 +231,12 @@ class _PQBase(_CoreProperties, Tunable):
         if self.keep_full == "mmap":
             self._core.spill_full(self.mmap_dir if self.mmap_dir is not None else tempfile.gettempdir())
 
-    def add(self, x: Any, ids: Optional[Any] = None) -> None:
+    def add(self, x: Any, ids: Optional[Any] = None, *, progress: Optional[bool] = None) -> None:
         """Encodes and stores the rows of ``x`` (n, dim); ids default to 0, 1, 2, ... continuing
-        after the largest id seen. Full vectors are kept (normalised for cosine) if keep_full."""
+        after the largest id seen. Full vectors are kept (normalised for cosine) if keep_full.
+        ``progress``: a progress bar (see :mod:`adanns._progress`; default: shown for large adds
+        when tqdm is installed); with a bar the rows go in by blocks (the same index results), and
+        if a block fails or the add is interrupted the blocks already added are removed again."""
         if not self.is_trained:
             raise RuntimeError("the index must be trained before add(); call train(x) first")
         x = as_matrix(x, self._dim, "x")
@@ -235,6 +245,23 @@ class _PQBase(_CoreProperties, Tunable):
         check_unique_ids(id_arr)
         if n == 0:
             return
+        if self._nrows + n >= 2**32 - 1:
+            raise ValueError("an index holds at most 2^32 - 2 vectors")
+        if not _progress.wanted(progress, n):
+            self._add_rows(x, id_arr)
+            return
+        if id_arr is None:
+            id_arr = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        ids_ = id_arr
+
+        def undo(done: int) -> None:
+            with self._lock:
+                self._core.remove_ids(ids_[:done])
+
+        _progress.add_in_blocks(n, lambda b, e: self._add_rows(x[b:e], ids_[b:e]), undo)
+
+    def _add_rows(self, x: np.ndarray, id_arr: Optional[np.ndarray]) -> None:
+        n = x.shape[0]
         z = self._normalize(x)
         with self._lock:
             if self._nrows + n >= 2**32 - 1:

@@ -80,3 +80,48 @@ def test_interrupted_progress_add_leaves_the_index_as_it_was(data, with_ids):
     assert idx.ntotal == 500
     after = idx.search(xq, 10, nprobe=16)
     np.testing.assert_array_equal(before[1], after[1])
+
+
+def test_pq_and_graph_bars_shown_and_silenced(data, capsys, monkeypatch):
+    xb, xq = data
+    xb = xb[:20_000]
+    results = {}
+    for show in (True, False):
+        pq = adanns.IVFPQIndex(16, 16, m=4, pq_niter=3, opq=True, opq_niter=2)
+        pq.train(xb[:5_000], progress=show)
+        pq.add(xb, progress=show)
+        g = adanns.GraphIndex(16, 8, degree=8, build_beam=16)
+        g.add(xb[:3_000], progress=show)
+        err = capsys.readouterr().err
+        assert ("adanns train" in err and "adanns add" in err) == show and (err == "") != show
+        results[show] = (pq.search(xq, 10, nprobe=4, rerank_k=20), g.search(xq, 10, beam=32))
+    for a, b in zip(results[True], results[False]):  # a bar changes nothing in the index
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)
+    # auto: shown above the threshold unless ADANNS_PROGRESS=0
+    monkeypatch.setattr(_progress, "THRESHOLD", 1000)
+    g = adanns.GraphIndex(16, 8, degree=8, build_beam=16)
+    g.add(xb[:2_000])
+    assert "adanns add" in capsys.readouterr().err
+    monkeypatch.setenv("ADANNS_PROGRESS", "0")
+    g.add(xb[2_000:4_000])
+    pq = adanns.PQIndex(16, m=4, pq_niter=3)
+    pq.train(xb[:5_000])
+    pq.add(xb[:5_000])
+    assert capsys.readouterr().err == ""
+
+
+def test_interrupted_pq_progress_add_leaves_the_index_as_it_was(data):
+    xb, xq = data
+    idx = adanns.IVFPQIndex(16, 16, m=4, pq_niter=3)
+    idx.train(xb[:10_000])
+    idx.add(xb[:500])
+    before = idx.search(xq, 10, nprobe=16, rerank_k=20)
+    core = idx._core
+    idx._core = _FailingCore(core, fail_at=2)
+    with pytest.raises(KeyboardInterrupt):
+        idx.add(xb, progress=True)
+    idx._core = core
+    assert idx.ntotal == 500
+    for a, b in zip(before, idx.search(xq, 10, nprobe=16, rerank_k=20)):
+        np.testing.assert_array_equal(a, b)
