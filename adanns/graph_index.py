@@ -17,7 +17,9 @@ from . import _core, _progress
 from .filters import IDFilter, as_filter
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
 from ._format import Container, FormatError, all_finite, write_index_file
-from .index import _setting, check_settings
+from .index import (Transformed, _make_transform, _setting, _transform_from_file, _transform_header,
+                    _transform_sections, check_settings)
+from .transforms import PCATransform
 from .params import GRAPH_ALIASES
 from .tuning import OperatingPoints, Tunable
 
@@ -28,7 +30,7 @@ GRAPH_NAMES = {shared: own for own, shared in GRAPH_ALIASES.items()}
 _STORES = {"float32": 0, "int8": 1}
 
 
-class GraphIndex(Tunable):
+class GraphIndex(Transformed, Tunable):
     """Graph index (Vamana: DiskANN's robust prune with ``alpha`` > 1) on a vector prefix.
 
     * the graph is built on ``x[:, :graph_dim]`` (insertion in batches, multithreaded,
@@ -49,6 +51,10 @@ class GraphIndex(Tunable):
             floats) or ``"int8"`` (8-bit codes of a per-dim affine quantiser fitted to the first
             rows added: a quarter of the bytes per hop; the walk's distances are then approximate,
             the rerank stays exact).
+        transform: ``"pca"`` or an unfitted :class:`adanns.transforms.PCATransform` (as in
+            :class:`adanns.IVFIndex`): a graph has no ``train``, so it is fitted on the rows of
+            the first ``add`` (give that call a representative sample), then saved with the index
+            and applied to every added vector and query.
 
     The graph geometry is squared L2 on the prefix for every metric (for ``cosine`` the stored
     vectors are normalised, so it matches the cosine order on the full vectors); the walk uses
@@ -77,6 +83,7 @@ class GraphIndex(Tunable):
         alpha: float = 1.2,
         seed: int = 1234,
         store: str = "float32",
+        transform: Union[None, str, PCATransform] = None,
     ) -> None:
         dim = as_int(dim, "dim", 1)
         graph_dim = dim if graph_dim is None else as_int(graph_dim, "graph_dim", 1, dim)
@@ -91,6 +98,7 @@ class GraphIndex(Tunable):
         if not isinstance(store, str) or store not in _STORES:
             raise ValueError(f"store must be one of {sorted(_STORES)}, got {store!r}")
         self._dim = dim
+        self._transform = _make_transform(transform, dim, METRIC_NAMES[metric_code(metric)])
         self._core = _core.GraphCore(dim, graph_dim, degree, metric_code(metric), build_beam, alpha, seed,
                                      _STORES[store])
 
@@ -182,6 +190,8 @@ class GraphIndex(Tunable):
             return
         if self._core.nstored + x.shape[0] >= 2**32 - 1:
             raise ValueError("a GraphIndex holds fewer than 2**32 - 1 vectors")
+        t = self._transform
+        x = self._fit_transform(x) if t is not None and not t.is_fitted else self._apply_transform(x)
         with _progress.bar(_progress.wanted(progress, x.shape[0]), x.shape[0], "adanns add", "vec") as update:
             done = [0]
 
@@ -310,11 +320,11 @@ class GraphIndex(Tunable):
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
         """Exact top-k on all dims over every live vector (a scan in the core)."""
-        return self._core.search_exact(as_matrix(xq, self._dim, "queries"), k, self._dim)[1]
+        return self._core.search_exact(self._apply_transform(as_matrix(xq, self._dim, "queries")), k, self._dim)[1]
 
     def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Any = None,
                      filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
-        xq = as_matrix(xq, self._dim, "queries")
+        xq = self._apply_transform(as_matrix(xq, self._dim, "queries"))
         ntotal = self.ntotal
         k = as_int(k, "k", 1)
         if k > ntotal:
@@ -359,6 +369,7 @@ class GraphIndex(Tunable):
             "entry": int(self._core.entry),
             "next_id": int(self._core.next_id),
             **({} if self._operating_points is None else {"operating_points": self._operating_points.to_dict()}),
+            **({} if self._transform is None else {"transform": _transform_header(self._transform)}),
         }
 
 
@@ -384,6 +395,7 @@ def save_graph(index: GraphIndex, path: PathLike) -> None:
     sq = index._core.quantizer()
     if sq.size:  # the int8 store's quantiser (fitted once, kept so later adds encode alike)
         arrays.append(("quantizer", sq))
+    arrays += _transform_sections(index._transform)
     write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in arrays])
 
 
@@ -441,6 +453,7 @@ def load_graph(f: Container) -> GraphIndex:
         raise FormatError("section 'quantizer' is missing")
     index = GraphIndex(dim, graph_dim, degree, metric, build_beam=build_beam, alpha=float(alpha), seed=seed,
                        store=store)
+    index._transform = _transform_from_file(header.get("transform"), s, dim, metric)
     try:
         # load(mmap=True): the full rows stay in the file (the section is 64-byte aligned, row-major
         # n x dim float32: the layout of the core's store), mapped read-only.

@@ -144,10 +144,11 @@ class _CoreProperties:
         return xq, k, ntotal
 
 
-class _Index(_CoreProperties, Tunable):
-    """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
+class Transformed:
+    """The stored transform of an index (``transform=``; IVF, Flat, IVF-PQ, PQ and graph indices
+    share it): applied to added vectors and queries once fitted; saved in the header
+    (:func:`_transform_header`) and the sections (:func:`_transform_sections`)."""
 
-    _kind = ""
     _transform: Optional[PCATransform] = None
 
     @property
@@ -158,6 +159,19 @@ class _Index(_CoreProperties, Tunable):
     def _apply_transform(self, x: np.ndarray) -> np.ndarray:
         t = self._transform
         return x if t is None or not t.is_fitted else t.apply(x)
+
+    def _fit_transform(self, x: np.ndarray) -> np.ndarray:
+        """Fits the transform (if any) on ``x`` and returns ``x`` transformed."""
+        if self._transform is None:
+            return x
+        self._transform.fit(x)
+        return self._transform.apply(x)
+
+
+class _Index(_CoreProperties, Transformed, Tunable):
+    """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
+
+    _kind = ""
 
     @property
     def is_mapped(self) -> bool:
@@ -451,8 +465,7 @@ class IVFIndex(_Index):
         stages = 1 + (self._transform is not None)
         with _progress.bar(_progress.wanted(progress, x.shape[0]), stages, "adanns train", "stage") as update:
             if self._transform is not None:
-                self._transform.fit(x)
-                x = self._transform.apply(x)
+                x = self._fit_transform(x)
                 update(1)
             self._core.train(x, self.niter, self.seed, self.kmeanspp, self.max_points_per_centroid)
             update(1)

@@ -40,7 +40,9 @@ import numpy as np
 from . import _core, _progress
 from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
 from ._validation import as_ids, as_int, as_matrix, metric_code
-from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
+from .index import (FlatIndex, Transformed, _check_memory, _CoreProperties, _make_transform, _setting, _transform_from_file,
+                    _transform_header, _transform_sections, check_settings, check_unique_ids, core_property)
+from .transforms import PCATransform
 from ._opq import train_opq
 from .filters import IDFilter
 from .params import SearchStats
@@ -60,7 +62,7 @@ def _check_keep_full(keep_full: Any) -> Optional[str]:
     return keep_full
 
 
-class _PQBase(_CoreProperties, Tunable):
+class _PQBase(_CoreProperties, Transformed, Tunable):
     """Shared machinery of PQIndex and IVFPQIndex (one C++ PQCore)."""
 
     _kind = ""
@@ -84,6 +86,7 @@ class _PQBase(_CoreProperties, Tunable):
         max_points_per_centroid: int,
         max_train: int,
         mmap_dir: Optional[PathLike] = None,
+        transform: Union[None, str, PCATransform] = None,
     ) -> None:
         dim = as_int(dim, "dim", 1, 1 << 20)
         nlist = as_int(nlist, "nlist", 1, 2**31)
@@ -112,6 +115,7 @@ class _PQBase(_CoreProperties, Tunable):
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
         self.max_train = as_int(max_train, "max_train", 256)
         self._core = _core.PQCore(dim, nlist, coarse_dim, pq_dim, m, code, self.keep_full is not None)
+        self._transform = _make_transform(transform, dim, metric)
         self._lock = threading.Lock()
         # The full vectors (keep_full) live in the core's rerank store, RAM or memory-mapped.
         self._nrows = 0                               # next seq number (= rows of the rerank store)
@@ -169,9 +173,12 @@ class _PQBase(_CoreProperties, Tunable):
                 f"training needs at least {need} vectors (256 per sub-quantiser codebook"
                 + (f", nlist={nlist} centroids" if nlist > 256 else "") + f"), got {x.shape[0]}"
             )
-        stages = 2 + (nlist > 1) + self.opq
+        stages = 2 + (nlist > 1) + self.opq + (self._transform is not None)
         try:
             with _progress.bar(_progress.wanted(progress, x.shape[0]), stages, "adanns train", "stage") as update:
+                if self._transform is not None:
+                    x = self._fit_transform(x)
+                    update(1)
                 self._train(x, update)
         except BaseException:
             # Never leave a half-installed training behind: back to an untrained core.
@@ -262,7 +269,7 @@ class _PQBase(_CoreProperties, Tunable):
 
     def _add_rows(self, x: np.ndarray, id_arr: Optional[np.ndarray]) -> None:
         n = x.shape[0]
-        z = self._normalize(x)
+        z = self._normalize(self._apply_transform(x))
         with self._lock:
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
@@ -299,7 +306,7 @@ class _PQBase(_CoreProperties, Tunable):
         n = x.shape[0]
         if n == 0:
             return 0
-        z = self._normalize(x)
+        z = self._normalize(self._apply_transform(x))
         with self._lock:
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
@@ -328,7 +335,7 @@ class _PQBase(_CoreProperties, Tunable):
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
-        q = self._normalize(xq)
+        q = self._normalize(self._apply_transform(xq))
         fargs = {} if filt is None else filt.core_args()
         if stats is None:
             return self._core.search(q, k, nprobe, rerank_k, **fargs)
@@ -368,7 +375,7 @@ class _PQBase(_CoreProperties, Tunable):
         cd = self._core.coarse_dim
         coarse = FlatIndex(cd, "l2" if self._core.metric == 0 else "ip")
         coarse.add(self._core.centroids())
-        return coarse.search(np.ascontiguousarray(self._normalize(xq)[:, :cd]), nprobe)[1]
+        return coarse.search(np.ascontiguousarray(self._normalize(self._apply_transform(xq))[:, :cd]), nprobe)[1]
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
         """Exact top-k: every list, every code reranked on the full vectors (in query chunks)."""
@@ -414,6 +421,7 @@ class _PQBase(_CoreProperties, Tunable):
             arrays.append((name, arr.dtype, arr.shape, [arr]))
         if self.keep_full is not None:
             arrays.append(("full", np.dtype("<f4"), (ntotal, self.dim), [full]))
+        arrays += [(name, a.dtype, a.shape, [a]) for name, a in _transform_sections(self._transform)]
         return header, arrays
 
     @classmethod
@@ -449,6 +457,7 @@ class _PQBase(_CoreProperties, Tunable):
             "max_train": self.max_train,
             "next_id": self._next_id,
             **({} if self._operating_points is None else {"operating_points": self._operating_points.to_dict()}),
+            **({} if self._transform is None else {"transform": _transform_header(self._transform)}),
         }
 
     def _install(self, centroids, anchors, rotation, codebooks, sizes, ids, seq, codes, full, next_id,
@@ -489,6 +498,9 @@ class PQIndex(_PQBase):
             its mapping; mapped from the index file once saved and loaded) or ``None`` (no rerank).
         mmap_dir: directory of that temporary file with ``keep_full="mmap"`` (default: the
             system's temporary directory, ``TMPDIR``; choose a disk, not a RAM-backed tmpfs).
+        transform: ``"pca"`` or an unfitted :class:`adanns.transforms.PCATransform`: fitted by
+            :meth:`train`, saved with the index, applied to added vectors and queries (as in
+            :class:`adanns.IVFIndex`; the path for embeddings that are not Matryoshka-trained).
         pq_niter: k-means iterations of each sub-quantiser; ``opq_niter``: OPQ alternations.
         seed: seed of every sampling and initialisation.
         max_train: training rows used for the rotation and codebooks (a seeded sample).
@@ -510,10 +522,11 @@ class PQIndex(_PQBase):
         seed: int = 1234,
         max_train: int = 65536,
         mmap_dir: Optional[PathLike] = None,
+        transform: Union[None, str, PCATransform] = None,
     ) -> None:
         super().__init__(dim, 1, None, pq_dim, m, opq, metric, keep_full, niter=0, pq_niter=pq_niter,
                          opq_niter=opq_niter, seed=seed, kmeanspp=False, max_points_per_centroid=256,
-                         max_train=max_train, mmap_dir=mmap_dir)
+                         max_train=max_train, mmap_dir=mmap_dir, transform=transform)
 
 
 class IVFPQIndex(_PQBase):
@@ -545,11 +558,12 @@ class IVFPQIndex(_PQBase):
         max_points_per_centroid: int = 256,
         max_train: int = 65536,
         mmap_dir: Optional[PathLike] = None,
+        transform: Union[None, str, PCATransform] = None,
     ) -> None:
         super().__init__(dim, nlist, coarse_dim, pq_dim, m, opq, metric, keep_full, niter=niter,
                          pq_niter=pq_niter, opq_niter=opq_niter, seed=seed, kmeanspp=kmeanspp,
                          max_points_per_centroid=max_points_per_centroid, max_train=max_train,
-                         mmap_dir=mmap_dir)
+                         mmap_dir=mmap_dir, transform=transform)
 
     def centroids(self) -> np.ndarray:
         self._require_trained("centroids")
@@ -606,6 +620,11 @@ def _from_sections(f: Container) -> _PQBase:
         expected["rotation"] = ((pq_dim, pq_dim), "float32")
     if keep_full is not None:
         expected["full"] = ((ntotal, dim), "float32")
+    th = header.get("transform")
+    if isinstance(th, dict) and th.get("fitted"):
+        for name, shape in (("transform_components", (dim, dim)), ("transform_mean", (dim,)),
+                            ("transform_energy", (dim,))):
+            expected[name] = (shape, "float32")
     check_sections(s, expected, exclusive=True)
 
     get = lambda name: s[name][0]  # noqa: E731
@@ -663,6 +682,7 @@ def _from_sections(f: Container) -> _PQBase:
         get("codebooks").reshape(m, 256, pq_dim // m).copy(),
         sizes.copy(), ids.copy(), rows.copy(), get("codes").copy(), full, next_id, full_map,
     )
+    index._transform = _transform_from_file(th, {name: a for name, (a, _) in s.items()}, dim, metric)
     try:
         index._operating_points = index._points_from_header(header.get("operating_points"))
     except (KeyError, TypeError, ValueError, OverflowError):

@@ -117,3 +117,36 @@ def test_corrupted_transform_section_is_a_format_error(data, tmp_path):
     write_index_file(tmp_path / "bad", header, bad)
     with pytest.raises(adanns.FormatError, match="orthogonal"):
         adanns.load(tmp_path / "bad")
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+@pytest.mark.parametrize("kind", ["ivfpq", "pq", "graph"])
+def test_pq_and_graph_transform_equals_manual_pca(data, tmp_path, metric, kind):
+    """The same stored transform on IVF-PQ / PQ (fitted by train) and graph indices (fitted on the
+    first add): results equal applying PCATransform by hand, also after save / load."""
+    xb, xq = data
+    t = PCATransform.for_metric(metric).fit(xb)
+
+    def make(**kw):
+        if kind == "ivfpq":
+            return adanns.IVFPQIndex(24, 8, coarse_dim=8, pq_dim=12, m=4, metric=metric, pq_niter=4, **kw)
+        if kind == "pq":
+            return adanns.PQIndex(24, pq_dim=12, m=4, metric=metric, pq_niter=4, **kw)
+        return adanns.GraphIndex(24, 12, degree=12, metric=metric, build_beam=32, **kw)
+
+    auto, manual = make(transform="pca"), make()
+    if kind != "graph":
+        auto.train(xb)
+        manual.train(t.apply(xb))
+    auto.add(xb)
+    manual.add(t.apply(xb))
+    auto.save(tmp_path / "t")
+    loaded = adanns.load(tmp_path / "t")
+    assert loaded.transform is not None and loaded.transform.is_fitted
+    np.testing.assert_allclose(loaded.transform.to_dict()["components"], t.to_dict()["components"], atol=1e-5)
+    settings = dict(beam=64, rerank_k=30) if kind == "graph" else dict(nprobe=4 if kind == "ivfpq" else 1, rerank_k=30)
+    D0, I0 = manual.search(t.apply(xq), 10, **settings)
+    for idx in (auto, loaded):
+        D1, I1 = idx.search(xq, 10, **settings)
+        np.testing.assert_array_equal(I0, I1)
+        np.testing.assert_allclose(D0, D1, rtol=1e-5, atol=1e-5)
