@@ -15,8 +15,9 @@ import numpy as np
 
 from . import _core
 from .filters import as_filter
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
-from ._format import Container, FormatError, write_index_file
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, metric_code
+from ._format import Container, FormatError, get_int, write_index_file
+from ._limits import field, param
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -67,10 +68,10 @@ class GraphIndex:
         seed: int = 1234,
         store: str = "float32",
     ) -> None:
-        dim = as_int(dim, "dim", 1)
+        dim = param(dim, "dim")
         graph_dim = dim if graph_dim is None else as_int(graph_dim, "graph_dim", 1, dim)
-        degree = as_int(degree, "degree", 2, 1024)
-        build_beam = as_int(build_beam, "build_beam", 1, 100_000)
+        degree = param(degree, "degree")
+        build_beam = param(build_beam, "build_beam")
         if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.floating, np.integer)):
             raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
         alpha = float(alpha)
@@ -162,6 +163,8 @@ class GraphIndex:
             return
         if self._core.nstored + x.shape[0] >= 2**32 - 1:
             raise ValueError("a GraphIndex holds fewer than 2**32 - 1 vectors")
+        if id_arr is None:
+            default_ids(int(self._core.next_id), x.shape[0])  # refuses ids past 2**63 - 2
         self._core.add(x, id_arr)
 
     def remove_ids(self, ids: Any) -> int:
@@ -290,24 +293,17 @@ def save_graph(index: GraphIndex, path: PathLike) -> None:
     write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in arrays])
 
 
-def _field_int(header: Dict[str, Any], key: str, lo: int, hi: int) -> int:
-    v = header.get(key)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise FormatError(f"header field {key!r} is missing or out of range")
-    return v
-
-
 def load_graph(f: Container) -> GraphIndex:
     """Builds a GraphIndex from a verified file container (its header and sections)."""
     header = f.header
-    dim = _field_int(header, "dim", 1, 1 << 20)
-    graph_dim = _field_int(header, "graph_dim", 1, dim)
-    degree = _field_int(header, "degree", 2, 1024)
-    build_beam = _field_int(header, "build_beam", 1, 100_000)
-    seed = _field_int(header, "seed", 0, 2**64 - 1)
-    ntotal = _field_int(header, "ntotal", 0, 2**32 - 2)
-    entry = _field_int(header, "entry", 0, max(ntotal - 1, 0))
-    next_id = _field_int(header, "next_id", 0, 2**63 - 1)
+    dim = field(header, "dim")
+    graph_dim = get_int(header, "graph_dim", 1, dim)
+    degree = field(header, "degree")
+    build_beam = field(header, "build_beam")
+    seed = get_int(header, "seed", 0, 2**64 - 1)
+    ntotal = get_int(header, "ntotal", 0, 2**32 - 2)
+    entry = get_int(header, "entry", 0, max(ntotal - 1, 0))
+    next_id = get_int(header, "next_id", 0, 2**63 - 1)
     metric = header.get("metric")
     if metric not in ("l2", "ip", "cosine"):
         raise FormatError("header field 'metric' is invalid")

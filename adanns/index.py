@@ -12,7 +12,8 @@ import numpy as np
 
 from . import _core, _progress
 from ._format import Container, FormatError, Section, all_finite, get_int, write_index_file
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+from ._limits import field, param
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, metric_code
 from .filters import IDFilter
 from .params import KEYS, SearchStats
 from .transforms import PCATransform
@@ -165,7 +166,7 @@ class _Index(_CoreProperties, Tunable):
         return int(self._core.mapped_lists) > 0
 
     def __init__(self, dim: int, nlist: int, coarse_dim: int, metric: str) -> None:
-        self._dim = as_int(dim, "dim", 1)
+        self._dim = param(dim, "dim")
         self._core = _core.IVFCore(self._dim, nlist, coarse_dim, metric_code(metric))
 
     # ----------------------------------------------------------------- add
@@ -186,6 +187,8 @@ class _Index(_CoreProperties, Tunable):
         n = x.shape[0]
         if n == 0:
             return
+        if id_arr is None:
+            default_ids(int(self._core.next_id), n)  # refuses ids past 2**63 - 2
         if not _progress.wanted(progress, n):
             self._core.add(self._apply_transform(x), id_arr)
             return
@@ -314,13 +317,13 @@ class _Index(_CoreProperties, Tunable):
         """Rebuilds an index from a verified container (the reverse of :meth:`_to_sections`)."""
         header = f.header
         kind = header.get("type")
-        dim = get_int(header, "dim", 1, 1 << 20)
+        dim = field(header, "dim")
         ntotal = get_int(header, "ntotal", 0, 1 << 48)
         metric = header.get("metric")
         if metric not in ("l2", "ip", "cosine"):
             raise FormatError("header field 'metric' is invalid")
         if kind == "ivf":
-            nlist = get_int(header, "nlist", 1, 1 << 31)
+            nlist = field(header, "nlist")
             coarse_dim = get_int(header, "coarse_dim", 1, dim)
             expected = {"centroids": (nlist, coarse_dim)}
         else:
@@ -340,10 +343,10 @@ class _Index(_CoreProperties, Tunable):
         if kind == "ivf":
             index = IVFIndex(
                 dim, nlist, coarse_dim, metric,
-                niter=get_int(header, "niter", 0, 1 << 20),
+                niter=field(header, "niter"),
                 seed=get_int(header, "seed", 0, 2**64 - 1),
                 kmeanspp=bool(header.get("kmeanspp", False)),
-                max_points_per_centroid=get_int(header, "max_points_per_centroid", 0, 1 << 40),
+                max_points_per_centroid=field(header, "max_points_per_centroid"),
             )
             index._transform = _transform_from_file(header.get("transform"), s, dim, metric)
         else:
@@ -363,7 +366,11 @@ class _Index(_CoreProperties, Tunable):
             c = s["centroids"]
             if c.dtype != np.float32 or not np.isfinite(c).all():
                 raise FormatError("invalid centroids")
-            index._core.set_centroids(c)
+            trained = header.get("trained", True)
+            if not isinstance(trained, bool) or (not trained and ntotal):
+                raise FormatError("header field 'trained' is invalid")
+            if trained:
+                index._core.set_centroids(c)
             try:
                 index._operating_points = index._points_from_header(header.get("operating_points"))
             except (KeyError, TypeError, ValueError, OverflowError) as e:
@@ -436,15 +443,15 @@ class IVFIndex(_Index):
         max_points_per_centroid: int = 256,
         transform: Union[None, str, PCATransform] = None,
     ) -> None:
-        dim = as_int(dim, "dim", 1)
-        nlist = as_int(nlist, "nlist", 1, 2**31)
+        dim = param(dim, "dim")
+        nlist = param(nlist, "nlist")
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         super().__init__(dim, nlist, coarse_dim, metric)
         self._transform = _make_transform(transform, dim, self.metric)
-        self.niter = as_int(niter, "niter", 0)
+        self.niter = param(niter, "niter")
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
-        self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
+        self.max_points_per_centroid = param(max_points_per_centroid, "max_points_per_centroid")
         self._operating_points = None
 
     def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
@@ -483,6 +490,8 @@ class IVFIndex(_Index):
             "max_points_per_centroid": self.max_points_per_centroid,
             "operating_points": None if self._operating_points is None else self._operating_points.to_dict(),
         }
+        if not self.is_trained:  # (absent: trained, as in files written before this field)
+            h["trained"] = False
         if self._transform is not None:  # (absent otherwise: files without a transform are unchanged)
             h["transform"] = _transform_header(self._transform)
         return h
@@ -535,7 +544,7 @@ def _transform_from_file(h: Any, s: Dict[str, np.ndarray], dim: int, metric: str
         raise FormatError("header field 'transform' is invalid")
     if h["center"] and metric != "l2":
         raise FormatError("a centred transform with a non-l2 metric")
-    sample, seed = get_int(h, "sample", 1, 1 << 62), get_int(h, "seed", 0, 2**64 - 1)
+    sample, seed = field(h, "sample"), get_int(h, "seed", 0, 2**64 - 1)
     if not h.get("fitted"):
         return PCATransform(None, center=h["center"], sample=sample, seed=seed)
     arrays = {}
@@ -565,7 +574,7 @@ class FlatIndex(_Index):
     _kind = "flat"
 
     def __init__(self, dim: int, metric: str = "l2") -> None:
-        dim = as_int(dim, "dim", 1)
+        dim = param(dim, "dim")
         super().__init__(dim, 1, dim, metric)
         self._core.set_centroids(np.zeros((1, dim), np.float32))
 

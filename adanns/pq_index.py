@@ -36,7 +36,8 @@ import numpy as np
 
 from . import _core
 from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
-from ._validation import as_ids, as_int, as_matrix, metric_code
+from ._limits import field, param
+from ._validation import as_ids, as_int, as_matrix, default_ids, metric_code
 from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
 from ._opq import train_opq
 from .filters import IDFilter
@@ -81,8 +82,8 @@ class _PQBase(_CoreProperties, Tunable):
         max_points_per_centroid: int,
         max_train: int,
     ) -> None:
-        dim = as_int(dim, "dim", 1, 1 << 20)
-        nlist = as_int(nlist, "nlist", 1, 2**31)
+        dim = param(dim, "dim")
+        nlist = param(nlist, "nlist")
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         pq_dim = dim if pq_dim is None else as_int(pq_dim, "pq_dim", 1, dim)
         m = as_int(m, "m", 1, pq_dim)
@@ -94,13 +95,13 @@ class _PQBase(_CoreProperties, Tunable):
         self._dim = dim
         self.keep_full = _check_keep_full(keep_full)
         self.opq = bool(opq)
-        self.niter = as_int(niter, "niter", 0)
-        self.pq_niter = as_int(pq_niter, "pq_niter", 1)
-        self.opq_niter = as_int(opq_niter, "opq_niter", 1)
+        self.niter = param(niter, "niter")
+        self.pq_niter = param(pq_niter, "pq_niter")
+        self.opq_niter = param(opq_niter, "opq_niter")
         self.seed = as_int(seed, "seed", 0, 2**63 - 1)
         self.kmeanspp = bool(kmeanspp)
-        self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
-        self.max_train = as_int(max_train, "max_train", 256)
+        self.max_points_per_centroid = param(max_points_per_centroid, "max_points_per_centroid")
+        self.max_train = param(max_train, "max_train")
         self._core = _core.PQCore(dim, nlist, coarse_dim, pq_dim, m, code, self.keep_full is not None)
         self._lock = threading.Lock()
         # The full vectors (keep_full) live in the core's rerank store, RAM or memory-mapped.
@@ -225,7 +226,7 @@ class _PQBase(_CoreProperties, Tunable):
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
             if id_arr is None:
-                id_arr = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+                id_arr = default_ids(self._next_id, n)
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
             self._core.add(z, id_arr, seq)  # the core copies the full vectors into its store
             self._nrows += n
@@ -356,6 +357,11 @@ class _PQBase(_CoreProperties, Tunable):
         m, p = core.m, core.pq_dim
         # Each section: (name, dtype, shape, pieces written one after the other).
         arrays: List[Section] = []
+        if not core.is_trained:  # no training to write: the lists only (empty), "trained": false
+            header["trained"] = False
+            for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
+                arrays.append((name, arr.dtype, arr.shape, [arr]))
+            return header, arrays
         if core.nlist > 1:
             c = core.centroids()
             arrays.append(("centroids", c.dtype, c.shape, [c]))
@@ -514,9 +520,9 @@ def _from_sections(f: Container) -> _PQBase:
     kind = header.get("type")
     if kind not in ("pq", "ivfpq"):
         raise FormatError(f"unknown index type {kind!r}")
-    dim = get_int(header, "dim", 1, 1 << 20)
+    dim = field(header, "dim")
     ntotal = get_int(header, "ntotal", 0, (1 << 32) - 2)
-    nlist = get_int(header, "nlist", 1, 1 << 31)
+    nlist = field(header, "nlist")
     if kind == "pq" and nlist != 1:
         raise FormatError("a pq index has one list")
     coarse_dim = get_int(header, "coarse_dim", 1, dim)
@@ -535,21 +541,40 @@ def _from_sections(f: Container) -> _PQBase:
         raise FormatError("header field 'opq' is invalid")
     next_id = get_int(header, "next_id", 0, 2**63 - 1)
     opts = dict(
-        pq_niter=get_int(header, "pq_niter", 1, 1 << 20),
-        opq_niter=get_int(header, "opq_niter", 1, 1 << 20),
+        pq_niter=field(header, "pq_niter"),
+        opq_niter=field(header, "opq_niter"),
         seed=get_int(header, "seed", 0, 2**63 - 1),
-        max_train=get_int(header, "max_train", 256, 1 << 48),
+        max_train=field(header, "max_train"),
     )
+
+    trained = header.get("trained", True)
+    if not isinstance(trained, bool) or (not trained and ntotal):
+        raise FormatError("header field 'trained' is invalid")
 
     s = f.sections()
     expected: Dict[str, Tuple[Tuple[int, ...], str]] = {
-        "anchors": ((nlist, pq_dim), "float32"),
-        "codebooks": ((m * 256, pq_dim // m), "float32"),
         "list_sizes": ((nlist,), "int64"),
         "ids": ((ntotal,), "int64"),
         "rows": ((ntotal,), "int64"),
         "codes": ((ntotal, m), "uint8"),
     }
+    common = dict(m=m, opq=opq, metric=metric, keep_full=keep_full, **opts)
+    index: _PQBase
+    if kind == "pq":
+        index = PQIndex(dim, pq_dim, **common)
+    else:
+        index = IVFPQIndex(
+            dim, nlist, coarse_dim, pq_dim,
+            niter=field(header, "niter"),
+            kmeanspp=bool(header.get("kmeanspp", False)),
+            max_points_per_centroid=field(header, "max_points_per_centroid"),
+            **common,
+        )
+    if not trained:  # an untrained index: its parameters and empty lists
+        check_sections(s, expected, exclusive=True)
+        index._next_id = next_id
+        return index
+    expected.update({"anchors": ((nlist, pq_dim), "float32"), "codebooks": ((m * 256, pq_dim // m), "float32")})
     if nlist > 1:
         expected["centroids"] = ((nlist, coarse_dim), "float32")
     if opq:
@@ -594,18 +619,6 @@ def _from_sections(f: Container) -> _PQBase:
         else:
             full = np.array(fview)
 
-    common = dict(m=m, opq=opq, metric=metric, keep_full=keep_full, **opts)
-    index: _PQBase
-    if kind == "pq":
-        index = PQIndex(dim, pq_dim, **common)
-    else:
-        index = IVFPQIndex(
-            dim, nlist, coarse_dim, pq_dim,
-            niter=get_int(header, "niter", 0, 1 << 20),
-            kmeanspp=bool(header.get("kmeanspp", False)),
-            max_points_per_centroid=get_int(header, "max_points_per_centroid", 0, 1 << 40),
-            **common,
-        )
     index._install(
         get("centroids").copy() if nlist > 1 else None,
         get("anchors").copy(),
