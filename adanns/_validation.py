@@ -76,7 +76,7 @@ def check_values(x: np.ndarray, name: str) -> None:
     blocks: no copy of a large input)."""
     n, dim = x.shape
     bound = max_abs_value(dim)
-    step = max(1, (1 << 22) // max(dim, 1))
+    step = max(1, (1 << 20) // max(dim, 1))
     for b in range(0, n, step):
         blk = x[b : b + step]
         top = np.abs(blk).max(axis=1)

@@ -15,9 +15,9 @@ import numpy as np
 
 from . import _core
 from .filters import as_filter
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, metric_code
-from ._format import Container, FormatError, get_int, write_index_file
-from ._limits import field, param
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
+from ._format import Container, FormatError, all_finite, get_int, write_index_file
+from ._limits import check_memory, field, param
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -235,9 +235,7 @@ class GraphIndex:
         rerank_k = min(max(rerank_k, k), max(beam, k))
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        if 12 * xq.shape[0] * k > _physical_memory() // 2:
-            raise MemoryError("the (D, I) result arrays would need more than half of this machine's memory; "
-                              "search fewer queries at a time")
+        check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays", "search fewer queries at a time")
         return self._core.search(xq, k, beam, rerank_k, rerank_dim, walk_dim,
                                  **({} if filt is None else filt.core_args()))
 
@@ -266,13 +264,6 @@ class GraphIndex:
             "entry": int(self._core.entry),
             "next_id": int(self._core.next_id),
         }
-
-
-def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 62
 
 
 # --------------------------------------------------------------------- codec
@@ -322,8 +313,8 @@ def load_graph(f: Container) -> GraphIndex:
         if s[name].shape != shape or s[name].dtype != dt:
             raise FormatError(f"section {name!r} has shape {s[name].shape} / {s[name].dtype}, expected {shape} / {np.dtype(dt)}")
     vectors, ids, neighbors = s["vectors"], s["ids"], s["neighbors"]
-    if vectors.size and not np.isfinite(vectors).all():
-        raise FormatError("non-finite values in the stored vectors")
+    if vectors.size and not all_finite(vectors, max_abs_value(dim)):
+        raise FormatError(f"stored vectors hold values that are not finite or not below {max_abs_value(dim):.3g}")
     if ntotal and (ids.min() < 0 or ids.max() >= next_id):
         raise FormatError("ids out of range (negative, or not below next_id)")
     valid = neighbors < ntotal

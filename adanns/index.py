@@ -11,9 +11,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 import numpy as np
 
 from . import _core, _progress
-from ._format import Container, FormatError, Section, all_finite, get_int, write_index_file
-from ._limits import field, param
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, metric_code
+from ._format import Container, FormatError, MappedFile, Section, all_finite, get_int, write_index_file
+from ._limits import check_lists_memory, check_memory, field, param
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, check_values, default_ids, max_abs_value, metric_code
 from .filters import IDFilter
 from .params import KEYS, SearchStats
 from .transforms import PCATransform
@@ -23,20 +23,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 T = TypeVar("T")
 
 
-def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 62
-
-
 def _check_memory(nbytes: int, what: str) -> None:
     """Refuses up front an allocation that cannot fit (instead of being killed by the OS)."""
-    if nbytes > _physical_memory() // 2:
-        raise MemoryError(
-            f"{what} would need {nbytes / 2**30:.1f} GiB, more than half of this machine's memory; "
-            f"search fewer queries at a time or with a smaller k"
-        )
+    check_memory(nbytes, what, "search fewer queries at a time or with a smaller k")
 
 
 def _setting(given: Dict[str, Any], key: str, default: int, lo: int, hi: Optional[int] = None) -> int:
@@ -150,6 +139,15 @@ class _Index(_CoreProperties, Tunable):
 
     _kind = ""
     _transform: Optional[PCATransform] = None
+    _mapped_file: Optional[MappedFile] = None  # load(mmap=True): the mapped file, checked before each use
+
+    def _check_mapped(self) -> None:
+        """Refuses to touch a mapping whose file was truncated or changed since load (SIGBUS)."""
+        if self._mapped_file is not None:
+            if self.is_mapped:
+                self._mapped_file.check()
+            else:
+                self._mapped_file = None  # every list copied into memory: the file is no longer read
 
     @property
     def transform(self) -> Optional[PCATransform]:
@@ -158,7 +156,12 @@ class _Index(_CoreProperties, Tunable):
 
     def _apply_transform(self, x: np.ndarray) -> np.ndarray:
         t = self._transform
-        return x if t is None or not t.is_fitted else t.apply(x)
+        if t is None or not t.is_fitted:
+            return x
+        y = np.ascontiguousarray(t.apply(x), dtype=np.float32)
+        if y.size:
+            check_values(y, "the input after the index's transform")  # what is stored obeys the bound
+        return y
 
     @property
     def is_mapped(self) -> bool:
@@ -189,6 +192,7 @@ class _Index(_CoreProperties, Tunable):
             return
         if id_arr is None:
             default_ids(int(self._core.next_id), n)  # refuses ids past 2**63 - 2
+        self._check_mapped()
         if not _progress.wanted(progress, n):
             self._core.add(self._apply_transform(x), id_arr)
             return
@@ -216,6 +220,7 @@ class _Index(_CoreProperties, Tunable):
         if ids.ndim == 0:
             ids = ids.reshape(1)
         id_arr = as_ids(ids.reshape(-1), ids.size)
+        self._check_mapped()
         return int(self._core.remove_ids(id_arr))
 
     def update(self, x: Any, ids: Any) -> int:
@@ -230,6 +235,7 @@ class _Index(_CoreProperties, Tunable):
             raise ValueError("update() ids must be unique")
         if x.shape[0] == 0:
             return 0
+        self._check_mapped()
         return int(self._core.update(self._apply_transform(x), id_arr))
 
     def reset(self) -> None:
@@ -258,6 +264,7 @@ class _Index(_CoreProperties, Tunable):
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         fargs = {} if filt is None else filt.core_args()
+        self._check_mapped()
         if stats is None:
             return self._core.search(xq, *settings, **fargs)
         D, I, st = self._core.search(xq, *settings, True, **fargs)
@@ -298,6 +305,7 @@ class _Index(_CoreProperties, Tunable):
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
         """Writes the index to one file, atomically (a failed save leaves any old file intact)."""
+        self._check_mapped()
         header, sections = self._to_sections()
         write_index_file(path, header, sections)
 
@@ -360,11 +368,11 @@ class _Index(_CoreProperties, Tunable):
             raise FormatError("list sizes do not add up to ntotal")
         if ntotal and ids.min() < 0:
             raise FormatError("negative ids in the file")
-        if vectors.size and not all_finite(vectors):
-            raise FormatError("non-finite values in the stored vectors")
+        if vectors.size and not all_finite(vectors, max_abs_value(dim)):
+            raise FormatError(f"stored vectors hold values that are not finite or not below {max_abs_value(dim):.3g}")
         if kind == "ivf":
             c = s["centroids"]
-            if c.dtype != np.float32 or not np.isfinite(c).all():
+            if c.dtype != np.float32 or not all_finite(c, max_abs_value(dim)):
                 raise FormatError("invalid centroids")
             trained = header.get("trained", True)
             if not isinstance(trained, bool) or (not trained and ntotal):
@@ -382,6 +390,7 @@ class _Index(_CoreProperties, Tunable):
             # dim (the in-memory layout of csrc/storage/invlists.h), 64-byte aligned: the core maps
             # it as it is. Only the ids (8 bytes a row) are copied.
             index._core.map_lists(os.fspath(f.path), table["vectors"][1], np.array(sizes), ids)
+            index._mapped_file = MappedFile(os.fspath(f.path))
         elif ntotal:
             lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
             index._core.add_preassigned(vectors, ids, lists)
@@ -446,6 +455,7 @@ class IVFIndex(_Index):
         dim = param(dim, "dim")
         nlist = param(nlist, "nlist")
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
+        check_lists_memory(nlist, coarse_dim)
         super().__init__(dim, nlist, coarse_dim, metric)
         self._transform = _make_transform(transform, dim, self.metric)
         self.niter = param(niter, "niter")
@@ -550,7 +560,8 @@ def _transform_from_file(h: Any, s: Dict[str, np.ndarray], dim: int, metric: str
     arrays = {}
     for name, shape in (("transform_components", (dim, dim)), ("transform_mean", (dim,)), ("transform_energy", (dim,))):
         a = s.get(name)
-        if a is None or a.shape != shape or a.dtype != np.float32 or not np.isfinite(a).all():
+        if a is None or a.shape != shape or a.dtype != np.float32 or not np.isfinite(a).all() or \
+                (name == "transform_mean" and not all_finite(a, max_abs_value(dim))):
             raise FormatError(f"section {name!r} is missing or invalid")
         arrays[name] = a
     comps = arrays["transform_components"].astype(np.float64)

@@ -35,9 +35,9 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
-from ._limits import field, param
-from ._validation import as_ids, as_int, as_matrix, default_ids, metric_code
+from ._format import Container, FormatError, MappedFile, Section, all_finite, check_sections, get_int, write_index_file
+from ._limits import check_lists_memory, field, param
+from ._validation import as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
 from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
 from ._opq import train_opq
 from .filters import IDFilter
@@ -62,6 +62,15 @@ class _PQBase(_CoreProperties, Tunable):
     """Shared machinery of PQIndex and IVFPQIndex (one C++ PQCore)."""
 
     _kind = ""
+    _mapped_file: Optional[MappedFile] = None  # keep_full="mmap" once loaded: checked before each use
+
+    def _check_mapped(self) -> None:
+        """Refuses to touch a mapping whose file was truncated or changed since load (SIGBUS)."""
+        if self._mapped_file is not None:
+            if self.full_is_mmapped:
+                self._mapped_file.check()
+            else:
+                self._mapped_file = None
 
     def __init__(
         self,
@@ -89,6 +98,7 @@ class _PQBase(_CoreProperties, Tunable):
         m = as_int(m, "m", 1, pq_dim)
         if pq_dim % m:
             raise ValueError(f"pq_dim={pq_dim} must be a multiple of m={m} (each sub-quantiser gets pq_dim/m dims)")
+        check_lists_memory(nlist, coarse_dim, pq_dim)
         if not isinstance(opq, (bool, np.bool_)):
             raise TypeError(f"opq must be a bool, got {type(opq).__name__}")
         code = metric_code(metric)
@@ -228,6 +238,7 @@ class _PQBase(_CoreProperties, Tunable):
             if id_arr is None:
                 id_arr = default_ids(self._next_id, n)
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            self._check_mapped()
             self._core.add(z, id_arr, seq)  # the core copies the full vectors into its store
             self._nrows += n
             self._next_id = max(self._next_id, int(id_arr.max()) + 1)
@@ -242,6 +253,7 @@ class _PQBase(_CoreProperties, Tunable):
             ids = ids.reshape(1)
         id_arr = as_ids(ids.reshape(-1), ids.size)
         with self._lock:
+            self._check_mapped()
             return int(self._core.remove_ids(id_arr))
 
     def update(self, x: Any, ids: Any) -> int:
@@ -262,6 +274,7 @@ class _PQBase(_CoreProperties, Tunable):
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            self._check_mapped()
             replaced = int(self._core.update(z, id_arr, seq))
             self._nrows += n
             self._next_id = max(self._next_id, int(id_arr.max()) + 1)
@@ -287,6 +300,7 @@ class _PQBase(_CoreProperties, Tunable):
         _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
         q = self._normalize(xq)
         fargs = {} if filt is None else filt.core_args()
+        self._check_mapped()
         if stats is None:
             return self._core.search(q, k, nprobe, rerank_k, **fargs)
         D, I, st = self._core.search(q, k, nprobe, rerank_k, True, **fargs)
@@ -343,6 +357,7 @@ class _PQBase(_CoreProperties, Tunable):
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
         """Writes the index (codes, training, and the full vectors if kept) to one file, atomically."""
+        self._check_mapped()
         header, sections = self._to_sections()
         write_index_file(path, header, sections)
 
@@ -423,6 +438,7 @@ class _PQBase(_CoreProperties, Tunable):
             self._core.add_codes(codes, ids, seq, lists)
         if full_map is not None:
             self._core.map_full(full_map[0], int(full_map[1]), int(ids.shape[0]))
+            self._mapped_file = MappedFile(full_map[0])
         elif full is not None:
             self._core.set_full(full)
         self._nrows = int(ids.shape[0])
@@ -558,6 +574,16 @@ def _from_sections(f: Container) -> _PQBase:
         "rows": ((ntotal,), "int64"),
         "codes": ((ntotal, m), "uint8"),
     }
+    if trained:
+        expected.update({"anchors": ((nlist, pq_dim), "float32"), "codebooks": ((m * 256, pq_dim // m), "float32")})
+    if nlist > 1 and trained:
+        expected["centroids"] = ((nlist, coarse_dim), "float32")
+    if opq and trained:
+        expected["rotation"] = ((pq_dim, pq_dim), "float32")
+    if keep_full is not None and trained:
+        expected["full"] = ((ntotal, dim), "float32")
+    check_sections(s, expected, exclusive=True)  # (before anything is allocated from the header)
+
     common = dict(m=m, opq=opq, metric=metric, keep_full=keep_full, **opts)
     index: _PQBase
     if kind == "pq":
@@ -571,23 +597,15 @@ def _from_sections(f: Container) -> _PQBase:
             **common,
         )
     if not trained:  # an untrained index: its parameters and empty lists
-        check_sections(s, expected, exclusive=True)
         index._next_id = next_id
         return index
-    expected.update({"anchors": ((nlist, pq_dim), "float32"), "codebooks": ((m * 256, pq_dim // m), "float32")})
-    if nlist > 1:
-        expected["centroids"] = ((nlist, coarse_dim), "float32")
-    if opq:
-        expected["rotation"] = ((pq_dim, pq_dim), "float32")
-    if keep_full is not None:
-        expected["full"] = ((ntotal, dim), "float32")
-    check_sections(s, expected, exclusive=True)
 
     get = lambda name: s[name][0]  # noqa: E731
     floats = ["anchors", "codebooks"] + (["centroids"] if nlist > 1 else []) + (["rotation"] if opq else [])
     for name in floats:
-        if not np.isfinite(get(name)).all():
-            raise FormatError(f"non-finite values in section {name!r}")
+        bound = max_abs_value(dim) if name in ("anchors", "centroids") else None  # means of stored values
+        if not all_finite(get(name), bound):
+            raise FormatError(f"non-finite or out-of-range values in section {name!r}")
     rotation = None
     if opq:
         rotation = get("rotation").copy()
@@ -610,8 +628,8 @@ def _from_sections(f: Container) -> _PQBase:
     full_map: Optional[Tuple[str, int]] = None
     if keep_full is not None:
         fview, foff = s["full"]
-        if not all_finite(fview):
-            raise FormatError("non-finite values in the stored full vectors")
+        if not all_finite(fview, max_abs_value(dim)):
+            raise FormatError(f"stored full vectors hold values that are not finite or not below {max_abs_value(dim):.3g}")
         if ntotal == 0:
             full = None
         elif keep_full == "mmap":
