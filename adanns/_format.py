@@ -21,6 +21,7 @@ before touching the data; any inconsistency raises :class:`FormatError`.
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import os
@@ -180,11 +181,15 @@ def write_index_file(path: Union[str, "os.PathLike[str]"], header: Dict[str, Any
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno is not None:
+            # name the cause (ENOSPC, EFBIG, EDQUOT, EIO ...) and what was kept
+            raise OSError(e.errno, f"saving {path} failed: {e.strerror} ({errno.errorcode.get(e.errno, e.errno)}); "
+                                   f"the previous file, if any, is unchanged") from e
         raise
     try:  # make the rename itself durable
         dfd = os.open(directory, os.O_RDONLY)
