@@ -115,7 +115,7 @@ MAX_ID = 2**63 - 2
 def default_ids(next_id: int, n: int) -> np.ndarray:
     """The ids ``next_id .. next_id + n - 1`` of an add without ids; ``ValueError`` past MAX_ID."""
     if next_id + n - 1 > MAX_ID:
-        raise ValueError(f"the default ids {next_id}..{next_id + n - 1} would pass the largest id {MAX_ID} "
+        raise ValueError(f"the default ids {next_id}..{next_id + n - 1} would overflow: the largest id is {MAX_ID} "
                          f"(2**63 - 2); pass explicit ids")
     return np.arange(next_id, next_id + n, dtype=np.int64)
 
