@@ -21,6 +21,7 @@ before touching the data; any inconsistency raises :class:`FormatError`.
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import os
@@ -180,11 +181,15 @@ def write_index_file(path: Union[str, "os.PathLike[str]"], header: Dict[str, Any
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno is not None:
+            # name the cause (ENOSPC, EFBIG, EDQUOT, EIO ...) and what was kept
+            raise OSError(e.errno, f"saving {path} failed: {e.strerror} ({errno.errorcode.get(e.errno, e.errno)}); "
+                                   f"the previous file, if any, is unchanged") from e
         raise
     try:  # make the rename itself durable
         dfd = os.open(directory, os.O_RDONLY)
@@ -243,12 +248,14 @@ def get_int(header: Dict[str, Any], key: str, lo: int, hi: int) -> int:
 
 
 
-def all_finite(a: np.ndarray) -> bool:
-    """``np.isfinite(a).all()`` in slices, so a memory-mapped array is never copied whole."""
+def all_finite(a: np.ndarray, bound: Optional[float] = None) -> bool:
+    """``np.isfinite(a).all()`` (or, given ``bound``, every ``|a| < bound``: the value bound that
+    ``add`` enforces) in slices, so a memory-mapped array is never copied whole."""
+    ok = np.isfinite if bound is None else (lambda v: np.abs(v) < bound)
     if not a.ndim:
-        return bool(np.isfinite(a))
-    step = max(1, (1 << 24) // max(1, a.shape[1] if a.ndim == 2 else 1))
-    return all(np.isfinite(a[b : b + step]).all() for b in range(0, a.shape[0], step))
+        return bool(ok(a))
+    step = max(1, (1 << 20) // max(1, a.shape[1] if a.ndim == 2 else 1))
+    return all(ok(a[b : b + step]).all() for b in range(0, a.shape[0], step))
 
 
 def check_sections(s: Dict[str, Tuple[np.ndarray, int]], expected: Dict[str, Tuple[Tuple[int, ...], str]],
@@ -319,3 +326,38 @@ def open_index_file(path: Union[str, "os.PathLike[str]"], check_crc: bool = True
             mm.close()
         except BufferError:  # an exception traceback still holds a view; the GC closes it
             pass
+
+
+class MappedFile:
+    """The file an index serves rows from (``load(mmap=True)``, ``keep_full="mmap"``), held open.
+
+    Pages of a mapping whose file was truncated raise SIGBUS when touched, which kills the process;
+    :meth:`check` (called on entry to every search, add, update, removal and save of a mapped index)
+    compares the open file's size and modification time (``fstat``) with those at load and raises a
+    ``RuntimeError`` naming the file instead. A file *replaced* by a rename (what ``save`` does) keeps
+    the old inode, which this handle and the mapping still hold: that is safe and not reported.
+    Changing the file while a call is already running is not detected (docs/reliability.md)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        st = os.fstat(self._fd)
+        self._seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def check(self) -> None:
+        st = os.fstat(self._fd)
+        if (st.st_ino, st.st_size, st.st_mtime_ns) != self._seen:
+            what = "truncated" if st.st_size < self._seen[1] else "modified in place"
+            raise RuntimeError(
+                f"{self.path}: the index file this index memory-maps was {what} after load "
+                f"(size {self._seen[1]} -> {st.st_size} bytes); reading it could crash the process. Load the "
+                f"index again (save() replaces a file by a rename, which is safe; writing into it is not)")
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+            self._fd = None

@@ -9,7 +9,10 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from ._format import Container, FormatError, all_finite, check_sections, get_int
+from ._limits import field
+from ._validation import max_abs_value
 from .index import _transform_from_file
+
 
 def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
     """Builds a PQIndex / IVFPQIndex (``classes[type]``) from a verified file container."""
@@ -17,9 +20,9 @@ def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
     kind = header.get("type")
     if kind not in ("pq", "ivfpq"):
         raise FormatError(f"unknown index type {kind!r}")
-    dim = get_int(header, "dim", 1, 1 << 20)
+    dim = field(header, "dim")
     ntotal = get_int(header, "ntotal", 0, (1 << 32) - 2)
-    nlist = get_int(header, "nlist", 1, 1 << 31)
+    nlist = field(header, "nlist")
     if kind == "pq" and nlist != 1:
         raise FormatError("a pq index has one list")
     coarse_dim = get_int(header, "coarse_dim", 1, dim)
@@ -38,39 +41,59 @@ def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
         raise FormatError("header field 'opq' is invalid")
     next_id = get_int(header, "next_id", 0, 2**63 - 1)
     opts = dict(
-        pq_niter=get_int(header, "pq_niter", 1, 1 << 20),
-        opq_niter=get_int(header, "opq_niter", 1, 1 << 20),
+        pq_niter=field(header, "pq_niter"),
+        opq_niter=field(header, "opq_niter"),
         seed=get_int(header, "seed", 0, 2**63 - 1),
-        max_train=get_int(header, "max_train", 256, 1 << 48),
+        max_train=field(header, "max_train"),
     )
+    trained = header.get("trained", True)
+    if not isinstance(trained, bool) or (not trained and ntotal):
+        raise FormatError("header field 'trained' is invalid")
 
     s = f.sections()
     expected: Dict[str, Tuple[Tuple[int, ...], str]] = {
-        "anchors": ((nlist, pq_dim), "float32"),
-        "codebooks": ((m * 256, pq_dim // m), "float32"),
         "list_sizes": ((nlist,), "int64"),
         "ids": ((ntotal,), "int64"),
         "rows": ((ntotal,), "int64"),
         "codes": ((ntotal, m), "uint8"),
     }
-    if nlist > 1:
+    if trained:
+        expected.update({"anchors": ((nlist, pq_dim), "float32"), "codebooks": ((m * 256, pq_dim // m), "float32")})
+    if nlist > 1 and trained:
         expected["centroids"] = ((nlist, coarse_dim), "float32")
-    if opq:
+    if opq and trained:
         expected["rotation"] = ((pq_dim, pq_dim), "float32")
-    if keep_full is not None:
+    if keep_full is not None and trained:
         expected["full"] = ((ntotal, dim), "float32")
     th = header.get("transform")
     if isinstance(th, dict) and th.get("fitted"):
         for name, shape in (("transform_components", (dim, dim)), ("transform_mean", (dim,)),
                             ("transform_energy", (dim,))):
             expected[name] = (shape, "float32")
-    check_sections(s, expected, exclusive=True)
+    check_sections(s, expected, exclusive=True)  # (before anything is allocated from the header)
+
+    common = dict(m=m, opq=opq, metric=metric, keep_full=keep_full, **opts)
+    if kind == "pq":
+        index = classes["pq"](dim, pq_dim, **common)
+    else:
+        index = classes["ivfpq"](
+            dim, nlist, coarse_dim, pq_dim,
+            niter=field(header, "niter"),
+            kmeanspp=bool(header.get("kmeanspp", False)),
+            max_points_per_centroid=field(header, "max_points_per_centroid"),
+            **common,
+        )
+    if not trained:  # an untrained index: its parameters and empty lists
+        index._next_id = next_id
+        index._transform = _transform_from_file(th, {name: a for name, (a, _) in s.items()}, dim, metric)
+        return index
 
     get = lambda name: s[name][0]  # noqa: E731
     floats = ["anchors", "codebooks"] + (["centroids"] if nlist > 1 else []) + (["rotation"] if opq else [])
     for name in floats:
-        if not np.isfinite(get(name)).all():
-            raise FormatError(f"non-finite values in section {name!r}")
+        bound = max_abs_value(dim) if name in ("anchors", "centroids") else None  # means of stored values
+        if not all_finite(get(name), bound):
+            raise FormatError(f"non-finite or out-of-range values in section {name!r}")
     rotation = None
     if opq:
         rotation = get("rotation").copy()
@@ -93,8 +116,8 @@ def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
     full_map: Optional[Tuple[str, int]] = None
     if keep_full is not None:
         fview, foff = s["full"]
-        if not all_finite(fview):
-            raise FormatError("non-finite values in the stored full vectors")
+        if not all_finite(fview, max_abs_value(dim)):
+            raise FormatError(f"stored full vectors hold values that are not finite or not below {max_abs_value(dim):.3g}")
         if ntotal == 0:
             full = None
         elif keep_full == "mmap":
@@ -102,17 +125,6 @@ def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
         else:
             full = np.array(fview)
 
-    common = dict(m=m, opq=opq, metric=metric, keep_full=keep_full, **opts)
-    if kind == "pq":
-        index = classes["pq"](dim, pq_dim, **common)
-    else:
-        index = classes["ivfpq"](
-            dim, nlist, coarse_dim, pq_dim,
-            niter=get_int(header, "niter", 0, 1 << 20),
-            kmeanspp=bool(header.get("kmeanspp", False)),
-            max_points_per_centroid=get_int(header, "max_points_per_centroid", 0, 1 << 40),
-            **common,
-        )
     index._install(
         get("centroids").copy() if nlist > 1 else None,
         get("anchors").copy(),

@@ -56,10 +56,39 @@ def as_matrix(x: Any, dim: int, name: str = "x", check_finite: bool = True) -> n
     if x.shape[1] != dim:
         raise ValueError(f"{name} has {x.shape[1]} dimensions, the index has {dim}")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if check_finite and x.size and not np.isfinite(x).all():
-        bad = int(np.argwhere(~np.isfinite(x))[0][0])
-        raise ValueError(f"{name} contains NaN or infinite values (first in row {bad})")
+    if check_finite and x.size:
+        check_values(x, name)
     return x
+
+
+_FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def max_abs_value(dim: int) -> float:
+    """The bound on |x| for vectors of ``dim`` dims: a squared L2 distance sums ``dim`` terms of up
+    to (2|x|)^2 in float32, so |x| < sqrt(FLT_MAX / (8 dim)) keeps every distance, norm and inner
+    product finite (a factor 2 to spare for the GEMM form ||x||^2 + ||q||^2 - 2 x.q)."""
+    return float(np.sqrt(_FLT_MAX / (8.0 * dim)))
+
+
+def check_values(x: np.ndarray, name: str) -> None:
+    """Every entry of the float32 (n, dim) ``x`` finite and below :func:`max_abs_value` (in row
+    blocks: no copy of a large input)."""
+    n, dim = x.shape
+    bound = max_abs_value(dim)
+    step = max(1, (1 << 20) // max(dim, 1))
+    for b in range(0, n, step):
+        blk = x[b : b + step]
+        top = np.abs(blk).max(axis=1)
+        bad = ~(top < bound)  # NaN compares False
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            if not np.isfinite(blk[r]).all():
+                raise ValueError(f"{name} contains NaN or infinite values (first in row {b + r})")
+            raise ValueError(
+                f"{name} has a value of magnitude {float(top[r]):.3g} in row {b + r}; with dim={dim} every |value| "
+                f"must be < {bound:.3g} (sqrt(FLT_MAX / (8 * dim))) so that squared distances stay finite in float32"
+            )
 
 
 def as_ids(ids: Any, n: int) -> np.ndarray:
@@ -69,12 +98,26 @@ def as_ids(ids: Any, n: int) -> np.ndarray:
         raise TypeError(f"ids must be an integer array, got dtype {ids.dtype}")
     if ids.ndim != 1 or ids.shape[0] != n:
         raise ValueError(f"ids must be 1-D with one id per vector ({n}), got shape {ids.shape}")
-    if ids.dtype.kind == "u" and ids.size and ids.max() > np.iinfo(np.int64).max:
-        raise ValueError("ids must fit in int64")
+    if ids.dtype.kind == "u" and ids.size and ids.max() > MAX_ID:
+        raise ValueError(f"ids must be <= {MAX_ID} (2**63 - 2: the next default id must fit in int64)")
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if ids.size and ids.min() < 0:
         raise ValueError("ids must be >= 0 (-1 marks a missing result)")
+    if ids.size and ids.max() > MAX_ID:
+        raise ValueError(f"ids must be <= {MAX_ID} (2**63 - 2: the next default id must fit in int64)")
     return ids
+
+
+# The largest id: one below int64's maximum, so that the next default id (largest + 1) fits.
+MAX_ID = 2**63 - 2
+
+
+def default_ids(next_id: int, n: int) -> np.ndarray:
+    """The ids ``next_id .. next_id + n - 1`` of an add without ids; ``ValueError`` past MAX_ID."""
+    if next_id + n - 1 > MAX_ID:
+        raise ValueError(f"the default ids {next_id}..{next_id + n - 1} would overflow: the largest id is {MAX_ID} "
+                         f"(2**63 - 2); pass explicit ids")
+    return np.arange(next_id, next_id + n, dtype=np.int64)
 
 
 def check_options(values: "dict[str, Any]", limits: "dict[str, tuple]") -> None:

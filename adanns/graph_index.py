@@ -15,9 +15,10 @@ import numpy as np
 
 from . import _core, _progress
 from .filters import IDFilter, as_filter
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
-from ._format import Container, FormatError, all_finite, write_index_file
-from .index import (Transformed, _make_transform, _setting, _transform_from_file, _transform_header,
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
+from ._format import Container, FormatError, MappedFile, all_finite, get_int, write_index_file
+from ._limits import check_memory, field, param
+from .index import (MappedGuard, Transformed, _make_transform, _setting, _transform_from_file, _transform_header,
                     _transform_sections, check_settings)
 from .transforms import PCATransform
 from .params import GRAPH_ALIASES
@@ -30,7 +31,7 @@ GRAPH_NAMES = {shared: own for own, shared in GRAPH_ALIASES.items()}
 _STORES = {"float32": 0, "int8": 1}
 
 
-class GraphIndex(Transformed, Tunable):
+class GraphIndex(Transformed, MappedGuard, Tunable):
     """Graph index (Vamana: DiskANN's robust prune with ``alpha`` > 1) on a vector prefix.
 
     * the graph is built on ``x[:, :graph_dim]`` (insertion in batches, multithreaded,
@@ -85,10 +86,10 @@ class GraphIndex(Transformed, Tunable):
         store: str = "float32",
         transform: Union[None, str, PCATransform] = None,
     ) -> None:
-        dim = as_int(dim, "dim", 1)
+        dim = param(dim, "dim")
         graph_dim = dim if graph_dim is None else as_int(graph_dim, "graph_dim", 1, dim)
-        degree = as_int(degree, "degree", 2, 1024)
-        build_beam = as_int(build_beam, "build_beam", 1, 100_000)
+        degree = param(degree, "degree")
+        build_beam = param(build_beam, "build_beam")
         if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.floating, np.integer)):
             raise TypeError(f"alpha must be a number, got {type(alpha).__name__}")
         alpha = float(alpha)
@@ -157,6 +158,9 @@ class GraphIndex(Transformed, Tunable):
         vectors copy them into memory first."""
         return bool(self._core.vectors_mapped)
 
+    def _reads_mapped_file(self) -> bool:
+        return self.is_mapped
+
     @property
     def is_trained(self) -> bool:
         """Always True: a graph index needs no training."""
@@ -190,6 +194,9 @@ class GraphIndex(Transformed, Tunable):
             return
         if self._core.nstored + x.shape[0] >= 2**32 - 1:
             raise ValueError("a GraphIndex holds fewer than 2**32 - 1 vectors")
+        if id_arr is None:
+            default_ids(int(self._core.next_id), x.shape[0])  # refuses ids past 2**63 - 2
+        self._check_mapped()
         t = self._transform
         x = self._fit_transform(x) if t is not None and not t.is_fitted else self._apply_transform(x)
         with _progress.bar(_progress.wanted(progress, x.shape[0]), x.shape[0], "adanns add", "vec") as update:
@@ -212,11 +219,13 @@ class GraphIndex(Transformed, Tunable):
         if ids.ndim == 0:
             ids = ids.reshape(1)
         id_arr = as_ids(ids.reshape(-1), ids.size)
+        self._check_mapped()
         return int(self._core.remove_ids(id_arr))
 
     def consolidate(self) -> None:
         """Drops the removed vectors: each node that pointed at one is re-linked (robust prune
         over its remaining neighbours and the removed node's neighbours)."""
+        self._check_mapped()
         self._core.consolidate()
 
     # ----------------------------------------------------------------- search
@@ -320,7 +329,9 @@ class GraphIndex(Transformed, Tunable):
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
         """Exact top-k on all dims over every live vector (a scan in the core)."""
-        return self._core.search_exact(self._apply_transform(as_matrix(xq, self._dim, "queries")), k, self._dim)[1]
+        xq = self._apply_transform(as_matrix(xq, self._dim, "queries"))
+        self._check_mapped()
+        return self._core.search_exact(xq, k, self._dim)[1]
 
     def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Any = None,
                      filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -338,9 +349,8 @@ class GraphIndex(Transformed, Tunable):
         rerank_k = min(max(rerank_k, k), max(beam, k))
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        if 12 * xq.shape[0] * k > _physical_memory() // 2:
-            raise MemoryError("the (D, I) result arrays would need more than half of this machine's memory; "
-                              "search fewer queries at a time")
+        check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays", "search fewer queries at a time")
+        self._check_mapped()
         return self._core.search(xq, k, beam, rerank_k, rerank_dim, walk_dim,
                                  **({} if filt is None else filt.core_args()))
 
@@ -373,13 +383,6 @@ class GraphIndex(Transformed, Tunable):
         }
 
 
-def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 62
-
-
 # --------------------------------------------------------------------- codec
 # The one place that knows how a GraphIndex lies in the file container (adanns/_format.py).
 
@@ -399,24 +402,17 @@ def save_graph(index: GraphIndex, path: PathLike) -> None:
     write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in arrays])
 
 
-def _field_int(header: Dict[str, Any], key: str, lo: int, hi: int) -> int:
-    v = header.get(key)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise FormatError(f"header field {key!r} is missing or out of range")
-    return v
-
-
 def load_graph(f: Container) -> GraphIndex:
     """Builds a GraphIndex from a verified file container (its header and sections)."""
     header = f.header
-    dim = _field_int(header, "dim", 1, 1 << 20)
-    graph_dim = _field_int(header, "graph_dim", 1, dim)
-    degree = _field_int(header, "degree", 2, 1024)
-    build_beam = _field_int(header, "build_beam", 1, 100_000)
-    seed = _field_int(header, "seed", 0, 2**64 - 1)
-    ntotal = _field_int(header, "ntotal", 0, 2**32 - 2)
-    entry = _field_int(header, "entry", 0, max(ntotal - 1, 0))
-    next_id = _field_int(header, "next_id", 0, 2**63 - 1)
+    dim = field(header, "dim")
+    graph_dim = get_int(header, "graph_dim", 1, dim)
+    degree = field(header, "degree")
+    build_beam = field(header, "build_beam")
+    seed = get_int(header, "seed", 0, 2**64 - 1)
+    ntotal = get_int(header, "ntotal", 0, 2**32 - 2)
+    entry = get_int(header, "entry", 0, max(ntotal - 1, 0))
+    next_id = get_int(header, "next_id", 0, 2**63 - 1)
     metric = header.get("metric")
     if metric not in ("l2", "ip", "cosine"):
         raise FormatError("header field 'metric' is invalid")
@@ -436,8 +432,8 @@ def load_graph(f: Container) -> GraphIndex:
         if s[name].shape != shape or s[name].dtype != dt:
             raise FormatError(f"section {name!r} has shape {s[name].shape} / {s[name].dtype}, expected {shape} / {np.dtype(dt)}")
     vectors, ids, neighbors = s["vectors"], s["ids"], s["neighbors"]
-    if vectors.size and not all_finite(vectors):
-        raise FormatError("non-finite values in the stored vectors")
+    if vectors.size and not all_finite(vectors, max_abs_value(dim)):
+        raise FormatError(f"stored vectors hold values that are not finite or not below {max_abs_value(dim):.3g}")
     if ntotal and (ids.min() < 0 or ids.max() >= next_id):
         raise FormatError("ids out of range (negative, or not below next_id)")
     valid = neighbors < ntotal
@@ -459,6 +455,8 @@ def load_graph(f: Container) -> GraphIndex:
         # n x dim float32: the layout of the core's store), mapped read-only.
         where = (os.fspath(f.path), table["vectors"][1]) if f.mmap and ntotal else ("", 0)
         index._core.set_graph(vectors, ids, neighbors, entry, next_id, sq, *where)
+        if where[0]:
+            index._mapped_file = MappedFile(where[0])
     except (ValueError, TypeError, RuntimeError) as e:
         raise FormatError(f"inconsistent graph index file: {e}") from None
     try:

@@ -11,8 +11,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
 import numpy as np
 
 from . import _core, _progress
-from ._format import Container, FormatError, Section, all_finite, get_int, write_index_file
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+from ._format import Container, FormatError, MappedFile, Section, all_finite, get_int, write_index_file
+from ._limits import check_lists_memory, check_memory, field, param
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, check_values, default_ids, max_abs_value, metric_code
 from .filters import IDFilter
 from .params import KEYS, SearchStats
 from .transforms import PCATransform
@@ -22,20 +23,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 T = TypeVar("T")
 
 
-def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 62
-
-
 def _check_memory(nbytes: int, what: str) -> None:
     """Refuses up front an allocation that cannot fit (instead of being killed by the OS)."""
-    if nbytes > _physical_memory() // 2:
-        raise MemoryError(
-            f"{what} would need {nbytes / 2**30:.1f} GiB, more than half of this machine's memory; "
-            f"search fewer queries at a time or with a smaller k"
-        )
+    check_memory(nbytes, what, "search fewer queries at a time or with a smaller k")
 
 
 def _setting(given: Dict[str, Any], key: str, default: int, lo: int, hi: Optional[int] = None) -> int:
@@ -144,6 +134,25 @@ class _CoreProperties:
         return xq, k, ntotal
 
 
+class MappedGuard:
+    """Every index that can serve rows from its memory-mapped file (``load(mmap=True)``,
+    ``keep_full="mmap"``): the file is held open and checked on entry to each search, add,
+    update, removal and save (:class:`adanns._format.MappedFile`), so that a file truncated or
+    rewritten since load raises instead of crashing the process with SIGBUS."""
+
+    _mapped_file: Optional[MappedFile] = None
+
+    def _reads_mapped_file(self) -> bool:
+        raise NotImplementedError
+
+    def _check_mapped(self) -> None:
+        if self._mapped_file is not None:
+            if self._reads_mapped_file():
+                self._mapped_file.check()
+            else:
+                self._mapped_file = None  # every row copied into memory: the file is no longer read
+
+
 class Transformed:
     """The stored transform of an index (``transform=``; IVF, Flat, IVF-PQ, PQ and graph indices
     share it): applied to added vectors and queries once fitted; saved in the header
@@ -158,7 +167,12 @@ class Transformed:
 
     def _apply_transform(self, x: np.ndarray) -> np.ndarray:
         t = self._transform
-        return x if t is None or not t.is_fitted else t.apply(x)
+        if t is None or not t.is_fitted:
+            return x
+        y = np.ascontiguousarray(t.apply(x), dtype=np.float32)
+        if y.size:
+            check_values(y, "the input after the index's transform")  # what is stored obeys the bound
+        return y
 
     def _fit_transform(self, x: np.ndarray) -> np.ndarray:
         """Fits the transform (if any) on ``x`` and returns ``x`` transformed."""
@@ -168,7 +182,7 @@ class Transformed:
         return self._transform.apply(x)
 
 
-class _Index(_CoreProperties, Transformed, Tunable):
+class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
     """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
 
     _kind = ""
@@ -178,8 +192,11 @@ class _Index(_CoreProperties, Transformed, Tunable):
         """True while some lists are served from a memory-mapped file (``adanns.load(mmap=True)``)."""
         return int(self._core.mapped_lists) > 0
 
+    def _reads_mapped_file(self) -> bool:
+        return self.is_mapped
+
     def __init__(self, dim: int, nlist: int, coarse_dim: int, metric: str) -> None:
-        self._dim = as_int(dim, "dim", 1)
+        self._dim = param(dim, "dim")
         self._core = _core.IVFCore(self._dim, nlist, coarse_dim, metric_code(metric))
 
     # ----------------------------------------------------------------- add
@@ -200,6 +217,9 @@ class _Index(_CoreProperties, Transformed, Tunable):
         n = x.shape[0]
         if n == 0:
             return
+        if id_arr is None:
+            default_ids(int(self._core.next_id), n)  # refuses ids past 2**63 - 2
+        self._check_mapped()
         if not _progress.wanted(progress, n):
             self._core.add(self._apply_transform(x), id_arr)
             return
@@ -219,6 +239,7 @@ class _Index(_CoreProperties, Transformed, Tunable):
         if ids.ndim == 0:
             ids = ids.reshape(1)
         id_arr = as_ids(ids.reshape(-1), ids.size)
+        self._check_mapped()
         return int(self._core.remove_ids(id_arr))
 
     def update(self, x: Any, ids: Any) -> int:
@@ -233,6 +254,7 @@ class _Index(_CoreProperties, Transformed, Tunable):
             raise ValueError("update() ids must be unique")
         if x.shape[0] == 0:
             return 0
+        self._check_mapped()
         return int(self._core.update(self._apply_transform(x), id_arr))
 
     def reset(self) -> None:
@@ -261,6 +283,7 @@ class _Index(_CoreProperties, Transformed, Tunable):
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         fargs = {} if filt is None else filt.core_args()
+        self._check_mapped()
         if stats is None:
             return self._core.search(xq, *settings, **fargs)
         D, I, st = self._core.search(xq, *settings, True, **fargs)
@@ -301,6 +324,7 @@ class _Index(_CoreProperties, Transformed, Tunable):
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
         """Writes the index to one file, atomically (a failed save leaves any old file intact)."""
+        self._check_mapped()
         header, sections = self._to_sections()
         write_index_file(path, header, sections)
 
@@ -320,13 +344,13 @@ class _Index(_CoreProperties, Transformed, Tunable):
         """Rebuilds an index from a verified container (the reverse of :meth:`_to_sections`)."""
         header = f.header
         kind = header.get("type")
-        dim = get_int(header, "dim", 1, 1 << 20)
+        dim = field(header, "dim")
         ntotal = get_int(header, "ntotal", 0, 1 << 48)
         metric = header.get("metric")
         if metric not in ("l2", "ip", "cosine"):
             raise FormatError("header field 'metric' is invalid")
         if kind == "ivf":
-            nlist = get_int(header, "nlist", 1, 1 << 31)
+            nlist = field(header, "nlist")
             coarse_dim = get_int(header, "coarse_dim", 1, dim)
             expected = {"centroids": (nlist, coarse_dim)}
         else:
@@ -346,10 +370,10 @@ class _Index(_CoreProperties, Transformed, Tunable):
         if kind == "ivf":
             index = IVFIndex(
                 dim, nlist, coarse_dim, metric,
-                niter=get_int(header, "niter", 0, 1 << 20),
+                niter=field(header, "niter"),
                 seed=get_int(header, "seed", 0, 2**64 - 1),
                 kmeanspp=bool(header.get("kmeanspp", False)),
-                max_points_per_centroid=get_int(header, "max_points_per_centroid", 0, 1 << 40),
+                max_points_per_centroid=field(header, "max_points_per_centroid"),
             )
             index._transform = _transform_from_file(header.get("transform"), s, dim, metric)
         else:
@@ -363,13 +387,17 @@ class _Index(_CoreProperties, Transformed, Tunable):
             raise FormatError("list sizes do not add up to ntotal")
         if ntotal and ids.min() < 0:
             raise FormatError("negative ids in the file")
-        if vectors.size and not all_finite(vectors):
-            raise FormatError("non-finite values in the stored vectors")
+        if vectors.size and not all_finite(vectors, max_abs_value(dim)):
+            raise FormatError(f"stored vectors hold values that are not finite or not below {max_abs_value(dim):.3g}")
         if kind == "ivf":
             c = s["centroids"]
-            if c.dtype != np.float32 or not np.isfinite(c).all():
+            if c.dtype != np.float32 or not all_finite(c, max_abs_value(dim)):
                 raise FormatError("invalid centroids")
-            index._core.set_centroids(c)
+            trained = header.get("trained", True)
+            if not isinstance(trained, bool) or (not trained and ntotal):
+                raise FormatError("header field 'trained' is invalid")
+            if trained:
+                index._core.set_centroids(c)
             try:
                 index._operating_points = index._points_from_header(header.get("operating_points"))
             except (KeyError, TypeError, ValueError, OverflowError) as e:
@@ -381,6 +409,7 @@ class _Index(_CoreProperties, Transformed, Tunable):
             # dim (the in-memory layout of csrc/storage/invlists.h), 64-byte aligned: the core maps
             # it as it is. Only the ids (8 bytes a row) are copied.
             index._core.map_lists(os.fspath(f.path), table["vectors"][1], np.array(sizes), ids)
+            index._mapped_file = MappedFile(os.fspath(f.path))
         elif ntotal:
             lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
             index._core.add_preassigned(vectors, ids, lists)
@@ -442,15 +471,16 @@ class IVFIndex(_Index):
         max_points_per_centroid: int = 256,
         transform: Union[None, str, PCATransform] = None,
     ) -> None:
-        dim = as_int(dim, "dim", 1)
-        nlist = as_int(nlist, "nlist", 1, 2**31)
+        dim = param(dim, "dim")
+        nlist = param(nlist, "nlist")
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
+        check_lists_memory(nlist, coarse_dim)
         super().__init__(dim, nlist, coarse_dim, metric)
         self._transform = _make_transform(transform, dim, self.metric)
-        self.niter = as_int(niter, "niter", 0)
+        self.niter = param(niter, "niter")
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
-        self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
+        self.max_points_per_centroid = param(max_points_per_centroid, "max_points_per_centroid")
         self._operating_points = None
 
     def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
@@ -488,6 +518,8 @@ class IVFIndex(_Index):
             "max_points_per_centroid": self.max_points_per_centroid,
             "operating_points": None if self._operating_points is None else self._operating_points.to_dict(),
         }
+        if not self.is_trained:  # (absent: trained, as in files written before this field)
+            h["trained"] = False
         if self._transform is not None:  # (absent otherwise: files without a transform are unchanged)
             h["transform"] = _transform_header(self._transform)
         return h
@@ -540,13 +572,14 @@ def _transform_from_file(h: Any, s: Dict[str, np.ndarray], dim: int, metric: str
         raise FormatError("header field 'transform' is invalid")
     if h["center"] and metric != "l2":
         raise FormatError("a centred transform with a non-l2 metric")
-    sample, seed = get_int(h, "sample", 1, 1 << 62), get_int(h, "seed", 0, 2**64 - 1)
+    sample, seed = field(h, "sample"), get_int(h, "seed", 0, 2**64 - 1)
     if not h.get("fitted"):
         return PCATransform(None, center=h["center"], sample=sample, seed=seed)
     arrays = {}
     for name, shape in (("transform_components", (dim, dim)), ("transform_mean", (dim,)), ("transform_energy", (dim,))):
         a = s.get(name)
-        if a is None or a.shape != shape or a.dtype != np.float32 or not np.isfinite(a).all():
+        if a is None or a.shape != shape or a.dtype != np.float32 or not np.isfinite(a).all() or \
+                (name == "transform_mean" and not all_finite(a, max_abs_value(dim))):
             raise FormatError(f"section {name!r} is missing or invalid")
         arrays[name] = a
     comps = arrays["transform_components"].astype(np.float64)
@@ -570,7 +603,7 @@ class FlatIndex(_Index):
     _kind = "flat"
 
     def __init__(self, dim: int, metric: str = "l2") -> None:
-        dim = as_int(dim, "dim", 1)
+        dim = param(dim, "dim")
         super().__init__(dim, 1, dim, metric)
         self._core.set_centroids(np.zeros((1, dim), np.float32))
 

@@ -38,9 +38,10 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from . import _core, _progress
-from ._format import Container, FormatError, Section, write_index_file
-from ._validation import as_ids, as_int, as_matrix, metric_code
-from .index import (FlatIndex, Transformed, _check_memory, _CoreProperties, _make_transform, _setting, _transform_header,
+from ._format import Container, FormatError, MappedFile, Section, write_index_file
+from ._limits import check_lists_memory, param
+from ._validation import as_ids, as_int, as_matrix, default_ids, metric_code
+from .index import (FlatIndex, MappedGuard, Transformed, _check_memory, _CoreProperties, _make_transform, _setting, _transform_header,
                     _transform_sections, check_settings, check_unique_ids, core_property)
 from .transforms import PCATransform
 from ._opq import train_opq
@@ -63,10 +64,13 @@ def _check_keep_full(keep_full: Any) -> Optional[str]:
     return keep_full
 
 
-class _PQBase(_CoreProperties, Transformed, Tunable):
+class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
     """Shared machinery of PQIndex and IVFPQIndex (one C++ PQCore)."""
 
     _kind = ""
+
+    def _reads_mapped_file(self) -> bool:
+        return self.full_is_mmapped
 
     def __init__(
         self,
@@ -89,13 +93,14 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
         mmap_dir: Optional[PathLike] = None,
         transform: Union[None, str, PCATransform] = None,
     ) -> None:
-        dim = as_int(dim, "dim", 1, 1 << 20)
-        nlist = as_int(nlist, "nlist", 1, 2**31)
+        dim = param(dim, "dim")
+        nlist = param(nlist, "nlist")
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         pq_dim = dim if pq_dim is None else as_int(pq_dim, "pq_dim", 1, dim)
         m = as_int(m, "m", 1, pq_dim)
         if pq_dim % m:
             raise ValueError(f"pq_dim={pq_dim} must be a multiple of m={m} (each sub-quantiser gets pq_dim/m dims)")
+        check_lists_memory(nlist, coarse_dim, pq_dim)
         if not isinstance(opq, (bool, np.bool_)):
             raise TypeError(f"opq must be a bool, got {type(opq).__name__}")
         code = metric_code(metric)
@@ -108,13 +113,13 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
                 raise ValueError(f"mmap_dir {os.fspath(mmap_dir)!r} is not a directory")
         self.mmap_dir = None if mmap_dir is None else os.path.abspath(os.fspath(mmap_dir))
         self.opq = bool(opq)
-        self.niter = as_int(niter, "niter", 0)
-        self.pq_niter = as_int(pq_niter, "pq_niter", 1)
-        self.opq_niter = as_int(opq_niter, "opq_niter", 1)
+        self.niter = param(niter, "niter")
+        self.pq_niter = param(pq_niter, "pq_niter")
+        self.opq_niter = param(opq_niter, "opq_niter")
         self.seed = as_int(seed, "seed", 0, 2**63 - 1)
         self.kmeanspp = bool(kmeanspp)
-        self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
-        self.max_train = as_int(max_train, "max_train", 256)
+        self.max_points_per_centroid = param(max_points_per_centroid, "max_points_per_centroid")
+        self.max_train = param(max_train, "max_train")
         self._core = _core.PQCore(dim, nlist, coarse_dim, pq_dim, m, code, self.keep_full is not None)
         self._transform = _make_transform(transform, dim, metric)
         self._lock = threading.Lock()
@@ -259,7 +264,7 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
             self._add_rows(x, id_arr)
             return
         if id_arr is None:
-            id_arr = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+            id_arr = default_ids(self._next_id, n)
         ids_ = id_arr
 
         def undo(done: int) -> None:
@@ -275,8 +280,9 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
             if id_arr is None:
-                id_arr = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+                id_arr = default_ids(self._next_id, n)
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            self._check_mapped()
             self._spill()
             self._core.add(z, id_arr, seq)  # the core copies the full vectors into its store
             self._nrows += n
@@ -292,6 +298,7 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
             ids = ids.reshape(1)
         id_arr = as_ids(ids.reshape(-1), ids.size)
         with self._lock:
+            self._check_mapped()
             return int(self._core.remove_ids(id_arr))
 
     def update(self, x: Any, ids: Any) -> int:
@@ -312,6 +319,7 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
             seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            self._check_mapped()
             self._spill()
             replaced = int(self._core.update(z, id_arr, seq))
             self._nrows += n
@@ -338,6 +346,7 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
         _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
         q = self._normalize(self._apply_transform(xq))
         fargs = {} if filt is None else filt.core_args()
+        self._check_mapped()
         if stats is None:
             return self._core.search(q, k, nprobe, rerank_k, **fargs)
         D, I, st = self._core.search(q, k, nprobe, rerank_k, True, **fargs)
@@ -394,6 +403,7 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
         """Writes the index (codes, training, and the full vectors if kept) to one file, atomically."""
+        self._check_mapped()
         header, sections = self._to_sections()
         write_index_file(path, header, sections)
 
@@ -408,6 +418,11 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
         m, p = core.m, core.pq_dim
         # Each section: (name, dtype, shape, pieces written one after the other).
         arrays: List[Section] = []
+        if not core.is_trained:  # no training to write: the lists only (empty), "trained": false
+            header["trained"] = False
+            for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
+                arrays.append((name, arr.dtype, arr.shape, [arr]))
+            return header, arrays
         if core.nlist > 1:
             c = core.centroids()
             arrays.append(("centroids", c.dtype, c.shape, [c]))
@@ -471,6 +486,7 @@ class _PQBase(_CoreProperties, Transformed, Tunable):
             self._core.add_codes(codes, ids, seq, lists)
         if full_map is not None:
             self._core.map_full(full_map[0], int(full_map[1]), int(ids.shape[0]))
+            self._mapped_file = MappedFile(full_map[0])
         elif full is not None:
             self._core.set_full(full)
         self._nrows = int(ids.shape[0])

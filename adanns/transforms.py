@@ -15,6 +15,9 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from ._limits import param
+from ._validation import as_int
+
 __all__ = ["PCATransform"]
 
 
@@ -44,12 +47,10 @@ class PCATransform:
     def __init__(self, n_components: Optional[int] = None, *, center: bool = False, sample: int = 200_000, seed: int = 0) -> None:
         if n_components is not None and n_components < 1:
             raise ValueError("n_components must be >= 1")
-        if sample < 1:
-            raise ValueError("sample must be >= 1")
         self.n_components = n_components
         self.center = bool(center)
-        self.sample = int(sample)
-        self.seed = int(seed)
+        self.sample = param(sample, "sample")  # the limits the file loader checks
+        self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.mean_: Optional[np.ndarray] = None
         self.components_: Optional[np.ndarray] = None
         self.explained_variance_: Optional[np.ndarray] = None

@@ -1,5 +1,6 @@
 """Regenerates the seed corpus in fuzz/corpus: small valid index files of every kind,
-each prefixed with the fuzzer's mode byte (0: verify checksums, 1: do not)."""
+each prefixed with the fuzzer's mode byte (0: verify checksums, 1: do not, 3: do not and load
+with mmap=True; see fuzz_load.py)."""
 
 import os
 import tempfile
@@ -34,11 +35,26 @@ def main() -> None:
         pq.train(big)
         pq.add(big[:20])
         made[name] = pq
+    pqmap = adanns.IVFPQIndex(6, 2, coarse_dim=3, pq_dim=6, m=3, metric="l2", keep_full="mmap", niter=2, pq_niter=2)
+    pqmap.train(big)
+    pqmap.add(big[:25], ids=np.arange(25) * 7)
+    made["ivfpq_mmap"] = pqmap
+    pqopq = adanns.PQIndex(6, pq_dim=4, m=2, opq=True, metric="l2", keep_full="mmap", pq_niter=2, opq_niter=1)
+    pqopq.train(big)
+    pqopq.add(big[:12])
+    made["pq_opq_mmap"] = pqopq
+    for metric in ("l2", "cosine"):
+        pca = adanns.IVFIndex(6, 2, metric=metric, niter=2, transform="pca")
+        pca.train(x)
+        pca.add(x[:12])
+        made[f"ivf_pca_{metric}"] = pca
+    untrained = adanns.IVFPQIndex(6, 2, pq_dim=4, m=2, opq=True)
+    made["ivfpq_untrained"] = untrained
     flatpq = adanns.PQIndex(6, pq_dim=6, m=3, metric="ip", keep_full="ram", pq_niter=2)
     flatpq.train(big)
     flatpq.add(big[:15])
     made["pq_ip"] = flatpq
-    for metric, store in (("l2", "float32"), ("cosine", "float32"), ("ip", "int8")):
+    for metric, store in (("l2", "float32"), ("cosine", "float32"), ("ip", "int8"), ("l2", "int8")):
         graph = adanns.GraphIndex(6, 3, degree=4, metric=metric, build_beam=8, store=store)
         graph.add(x, ids=np.arange(40) * 3)
         graph.remove_ids([0, 3])  # saved consolidated
@@ -48,7 +64,8 @@ def main() -> None:
             p = os.path.join(tmp, name)
             index.save(p)
             data = open(p, "rb").read()
-            for mode in (0, 1):
+            modes = (0, 1, 3) if index.__class__.__name__ in ("IVFIndex", "FlatIndex") else (0, 1)
+            for mode in modes:
                 with open(os.path.join(HERE, f"{name}_{mode}.bin"), "wb") as f:
                     f.write(bytes([mode]) + data)
 

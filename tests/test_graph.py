@@ -427,10 +427,15 @@ def test_bad_arguments(data):
 
 @pytest.mark.parametrize("store", ["float32", "int8"])
 def test_overflowing_distances_do_not_crash(store):
-    # finite values whose squares overflow float32 (found by the fuzzer): inf/NaN distances in the
-    # prune and the medoid must not break the sort or the choice of the entry point
-    x = np.random.default_rng(1).standard_normal((60, 6)).astype(np.float32) * np.float32(1e25)
+    # finite values whose squares overflow float32 (found by the fuzzer) are refused at add; values
+    # just inside the bound (distances near FLT_MAX) and tiny ones must not break the prune's sort
+    # or the choice of the entry point
     g = adanns.GraphIndex(6, 4, degree=4, metric="l2", store=store)
+    big = np.random.default_rng(1).standard_normal((60, 6)).astype(np.float32) * np.float32(1e25)
+    with pytest.raises(ValueError, match="must be <"):
+        g.add(big)
+    assert g.ntotal == 0
+    x = np.clip(big / np.float32(1e25), -1, 1) * np.float32(0.99 * adanns._validation.max_abs_value(6))
     g.add(x)
     assert g.remove_ids(np.arange(30)) == 30
     g.consolidate()

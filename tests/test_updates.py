@@ -128,6 +128,6 @@ def test_result_size_guard(monkeypatch):
     x = rng.standard_normal((100, 4)).astype(np.float32)
     index = adanns.FlatIndex(4)
     index.add(x)
-    monkeypatch.setattr(ai, "_physical_memory", lambda: 1000)
+    monkeypatch.setattr("adanns._limits.memory_limit", lambda: 1000)
     with pytest.raises(MemoryError, match="GiB"):
         index.search(x, 50)

@@ -22,8 +22,9 @@ float l2norm(const float* v, std::size_t d) { return float(std::sqrt(sqnorm_doub
 
 void normalize(const float* v, std::size_t d, float* out) {
     const double s = sqnorm_double(v, d);
-    const float inv = s > 0 ? float(1.0 / std::sqrt(s)) : 0.f;
-    for (std::size_t t = 0; t < d; ++t) out[t] = v[t] * inv;
+    // In double: 1 / norm of a row of denormals exceeds FLT_MAX, its products do not.
+    const double inv = s > 0 ? 1.0 / std::sqrt(s) : 0.0;
+    for (std::size_t t = 0; t < d; ++t) out[t] = float(double(v[t]) * inv);
 }
 
 void normalize_rows(const float* x, std::size_t n, std::size_t d, float* out) {

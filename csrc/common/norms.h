@@ -2,7 +2,7 @@
 // centroids and PQ targets alike):
 //   sqnorm(v, d)     float sum of squares in dim order (centroid norms for the GEMM bias)
 //   l2norm(v, d)     sqrt of a double sum of squares
-//   normalize(v, d)  v *= float(1 / l2norm(v)) ; a zero row stays zero
+//   normalize(v, d)  v *= 1 / l2norm(v) in double (denormal rows too); a zero row stays zero
 #pragma once
 #include <cstddef>
 #include <vector>

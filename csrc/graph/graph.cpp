@@ -13,6 +13,7 @@
 
 #include "kernels/kernels.h"
 #include "common/metric.h"
+#include "common/norms.h"
 #include "common/parallel.h"
 #include "common/topk.h"
 #include "gather_kernels.h"
@@ -217,9 +218,7 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
         for (std::size_t i = b; i < e; ++i) {
             const float* q = xq + i * dim;
             if (metric == kMetricCosine) {
-                const float nrm = l2_norm(q, dim);
-                const float inv = nrm > 0 ? 1.f / nrm : 0.f;
-                for (std::size_t t = 0; t < dim; ++t) s.q[t] = q[t] * inv;
+                normalize(q, dim, s.q.data());  // the core's one normalisation (denormal rows too)
             } else {
                 std::memcpy(s.q.data(), q, dim * sizeof(float));
             }
@@ -561,12 +560,11 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n,
         for (std::size_t i = b; i < e; ++i) {
             const float* src = x + i * dim;
             float* dst = vec + (old + i) * dim;
-            float scale = 1.f;
             if (p_.metric == kMetricCosine) {
-                const float nrm = l2_norm(src, dim);
-                scale = nrm > 0 ? 1.f / nrm : 0.f;
+                normalize(src, dim, dst);  // the core's one normalisation (denormal rows too)
+            } else {
+                std::memcpy(dst, src, dim * sizeof(float));
             }
-            for (std::size_t t = 0; t < dim; ++t) dst[t] = src[t] * scale;
             if (p_.store == kStoreFloat) std::memcpy(&prefix_[(old + i) * gd], dst, gd * sizeof(float));
         }
     });
