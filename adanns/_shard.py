@@ -16,7 +16,7 @@ import numpy as np
 from ._format import FormatError
 from .index import IVFIndex
 from .io import load_index
-from ._validation import as_ids, as_matrix
+from ._validation import as_ids, as_matrix, default_ids
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -126,7 +126,7 @@ def _split_rows(x: Any, ids: Optional[Any], id_offset: int, dim: int, shards: in
     for in-memory input (``add``); ``ids=None`` numbers the rows from ``id_offset``."""
     x = as_matrix(x, dim, "x")
     n = x.shape[0]
-    id_arr = np.arange(id_offset, id_offset + n, dtype=np.int64) if ids is None else as_ids(ids, n)
+    id_arr = default_ids(id_offset, n) if ids is None else as_ids(ids, n)
     owner = shard_of(id_arr, shards)
     parts: List[Any] = [(n, int(id_arr.max()) if n else -1)]
     for s in range(shards):

@@ -25,7 +25,7 @@ import numpy as np
 from ._format import FormatError
 from .filters import as_filter
 from .index import IVFIndex
-from ._validation import as_ids, as_int, as_matrix
+from ._validation import as_ids, as_int, as_matrix, default_ids
 from ._shard import (MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION, ShardError, _Shard, _block_rows, _manifest_digest, _pad, _ray, _read_manifest, _referenced_files, _split_block, _split_rows, _write_atomic, merge_topk, shard_of)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -243,6 +243,7 @@ class ShardedIndex:
             acc = self._next_id
             for i, r in enumerate(rows):
                 offsets[i], acc = acc, acc + r
+            default_ids(self._next_id, acc - self._next_id)  # refuses ids past 2**63 - 2 before any work
         split = ray.remote(_split_block).options(num_returns=self._shards_n + 1)
         outs = [split.remote(b, None if ids is None else ids[i], column, id_column, offsets[i], self.dim,
                              self._shards_n) for i, b in enumerate(blocks)]

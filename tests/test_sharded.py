@@ -366,6 +366,12 @@ def test_bad_input_and_unsaved_dead_shard(ray_session):
             sharded.add(nan)
         assert sharded.ntotal == 0
         sharded.add(xb)
+        sharded.add(xb[:1], ids=[2**63 - 2])  # the largest id; default ids after it would overflow
+        with pytest.raises(ValueError, match="overflow"):
+            sharded.add(xb[:1])
+        with pytest.raises(ValueError, match="overflow"):
+            sharded.add_refs([ray.put(xb[:1])])
+        sharded.remove_ids([2**63 - 2])
         with pytest.raises(ValueError, match="larger than the number"):
             sharded.search(xq, 501)
         with pytest.raises(ValueError, match="nprobe"):
