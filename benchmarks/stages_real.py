@@ -4,7 +4,8 @@ Holds out queries from an embedding matrix (e.g. ``docs_minilm384_f16.npy``), PC
 builds one IVF index (cached in ``--cache``), and for each (nprobe, scan_dim, rerank_k) reports
 recall@10, batch QPS (best of ``--repeat``) and the thread time per query of each stage from
 ``adanns.SearchStats``, with the rerank cost per reranked candidate and the scan cost per scanned
-row. Then the best adaptive (scan_dim < dim) and rigid (scan_dim = dim, no rerank) QPS at each
+row, and the process CPU time per query (all threads; on a shared machine it varies less than
+the wall time). Then the best adaptive (scan_dim < dim) and rigid (scan_dim = dim, no rerank) QPS at each
 recall target.
 
     python benchmarks/stages_real.py --data /work/shared/data/docs_minilm384_f16.npy \
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 
 import numpy as np
 
@@ -24,16 +26,26 @@ from adanns.datasets import load_dataset
 from adanns.evaluation import ground_truth, recall_at_k, timed
 from adanns.transforms import PCATransform
 
-TABLE = [(16, 384, 0), (16, 128, 0), (16, 128, 30), (16, 128, 100), (16, 64, 0), (16, 64, 100), (16, 32, 0), (16, 32, 10)]
+# (nprobe, scan_dim, rerank_k, probe_dim; 0: coarse_dim)
+TABLE = [(16, 384, 0, 0), (16, 128, 0, 0), (16, 128, 30, 0), (16, 128, 100, 0), (16, 64, 0, 0), (16, 64, 100, 0),
+         (16, 32, 0, 0), (16, 32, 10, 0)]
 
 
 def front_grid(dim):
-    g = [(p, dim, 0) for p in (8, 16, 24, 32, 48, 64)]
+    g = [(p, dim, 0, 0) for p in (8, 16, 24, 32, 48, 64)]
     for p in (16, 24, 32, 48, 64):
-        for sd in (64, 96, 128, 192):
-            for rk in (30, 50, 100):
-                g.append((p, sd, rk))
+        for sd in (64, 128, 192):
+            for rk in (30, 100):
+                for pd in (64, 0):
+                    g.append((p, sd, rk, pd))
     return g
+
+
+def cpu_time(fn):
+    """Process CPU time of one call (all threads): less sensitive than wall time to a loaded machine."""
+    c = time.process_time()
+    fn()
+    return time.process_time() - c
 
 
 def main():
@@ -66,20 +78,22 @@ def main():
     gt = ground_truth(xb, xq, 10, "ip")
     grid = TABLE if a.grid == "table" else front_grid(d)
     rows = []
-    for p, sd, rk in grid:
+    for p, sd, rk, pd in grid:
         kw = dict(nprobe=p, scan_dim=sd, rerank_k=rk)
-        if a.probe_dim:
-            kw["probe_dim"] = a.probe_dim
+        if pd or a.probe_dim:
+            kw["probe_dim"] = pd or a.probe_dim
         (_, I), t = timed(lambda: index.search(xq, 10, **kw), repeat=a.repeat)
+        cpu = min(cpu_time(lambda: index.search(xq, 10, **kw)) for _ in range(a.repeat))
         st = adanns.SearchStats()
         index.search(xq, 10, stats=st, **kw)
         us = st.per_query_us()
-        r = dict(nprobe=p, scan_dim=sd, rerank_k=rk, recall=recall_at_k(I, gt, 10), qps=len(xq) / t,
+        r = dict(nprobe=p, scan_dim=sd, rerank_k=rk, probe_dim=kw.get("probe_dim", a.coarse_dim), recall=recall_at_k(I, gt, 10), qps=len(xq) / t,
+                 cpu_us=1e6 * cpu / len(xq),
                  coarse_us=us["coarse"], scan_us=us["scan"], rerank_us=us["rerank"], output_us=us["output"],
                  scan_ns_row=1e9 * st.scan_s / max(1, st.rows_scanned),
                  rerank_ns_cand=1e9 * st.rerank_s / max(1, st.candidates_reranked))
         rows.append(r)
-        print(f"nprobe {p:3d} scan_dim {sd:3d} rerank_k {rk:3d}  recall {r['recall']:.3f}  QPS {r['qps']:8.0f}  "
+        print(f"probe_dim {r['probe_dim']:3d} nprobe {p:3d} scan_dim {sd:3d} rerank_k {rk:3d}  recall {r['recall']:.3f}  QPS {r['qps']:8.0f}  cpu {r['cpu_us']:5.1f} us/q  "
               f"coarse {r['coarse_us']:6.1f} scan {r['scan_us']:6.1f} rerank {r['rerank_us']:6.1f} out {r['output_us']:4.1f} us/q  "
               f"scan {r['scan_ns_row']:5.2f} ns/row  rerank {r['rerank_ns_cand']:6.1f} ns/cand", flush=True)
     summary = {}
@@ -91,8 +105,9 @@ def main():
             best[kind] = max(hit, key=lambda r: r["qps"]) if hit else None
         if best["rigid"] and best["adaptive"]:
             ratio = best["adaptive"]["qps"] / best["rigid"]["qps"]
-            print(f"recall >= {target}: adaptive {best['adaptive']['qps']:.0f} ({best['adaptive']['nprobe']}/"
-                  f"{best['adaptive']['scan_dim']}/{best['adaptive']['rerank_k']}) vs rigid {best['rigid']['qps']:.0f} "
+            b = best["adaptive"]
+            print(f"recall >= {target}: adaptive {b['qps']:.0f} (probe_dim {b['probe_dim']} nprobe {b['nprobe']} "
+                  f"scan_dim {b['scan_dim']} rerank_k {b['rerank_k']}) vs rigid {best['rigid']['qps']:.0f} "
                   f"(nprobe {best['rigid']['nprobe']}): {ratio:.2f}x")
         summary[str(target)] = best
     if a.out:
