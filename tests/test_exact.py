@@ -174,3 +174,16 @@ def test_search_stats_per_stage():
     s2 = adanns.SearchStats()
     pq.search(xq, 5, nprobe=4, rerank_k=10, stats=s2)
     assert s2.nq == 50 and s2.candidates_reranked == 50 * 10 and s2.rows_scanned > 0
+
+
+@pytest.mark.parametrize("rerank_k", [0, 40])
+def test_ties_keep_the_first_rows(rerank_k):
+    """Equal distances: the shortlists keep the lowest (list, row) labels, i.e. the first rows added."""
+    rng = np.random.default_rng(7)
+    x = np.repeat(rng.standard_normal((1, 8)).astype(np.float32), 300, axis=0)
+    x = np.concatenate([rng.standard_normal((300, 8)).astype(np.float32) + 10, x])  # ties at rows 300..599
+    index = adanns.FlatIndex(8, "l2")
+    index.add(x)
+    D, I = index.search(np.repeat(x[300:301], 3, axis=0), 10, scan_dim=8, rerank_k=rerank_k)
+    np.testing.assert_array_equal(I, np.tile(np.arange(300, 310), (3, 1)))
+    assert (D == 0).all()

@@ -40,6 +40,30 @@ def test_scan_kernels_match_numpy(kind, impl):
                     np.testing.assert_allclose(accn, rn, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", [0, 1, 2])
+@pytest.mark.parametrize("impl", ["scalar", "avx2"])
+def test_rerank_kernels_match_numpy_and_do_not_depend_on_grouping(kind, impl):
+    if impl == "avx2" and not _core.cpu_has_avx2():
+        pytest.skip("CPU without AVX2")
+    rng = np.random.default_rng(10 + kind)
+    for m in (1, 2, 3, 4, 5, 9):
+        for w in (1, 7, 8, 13, 32, 50):
+            Q = rng.standard_normal((m, w + 3)).astype(np.float32)
+            x = rng.standard_normal(w + 3).astype(np.float32)
+            out, xn = _core.rerank(kind, x, Q, w, impl)
+            ref, refn = ref_scan(kind, x, Q, w)
+            np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+            if kind == 2:
+                assert abs(xn - (x[:w].astype(np.float64) ** 2).sum()) < 1e-3
+            # a query's value is bit-identical alone, in any group and at any position
+            for i in range(m):
+                alone, xn1 = _core.rerank(kind, x, Q[i : i + 1], w, impl)
+                assert alone[0] == out[i]
+                assert kind != 2 or xn1 == xn
+            rev, _ = _core.rerank(kind, x, np.ascontiguousarray(Q[::-1]), w, impl)
+            np.testing.assert_array_equal(rev[::-1], out)
+
+
 def test_simd_level_reported():
     assert adanns.simd_level() in ("avx2", "scalar")
     if _core.cpu_has_avx2() and os.environ.get("ADANNS_SIMD") != "scalar":

@@ -62,6 +62,10 @@ struct BatchSpec {
     std::size_t max_chunk = 4096;  // queries per chunk: upper bound ...
     std::size_t min_chunk = 256;   // ... and the size aimed at when there are few queries
     const RowFilter* filter = nullptr;  // filtered search: rows whose id it rejects are never pushed
+    // > 0: the scan's distance of a row is its exact partial on the first prefix_dim dims (L2, or
+    // negated IP, with no norm division), so the rerank reads only dims [prefix_dim, rerank_dim)
+    // of each row and adds them to it. 0: the rerank computes all rerank_dim dims.
+    std::size_t prefix_dim = 0;
 };
 
 // Queries per chunk: about 4 chunks per thread, within [min(nq, min_chunk), max_chunk], and the
@@ -105,9 +109,9 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                   const float* xq, float* D, int64_t* I, SearchStats* stats = nullptr) {
     const std::size_t k = s.k, nprobe = s.nprobe, nlist = s.nlist;
     const bool rerank = s.rerank_k > 0;
+    const std::size_t p0 = rerank && s.prefix_dim < s.rerank_dim ? s.prefix_dim : 0;  // dims already scored
     const std::size_t K1 = rerank ? std::max(k, s.rerank_k) : k;
     const StageMetric rerank_m(s.metric, rerank ? s.rerank_dim : s.dim, s.dim);
-    const ScanFn scan = kernels().scan;
     const std::size_t tile = sc.tile_rows();
     constexpr std::size_t kMB = Scanner::kMembersPerCall;
     constexpr std::size_t kFilterBlock = 32;  // filtered search: granularity of the skipped row blocks
@@ -178,38 +182,85 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         return scanned;
     };
 
-    // The chunk's (query, candidate) pairs bucketed by list: pairs[bucket[l] .. bucket[l + 1]) are
-    // the indices into cand (query j at j * 2 K1) of the candidates in list l.
-    auto bucket_pairs = [&](const std::vector<TopKBuffer>& heaps, const std::vector<std::size_t>& found,
-                            std::vector<uint32_t>& bucket, std::vector<uint32_t>& pairs) {
-        const std::size_t cq = heaps.size();
-        bucket.assign(nlist + 1, 0);
-        for (std::size_t j = 0; j < cq; ++j)
-            for (std::size_t i = 0; i < found[j]; ++i) ++bucket[label_list(heaps[j].data()[i].label) + 1];
-        for (std::size_t l = 0; l < nlist; ++l) bucket[l + 1] += bucket[l];
-        std::vector<uint32_t> pos(bucket.begin(), bucket.end() - 1);
-        pairs.resize(bucket[nlist]);
-        for (std::size_t j = 0; j < cq; ++j)
-            for (std::size_t i = 0; i < found[j]; ++i)
-                pairs[pos[label_list(heaps[j].data()[i].label)]++] = static_cast<uint32_t>(j * 2 * K1 + i);
+    // Rerank stage. The chunk's (query, candidate) pairs are bucketed by list (counting sort) as
+    // keys (row << 32) | pair, pair = j * K1 + i for candidate i of query j; within a list they
+    // are sorted by row, so a row wanted by several queries is read once and scored against all
+    // of them by one kernel call (the rerank form: one row x several queries), the rows of a list
+    // are visited in address order, and the rows of the next distinct rows are prefetched. The
+    // exact distances go to a compact array (rd[pair]) and are copied back per query. With
+    // p0 = BatchSpec::prefix_dim > 0, rd[pair] starts as the scan's exact partial on dims [0, p0)
+    // and the rerank reads and adds only dims [p0, rerank_dim) of the row.
+    struct RerankWork {
+        std::vector<uint32_t> bucket;  // nlist + 1 offsets into keys
+        std::vector<uint64_t> keys;
+        std::vector<float> rd;
     };
-
-    // Rerank of pairs [ub, ue): exact distance on rerank_dim, the rows of the next pairs prefetched.
-    const std::size_t row_bytes = s.rerank_dim * sizeof(float);
-    auto rerank_pairs = [&](std::size_t qb, Candidate* cand, const uint32_t* pairs, std::size_t np) {
-        auto row_of = [&](uint32_t pr) { return rows->row(label_list(cand[pr].label), label_row(cand[pr].label)); };
+    auto bucket_pairs = [&](const std::vector<TopKBuffer>& heaps, const std::vector<std::size_t>& found, RerankWork& w) {
+        const std::size_t cq = heaps.size();
+        w.bucket.assign(nlist + 1, 0);
+        for (std::size_t j = 0; j < cq; ++j)
+            for (std::size_t i = 0; i < found[j]; ++i) ++w.bucket[label_list(heaps[j].data()[i].label) + 1];
+        for (std::size_t l = 0; l < nlist; ++l) w.bucket[l + 1] += w.bucket[l];
+        std::vector<uint32_t> pos(w.bucket.begin(), w.bucket.end() - 1);
+        w.keys.resize(w.bucket[nlist]);
+        w.rd.resize(cq * K1);
+        for (std::size_t j = 0; j < cq; ++j)
+            for (std::size_t i = 0; i < found[j]; ++i) {
+                const Candidate& c = heaps[j].data()[i];
+                w.keys[pos[label_list(c.label)]++] = (static_cast<uint64_t>(label_row(c.label)) << 32) | (j * K1 + i);
+                if (p0) w.rd[j * K1 + i] = l2 ? c.d : -c.d;  // the raw partial (IP: the similarity)
+            }
+    };
+    const RerankFn rerank_fn = kernels().rerank;
+    const std::size_t row_lines = ((s.rerank_dim - p0) * sizeof(float) + 63) / 64;
+    // Distinct rows in flight: about 96 cache lines (4 rows of 384 floats, 16 of 96 or fewer).
+    const std::size_t ahead = std::max<std::size_t>(4, std::min<std::size_t>(16, 96 / std::max<std::size_t>(1, row_lines)));
+    auto rerank_lists = [&](std::size_t qb, RerankWork& w, std::size_t lb, std::size_t le) {
+        std::vector<uint32_t> group;  // starts of the runs of equal row (+ end)
+        std::vector<const float*> qs;
+        std::vector<float> out;
         auto prefetch = [&](const float* x) {
             const char* p = reinterpret_cast<const char*>(x);
-            for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(p + o);
+            for (std::size_t o = 0; o < row_lines; ++o) __builtin_prefetch(p + 64 * o);
         };
-        constexpr std::size_t kAhead = 4;
-        for (std::size_t u = 0; u < std::min(kAhead, np); ++u) prefetch(row_of(pairs[u]));
-        for (std::size_t u = 0; u < np; ++u) {
-            if (u + kAhead < np) prefetch(row_of(pairs[u + kAhead]));
-            const uint32_t pr = pairs[u];
-            float a = 0.f, an = 0.f;
-            scan(rerank_m.kind, xq + (qb + pr / (2 * K1)) * s.dim, row_of(pr), 1, s.dim, s.rerank_dim, &a, &an);
-            cand[pr].d = rerank_m.finish(a, an);
+        for (std::size_t l = lb; l < le; ++l) {
+            uint64_t* key = w.keys.data() + w.bucket[l];
+            const std::size_t n = w.bucket[l + 1] - w.bucket[l];
+            if (n == 0) continue;
+            std::sort(key, key + n);
+            group.clear();
+            for (std::size_t u = 0; u < n; ++u)
+                if (u == 0 || (key[u] >> 32) != (key[u - 1] >> 32)) group.push_back(static_cast<uint32_t>(u));
+            const std::size_t ng = group.size();
+            group.push_back(static_cast<uint32_t>(n));
+            auto row_at = [&](std::size_t g) { return rows->row(l, static_cast<std::size_t>(key[group[g]] >> 32)) + p0; };
+            for (std::size_t g = 0; g < std::min(ahead, ng); ++g) prefetch(row_at(g));
+            for (std::size_t g = 0; g < ng; ++g) {
+                if (g + ahead < ng) prefetch(row_at(g + ahead));
+                const std::size_t ub = group[g], m = group[g + 1] - ub;
+                qs.resize(m);
+                out.resize(m);
+                for (std::size_t i = 0; i < m; ++i)
+                    qs[i] = xq + (qb + static_cast<uint32_t>(key[ub + i]) / K1) * s.dim + p0;
+                float xn = 0.f;
+                rerank_fn(rerank_m.kind, row_at(g), qs.data(), m, s.rerank_dim - p0, out.data(), &xn);
+                for (std::size_t i = 0; i < m; ++i) {
+                    float& r = w.rd[static_cast<uint32_t>(key[ub + i])];
+                    r = rerank_m.finish(p0 ? r + out[i] : out[i], xn);
+                }
+            }
+        }
+    };
+    // After the rerank: the exact distances back into the shortlists, the best k of each sorted
+    // (the rest is never output).
+    auto sort_best = [&](std::vector<TopKBuffer>& heaps, const std::vector<std::size_t>& found, const RerankWork& w,
+                         std::size_t jb, std::size_t je) {
+        for (std::size_t j = jb; j < je; ++j) {
+            Candidate* c = heaps[j].data();
+            for (std::size_t i = 0; i < found[j]; ++i) c[i].d = w.rd[j * K1 + i];
+            const std::size_t kk = std::min(k, found[j]);
+            if (kk < found[j]) std::nth_element(c, c + kk, c + found[j]);
+            std::sort(c, c + kk);
         }
     };
 
@@ -263,11 +314,11 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             for (std::size_t j = 0; j < cq; ++j) found[j] = rerank ? sl.heaps[j].select() : sl.heaps[j].finalize();
             std::size_t reranked = 0;
             if (rerank) {
-                std::vector<uint32_t> bucket, pairs;
-                bucket_pairs(sl.heaps, found, bucket, pairs);
-                rerank_pairs(qb, sl.cand.data(), pairs.data(), pairs.size());
-                for (std::size_t j = 0; j < cq; ++j) std::sort(sl.heaps[j].data(), sl.heaps[j].data() + found[j]);
-                reranked = pairs.size();
+                RerankWork w;
+                bucket_pairs(sl.heaps, found, w);
+                rerank_lists(qb, w, 0, nlist);
+                sort_best(sl.heaps, found, w, 0, cq);
+                reranked = w.keys.size();
             }
             const auto t2 = Clock::now();
             output(qb, sl.heaps, 0, cq);
@@ -313,15 +364,11 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         const auto t1 = Clock::now();
         std::size_t reranked = 0;
         if (rerank) {
-            std::vector<uint32_t> bucket, pairs;
-            bucket_pairs(sl.heaps, found, bucket, pairs);
-            parallel_for_chunks(nlist, lgrain, [&](std::size_t lb, std::size_t le) {
-                rerank_pairs(qb, sl.cand.data(), pairs.data() + bucket[lb], bucket[le] - bucket[lb]);
-            });
-            parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) {
-                for (std::size_t j = jb; j < je; ++j) std::sort(sl.heaps[j].data(), sl.heaps[j].data() + found[j]);
-            });
-            reranked = pairs.size();
+            RerankWork w;
+            bucket_pairs(sl.heaps, found, w);
+            parallel_for_chunks(nlist, lgrain, [&](std::size_t lb, std::size_t le) { rerank_lists(qb, w, lb, le); });
+            parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) { sort_best(sl.heaps, found, w, jb, je); });
+            reranked = w.keys.size();
         }
         const auto t2 = Clock::now();
         parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) { output(qb, sl.heaps, jb, je); });

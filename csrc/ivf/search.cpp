@@ -139,8 +139,11 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
     const std::size_t tile = std::max<std::size_t>(32, (128 * 1024) / (4 * sd));
     const FlatScanner sc{lists_, xq, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
     // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||.
-    const BatchSpec s{nq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
-                      metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256, filter};
+    BatchSpec s{nq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
+                metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256, filter};
+    // The scan's distance is the exact partial on sd dims unless it is divided by a norm (cosine
+    // on a prefix): then the rerank reads only dims [sd, rerank_dim) of each row.
+    if (!sc.m.use_norm && !StageMetric(metric_, rd, dim_).use_norm) s.prefix_dim = sd;
     batch_search(sc, &lists_, s, probes.data(), xq, D, I, stats);
 }
 

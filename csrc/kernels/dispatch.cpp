@@ -19,10 +19,10 @@ static Kernels choose_kernels() {
     const bool force_scalar = env != nullptr && std::strcmp(env, "scalar") == 0;
 #if defined(ADANNS_HAVE_AVX2_TU)
     if (!force_scalar && cpu_has_avx2_fma())
-        return Kernels{&scan_avx2, &gemm_avx2, &gemm_argmin_avx2, &adc_avx2, &add_avx2, "avx2"};
+        return Kernels{&scan_avx2, &rerank_avx2, &gemm_avx2, &gemm_argmin_avx2, &adc_avx2, &add_avx2, "avx2"};
 #endif
     (void)force_scalar;
-    return Kernels{&scan_scalar, &gemm_scalar, &gemm_argmin_scalar, &adc_scalar, &add_scalar, "scalar"};
+    return Kernels{&scan_scalar, &rerank_scalar, &gemm_scalar, &gemm_argmin_scalar, &adc_scalar, &add_scalar, "scalar"};
 }
 
 const Kernels& kernels() {

@@ -34,6 +34,13 @@ enum ScanKind : int {
 using ScanFn = void (*)(int kind, const float* q, const float* X, std::size_t n,
                         std::size_t stride, std::size_t w, float* acc, float* acc_norm);
 
+// The rerank form: one row x against m queries (a row wanted by several queries is read once):
+// out[i] = partial distance of `kind` between qs[i][:w] and x[:w], for i < m; for kScanIPNorm
+// also *xnorm = |x[:w]|^2 (xnorm may be null otherwise). Each query's value is one sequential
+// chain over the w dims, the same whatever m is and wherever the query sits among the m.
+using RerankFn = void (*)(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w,
+                          float* out, float* xnorm);
+
 // Centroid panels for the GEMM kernels: panel p (p < panel_count(k)) is d x kPanelWidth
 // floats at packed + p * d * kPanelWidth, element [t][c] = centroid (p * kPanelWidth + c),
 // dim t; zero for the padding columns past k. Size: packed_size(k, d) floats.
@@ -62,6 +69,8 @@ using GemmArgminFn = void (*)(const float* X, std::size_t n, std::size_t ldx, co
 // Implementations (exposed for tests through the bindings).
 void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
                  std::size_t w, float* acc, float* acc_norm);
+void rerank_scalar(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
+                   float* xnorm);
 void gemm_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
                  std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo);
 void gemm_argmin_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed,
@@ -70,6 +79,8 @@ void gemm_argmin_scalar(const float* X, std::size_t n, std::size_t ldx, const fl
 #if defined(ADANNS_HAVE_AVX2_TU)
 void scan_avx2(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
                std::size_t w, float* acc, float* acc_norm);
+void rerank_avx2(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
+                 float* xnorm);
 void gemm_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
                std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo);
 void gemm_argmin_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed,

@@ -11,7 +11,8 @@
 namespace adanns {
 
 struct Kernels {
-    ScanFn scan;               // list scan and rerank on float rows
+    ScanFn scan;               // list scan on float rows
+    RerankFn rerank;           // one row against several queries (the exact rerank)
     GemmFn gemm;               // many points x packed panels
     GemmArgminFn gemm_argmin;  // fused argmin (assignment)
     AdcFn adc;                 // PQ asymmetric distances over code groups

@@ -17,6 +17,13 @@ void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::s
     }
 }
 
+void rerank_scalar(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
+                   float* xnorm) {
+    float nn = 0.f;
+    for (std::size_t i = 0; i < m; ++i) out[i] = row_distance(kind, qs[i], x, w, &nn);
+    if (kind == kScanIPNorm && xnorm) *xnorm = nn;  // the row's norm (every query computes the same)
+}
+
 void pack_panels(const float* C, std::size_t k, std::size_t d, std::size_t ldc, float* packed) {
     const std::size_t np = panel_count(k);
     for (std::size_t p = 0; p < np; ++p) {

@@ -46,6 +46,34 @@ void bind_test_hooks(py::module_& m) {
         "Test hook: run one scan kernel implementation.");
 
     m.def(
+        "rerank",
+        [](int kind, FArray x, FArray Q, std::size_t w, const std::string& impl) {
+            if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
+            if (x.ndim() != 1 || Q.ndim() != 2) throw std::invalid_argument("x must be 1-D, Q 2-D");
+            const std::size_t m = Q.shape(0), stride = Q.shape(1);
+            if (w > stride || w > static_cast<std::size_t>(x.shape(0))) throw std::invalid_argument("w too large");
+            RerankFn fn = &rerank_scalar;
+            if (impl == "avx2") {
+#if defined(ADANNS_HAVE_AVX2_TU)
+                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
+                fn = &rerank_avx2;
+#else
+                throw std::runtime_error("built without the AVX2 kernels");
+#endif
+            } else if (impl != "scalar") {
+                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
+            }
+            std::vector<const float*> qs(m);
+            for (std::size_t i = 0; i < m; ++i) qs[i] = Q.data() + i * stride;
+            std::vector<float> out(m, 0.f);
+            float xn = 0.f;
+            if (m > 0) fn(kind, x.data(), qs.data(), m, w, out.data(), &xn);
+            return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(m)}), xn);
+        },
+        py::arg("kind"), py::arg("x"), py::arg("Q"), py::arg("w"), py::arg("impl"),
+        "Test hook: run one rerank kernel implementation (one row x against the rows of Q).");
+
+    m.def(
         "gemm",
         [](FArray X, FArray C, std::optional<FArray> bias, float alpha, const std::string& impl,
            bool argmin) -> py::tuple {

@@ -60,6 +60,56 @@ void scan_impl(const float* q, const float* X, std::size_t n, std::size_t stride
     }
 }
 
+// The rerank form: one row against R (<= 4) queries, the row's 8-float steps loaded once for all
+// of them. Query r's value is the chain a = step(q_r, x, a) over the full steps, the masked tail,
+// then hsum4's fixed per-lane order: the same for any R and any position among the R.
+// NORM: also the row's squared norm (computed once per row, not per query).
+template <int KIND, int R, bool NORM>
+inline void rerank_group(const float* x, const float* const* qs, std::size_t nfull, std::size_t rem,
+                         __m256i mask, float* out, float* xnorm) {
+    constexpr int kDot = KIND == kScanL2 ? kScanL2 : kScanIP;
+    __m256 a[4], nn = _mm256_setzero_ps(), unused = _mm256_setzero_ps();
+    for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
+    for (std::size_t c = 0; c < nfull; ++c) {
+        const __m256 xv = _mm256_loadu_ps(x + c * 8);
+        for (int r = 0; r < R; ++r) step<kDot>(_mm256_loadu_ps(qs[r] + c * 8), xv, a[r], unused);
+        if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
+    }
+    if (rem) {
+        const __m256 xv = _mm256_maskload_ps(x + nfull * 8, mask);
+        for (int r = 0; r < R; ++r) step<kDot>(_mm256_maskload_ps(qs[r] + nfull * 8, mask), xv, a[r], unused);
+        if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
+    }
+    alignas(16) float s[4];
+    _mm_store_ps(s, hsum4(a[0], a[1], a[2], a[3]));
+    for (int r = 0; r < R; ++r) out[r] = s[r];
+    if (NORM) *xnorm = hsum1(nn);
+}
+
+template <int KIND>
+void rerank_impl(const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out, float* xnorm) {
+    const std::size_t nfull = w / 8, rem = w % 8;
+    const __m256i mask = tail_mask(rem);
+    constexpr bool kNorm = KIND == kScanIPNorm;
+    std::size_t i = 0;
+    if (kNorm && m > 0) {  // the first group also computes the row's norm
+        switch (m < 4 ? m : 4) {
+            case 1: rerank_group<KIND, 1, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
+            case 2: rerank_group<KIND, 2, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
+            case 3: rerank_group<KIND, 3, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
+            default: rerank_group<KIND, 4, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
+        }
+        i = m < 4 ? m : 4;
+    }
+    for (; i < m; i += 4) {
+        switch (m - i < 4 ? m - i : 4) {
+            case 1: rerank_group<KIND, 1, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 2: rerank_group<KIND, 2, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 3: rerank_group<KIND, 3, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            default: rerank_group<KIND, 4, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------
 // GEMM form: a block of up to kMR points against one panel of 16 packed centroids.
@@ -256,6 +306,15 @@ void scan_avx2(int kind, const float* q, const float* X, std::size_t n, std::siz
         case kScanL2: scan_impl<kScanL2, 8>(q, X, n, stride, w, acc, acc_norm); break;
         case kScanIP: scan_impl<kScanIP, 8>(q, X, n, stride, w, acc, acc_norm); break;
         default: scan_impl<kScanIPNorm, 4>(q, X, n, stride, w, acc, acc_norm); break;
+    }
+}
+
+void rerank_avx2(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
+                 float* xnorm) {
+    switch (kind) {
+        case kScanL2: rerank_impl<kScanL2>(x, qs, m, w, out, xnorm); break;
+        case kScanIP: rerank_impl<kScanIP>(x, qs, m, w, out, xnorm); break;
+        default: rerank_impl<kScanIPNorm>(x, qs, m, w, out, xnorm); break;
     }
 }
 

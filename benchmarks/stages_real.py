@@ -1,0 +1,120 @@
+"""Per-stage cost of the adaptive pipeline on real embeddings (issue 10's table).
+
+Holds out queries from an embedding matrix (e.g. ``docs_minilm384_f16.npy``), PCA-orders it,
+builds one IVF index (cached in ``--cache``), and for each (nprobe, scan_dim, rerank_k) reports
+recall@10, batch QPS (best of ``--repeat``) and the thread time per query of each stage from
+``adanns.SearchStats``, with the rerank cost per reranked candidate and the scan cost per scanned
+row, and the process CPU time per query (all threads; on a shared machine it varies less than
+the wall time). Then the best adaptive (scan_dim < dim) and rigid (scan_dim = dim, no rerank) QPS at each
+recall target.
+
+    python benchmarks/stages_real.py --data /work/shared/data/docs_minilm384_f16.npy \
+        --cache /tmp/docs384.adanns [--grid table|front] [--out stages.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+import adanns
+from adanns.datasets import load_dataset
+from adanns.evaluation import ground_truth, recall_at_k, timed
+from adanns.transforms import PCATransform
+
+# (nprobe, scan_dim, rerank_k, probe_dim; 0: coarse_dim)
+TABLE = [(16, 384, 0, 0), (16, 128, 0, 0), (16, 128, 30, 0), (16, 128, 100, 0), (16, 64, 0, 0), (16, 64, 100, 0),
+         (16, 32, 0, 0), (16, 32, 10, 0)]
+
+
+def front_grid(dim):
+    g = [(p, dim, 0, 0) for p in (8, 16, 24, 32, 48, 64)]
+    for p in (16, 24, 32, 48, 64):
+        for sd in (64, 128, 192):
+            for rk in (30, 100):
+                for pd in (64, 0):
+                    g.append((p, sd, rk, pd))
+    return g
+
+
+def cpu_time(fn):
+    """Process CPU time of one call (all threads): less sensitive than wall time to a loaded machine."""
+    c = time.process_time()
+    fn()
+    return time.process_time() - c
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="/work/shared/data/docs_minilm384_f16.npy")
+    ap.add_argument("--n-query", type=int, default=2000)
+    ap.add_argument("--nlist", type=int, default=1233)
+    ap.add_argument("--coarse-dim", type=int, default=384)
+    ap.add_argument("--probe-dim", type=int, default=0, help="0: coarse_dim")
+    ap.add_argument("--cache", default=None, help="index file: loaded when present, else built and saved")
+    ap.add_argument("--grid", default="table", choices=("table", "front"))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+
+    ds = load_dataset("npy:" + a.data, n_query=a.n_query, metric="ip", seed=0)
+    xb = np.ascontiguousarray(ds.xb, dtype=np.float32)
+    xq = np.ascontiguousarray(ds.xq, dtype=np.float32)
+    tr = PCATransform.for_metric("ip", seed=0).fit(xb)
+    xb, xq = tr.apply(xb), tr.apply(xq)
+    d = xb.shape[1]
+    if a.cache and os.path.exists(a.cache):
+        index = adanns.load(a.cache)
+    else:
+        index = adanns.IVFIndex(d, a.nlist, coarse_dim=a.coarse_dim, metric="ip", seed=1)
+        index.train(xb)
+        index.add(xb)
+        if a.cache:
+            index.save(a.cache)
+    gt = ground_truth(xb, xq, 10, "ip")
+    grid = TABLE if a.grid == "table" else front_grid(d)
+    rows = []
+    for p, sd, rk, pd in grid:
+        kw = dict(nprobe=p, scan_dim=sd, rerank_k=rk)
+        if pd or a.probe_dim:
+            kw["probe_dim"] = pd or a.probe_dim
+        (_, I), t = timed(lambda: index.search(xq, 10, **kw), repeat=a.repeat)
+        cpu = min(cpu_time(lambda: index.search(xq, 10, **kw)) for _ in range(a.repeat))
+        st = adanns.SearchStats()
+        index.search(xq, 10, stats=st, **kw)
+        us = st.per_query_us()
+        r = dict(nprobe=p, scan_dim=sd, rerank_k=rk, probe_dim=kw.get("probe_dim", a.coarse_dim), recall=recall_at_k(I, gt, 10), qps=len(xq) / t,
+                 cpu_us=1e6 * cpu / len(xq),
+                 coarse_us=us["coarse"], scan_us=us["scan"], rerank_us=us["rerank"], output_us=us["output"],
+                 scan_ns_row=1e9 * st.scan_s / max(1, st.rows_scanned),
+                 rerank_ns_cand=1e9 * st.rerank_s / max(1, st.candidates_reranked))
+        rows.append(r)
+        print(f"probe_dim {r['probe_dim']:3d} nprobe {p:3d} scan_dim {sd:3d} rerank_k {rk:3d}  recall {r['recall']:.3f}  QPS {r['qps']:8.0f}  cpu {r['cpu_us']:5.1f} us/q  "
+              f"coarse {r['coarse_us']:6.1f} scan {r['scan_us']:6.1f} rerank {r['rerank_us']:6.1f} out {r['output_us']:4.1f} us/q  "
+              f"scan {r['scan_ns_row']:5.2f} ns/row  rerank {r['rerank_ns_cand']:6.1f} ns/cand", flush=True)
+    summary = {}
+    for target in (0.90, 0.95, 0.99):
+        best = {}
+        for kind, ok in (("rigid", lambda r: r["scan_dim"] == d and r["rerank_k"] == 0),
+                         ("adaptive", lambda r: r["scan_dim"] < d)):
+            hit = [r for r in rows if ok(r) and r["recall"] >= target]
+            best[kind] = max(hit, key=lambda r: r["qps"]) if hit else None
+        if best["rigid"] and best["adaptive"]:
+            ratio = best["adaptive"]["qps"] / best["rigid"]["qps"]
+            b = best["adaptive"]
+            print(f"recall >= {target}: adaptive {b['qps']:.0f} (probe_dim {b['probe_dim']} nprobe {b['nprobe']} "
+                  f"scan_dim {b['scan_dim']} rerank_k {b['rerank_k']}) vs rigid {best['rigid']['qps']:.0f} "
+                  f"(nprobe {best['rigid']['nprobe']}): {ratio:.2f}x")
+        summary[str(target)] = best
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(dict(rows=rows, summary=summary, n_base=int(xb.shape[0]), n_query=int(xq.shape[0]),
+                           nlist=a.nlist, coarse_dim=a.coarse_dim, threads=os.cpu_count()), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
