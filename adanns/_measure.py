@@ -38,3 +38,8 @@ def timed(fn: Callable[[], Any], repeat: int = 1, min_time: Optional[float] = No
         dt = time.perf_counter() - t
         best, spent = min(best, dt), spent + dt
     return out, best
+
+
+def best_time(fn: Callable[[], Any], repeat: int = 1) -> float:
+    """The best wall time of one call of ``fn`` over ``repeat`` runs (:func:`timed` without the result)."""
+    return timed(fn, repeat)[1]

@@ -83,10 +83,7 @@ class GpuIVFIndex:
         "index_bytes", int, "Device memory held by the index (lists padded to 32 rows, dims to 4, ids, centroids).")
     memory_limit = core_property("memory_limit", int, "Device memory budget of the index plus its search workspace, in bytes.")
 
-    @property
-    def metric(self) -> str:
-        """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
-        return METRIC_NAMES[self._core.metric]
+    metric = core_property("metric", METRIC_NAMES.__getitem__, "'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'.")
 
     def __len__(self) -> int:
         return self.ntotal

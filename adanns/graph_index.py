@@ -19,7 +19,7 @@ from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, m
 from ._format import Container, FormatError, MappedFile, all_finite, get_int, write_index_file
 from ._limits import check_memory, field, param
 from .index import (MappedGuard, Transformed, _make_transform, _setting, _transform_from_file, _transform_header,
-                    _transform_sections, check_settings)
+                    _transform_sections, check_settings, core_property)
 from .transforms import PCATransform
 from .params import GRAPH_ALIASES
 from .tuning import OperatingPoints, Tunable
@@ -109,54 +109,25 @@ class GraphIndex(Transformed, MappedGuard, Tunable):
         """Full dimensionality of the stored vectors."""
         return self._dim
 
-    @property
-    def graph_dim(self) -> int:
-        """Prefix length the graph is built on (and walked on by default)."""
-        return int(self._core.graph_dim)
-
-    @property
-    def degree(self) -> int:
-        """Maximum out-degree of a node."""
-        return int(self._core.degree)
-
-    @property
-    def build_beam(self) -> int:
-        return int(self._core.build_beam)
-
-    @property
-    def alpha(self) -> float:
-        return float(self._core.alpha)
-
-    @property
-    def seed(self) -> int:
-        return int(self._core.seed)
+    graph_dim = core_property("graph_dim", int, "Prefix length the graph is built on (and walked on by default).")
+    degree = core_property("degree", int, "Maximum out-degree of a node.")
+    build_beam = core_property("build_beam", int, "Beam of the searches that insert a vector.")
+    alpha = core_property("alpha", float, "Robust-prune slack of the build.")
+    seed = core_property("seed", int, "Seed of the insertion order.")
 
     @property
     def store(self) -> str:
         """``"float32"`` or ``"int8"``: how the walk prefix is stored."""
         return "int8" if self._core.store == 1 else "float32"
 
-    @property
-    def metric(self) -> str:
-        """'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'."""
-        return METRIC_NAMES[self._core.metric]
+    metric = core_property("metric", METRIC_NAMES.__getitem__, "'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'.")
+    ntotal = core_property("ntotal", int, "Number of stored vectors (removed ones excluded).")
+    ndeleted = core_property("ndeleted", int, "Removed vectors still in the graph, until :meth:`consolidate` (or :meth:`save`).")
 
-    @property
-    def ntotal(self) -> int:
-        """Number of stored vectors (removed ones excluded)."""
-        return int(self._core.ntotal)
-
-    @property
-    def ndeleted(self) -> int:
-        """Removed vectors still in the graph, until :meth:`consolidate` (or :meth:`save`)."""
-        return int(self._core.ndeleted)
-
-    @property
-    def is_mapped(self) -> bool:
-        """True while the full vectors (the rerank's rows) are served from the memory-mapped index
-        file (``adanns.load(path, mmap=True)``); ``add`` and a ``consolidate`` that drops removed
-        vectors copy them into memory first."""
-        return bool(self._core.vectors_mapped)
+    is_mapped = core_property(
+        "vectors_mapped", bool, "True while the full vectors (the rerank's rows) are served from the memory-mapped "
+        "index file (``adanns.load(path, mmap=True)``); ``add`` and a ``consolidate`` that drops removed vectors "
+        "copy them into memory first.")
 
     def _reads_mapped_file(self) -> bool:
         return self.is_mapped

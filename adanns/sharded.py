@@ -30,6 +30,17 @@ from ._shard import (MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION, ShardError, _S
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+
+def _index_property(name: str, doc: str) -> "property":
+    """A read-only property of the sharded index's shape: from the shards once they exist (the
+    ``info`` they reported), before that from the template index the shards will start from."""
+
+    def get(self: "ShardedIndex") -> Any:
+        return self._info[name] if self._info else getattr(self._template, name)
+
+    return property(get, doc=doc)
+
+
 class ShardedIndex:
     """An :class:`~adanns.IVFIndex` split over ``shards`` Ray actors, with the same API.
 
@@ -76,21 +87,10 @@ class ShardedIndex:
     def is_trained(self) -> bool:
         return bool(self._actors)
 
-    @property
-    def dim(self) -> int:
-        return self._info["dim"] if self._info else self._template.dim  # type: ignore[union-attr]
-
-    @property
-    def metric(self) -> str:
-        return self._info["metric"] if self._info else self._template.metric  # type: ignore[union-attr]
-
-    @property
-    def nlist(self) -> int:
-        return self._info["nlist"] if self._info else self._template.nlist  # type: ignore[union-attr]
-
-    @property
-    def coarse_dim(self) -> int:
-        return self._info["coarse_dim"] if self._info else self._template.coarse_dim  # type: ignore[union-attr]
+    dim = _index_property("dim", "Full dimensionality of the vectors.")
+    metric = _index_property("metric", "'l2' (squared Euclidean), 'ip' (inner product) or 'cosine'.")
+    nlist = _index_property("nlist", "Number of inverted lists (the same in every shard).")
+    coarse_dim = _index_property("coarse_dim", "Prefix used for clustering and probing.")
 
     def centroids(self) -> np.ndarray:
         """The (nlist, coarse_dim) centroids shared by every shard."""

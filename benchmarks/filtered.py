@@ -16,15 +16,10 @@ import platform
 import numpy as np
 
 import adanns
-from adanns._measure import timed
+from adanns._measure import best_time
 from adanns.bench.report import write_json
 from adanns.datasets import load_glove50
 from adanns.evaluation import recall_at_k
-
-
-def best_time(fn, repeat: int) -> float:
-    """Best wall time of one call over ``repeat`` runs (the package's one timer)."""
-    return timed(fn, repeat)[1]
 
 
 def main() -> None:

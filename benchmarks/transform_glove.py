@@ -13,16 +13,11 @@ import tempfile
 
 
 import adanns
-from adanns._measure import timed
+from adanns._measure import best_time
 from adanns.bench.report import write_json
 from adanns.datasets import load_glove50
 from adanns.evaluation import ground_truth, recall_at_k
 from adanns.transforms import PCATransform
-
-
-def best_time(fn, repeat: int) -> float:
-    """Best wall time of one call over ``repeat`` runs (the package's one timer)."""
-    return timed(fn, repeat)[1]
 
 
 def main() -> None:

@@ -100,3 +100,31 @@ def assert_concurrent_searches_match(index, xq, settings, threads=4, rounds=5, w
         th.join()
     assert not errors, errors[0]
     return expected
+
+
+def run_while_searching(check, mutate, readers=3):
+    """Calls ``check()`` in a loop on ``readers`` threads while ``mutate()`` runs on this one,
+    then stops them; fails with the first exception a reader raised (``check`` asserts on what a
+    search returned, so a wrong answer counts as one). Exceptions of ``mutate`` propagate."""
+    import threading
+
+    stop = threading.Event()
+    errors = []
+
+    def reader():
+        try:
+            while not stop.is_set():
+                check()
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    pool = [threading.Thread(target=reader) for _ in range(readers)]
+    for t in pool:
+        t.start()
+    try:
+        mutate()
+    finally:
+        stop.set()
+        for t in pool:
+            t.join()
+    assert not errors, errors[0]

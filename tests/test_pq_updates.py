@@ -1,13 +1,11 @@
 """remove_ids / update on PQIndex and IVFPQIndex: exact-mode results against numpy brute force,
 persisted removals (RAM and mmap full vectors), and searches racing with writers."""
 
-import threading
-
 import numpy as np
 import pytest
 
 import adanns
-from reference import brute_force
+from reference import brute_force, run_while_searching
 
 FAST = dict(pq_niter=6, opq_niter=2)
 N, DIM = 1500, 24
@@ -110,29 +108,16 @@ def test_hammer_search_update_remove(cls):
     reranked exactly, each query's nearest neighbour is itself (old or new copy, never absent)."""
     idx, xb = make(cls)
     xq = xb[:64]
-    stop = threading.Event()
-    errors = []
 
-    def searcher():
-        try:
-            while not stop.is_set():
-                _, I = exact(idx, xq, 1)
-                if not (I[:, 0] == np.arange(64) * 2).all():
-                    errors.append(I[:, 0].copy())
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
+    def check():
+        _, I = exact(idx, xq, 1)
+        assert (I[:, 0] == np.arange(64) * 2).all(), I[:, 0]
 
-    threads = [threading.Thread(target=searcher) for _ in range(2)]
-    for t in threads:
-        t.start()
-    try:
+    def churn():
         for it in range(15):
             idx.update(xq + 1e-3 * (it % 3), np.arange(64) * 2)
             idx.remove_ids(np.arange(64, 128) * 2)
             idx.add(xb[64:128], ids=np.arange(64, 128) * 2)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    assert not errors, errors[:3]
+
+    run_while_searching(check, churn, readers=2)
     assert idx.ntotal == N

@@ -1,11 +1,9 @@
 """Several Python threads using one index at once (the core releases the GIL)."""
 
-import threading
-
 import numpy as np
 
 import adanns
-from reference import assert_concurrent_searches_match, built_ivf
+from reference import assert_concurrent_searches_match, built_ivf, run_while_searching
 from adanns.datasets import synthetic_matryoshka
 
 
@@ -25,25 +23,15 @@ def test_search_while_adding():
     index.train(xb)
     index.add(xb[:2000])
     xq = xb[:50]
-    errors = []
-    stop = threading.Event()
 
-    def searcher():
-        try:
-            while not stop.is_set():
-                D, I = index.search(xq, 1, nprobe=16)
-                assert (I[:, 0] == np.arange(50)).all()  # the first rows are always present, exact
-                assert np.allclose(D[:, 0], 0, atol=1e-4)
-        except Exception as e:  # pragma: no cover
-            errors.append(e)
+    def check():
+        D, I = index.search(xq, 1, nprobe=16)
+        assert (I[:, 0] == np.arange(50)).all()  # the first rows are always present, exact
+        assert np.allclose(D[:, 0], 0, atol=1e-4)
 
-    ts = [threading.Thread(target=searcher) for _ in range(3)]
-    for t in ts:
-        t.start()
-    for b in range(2000, 6000, 500):
-        index.add(xb[b : b + 500])
-    stop.set()
-    for t in ts:
-        t.join()
-    assert not errors, errors[0]
+    def add_rest():
+        for b in range(2000, 6000, 500):
+            index.add(xb[b : b + 500])
+
+    run_while_searching(check, add_rest)
     assert index.ntotal == 6000

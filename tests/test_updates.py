@@ -1,12 +1,12 @@
 """remove_ids / update, their persistence, and searches racing with writers."""
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import adanns
-from reference import brute_force, built_ivf
+from reference import brute_force, built_ivf, run_while_searching
 
 
 @pytest.fixture()
@@ -66,45 +66,31 @@ def test_hammer_search_update_remove():
     base = rng.standard_normal((4000, 16)).astype(np.float32)
     index = built_ivf(base, 16, 8)
     stable = base[:100]  # rows 0..99 are never touched by writers
-    errors = []
-    done = threading.Event()
 
-    def reader():
-        try:
-            while not done.is_set():
-                D, I = index.search(stable, 1, nprobe=8)
-                assert (I[:, 0] == np.arange(100)).all()
-                assert np.allclose(D[:, 0], 0, atol=1e-4)
-                # any vector present is either an original row or one of the replacements
-                _, I2 = index.search(base[100:200], 3, nprobe=8)
-                assert ((I2 >= 0) & (I2 < 4000) | (I2 == -1)).all()
-        except Exception as e:  # pragma: no cover
-            errors.append(e)
+    def check():
+        D, I = index.search(stable, 1, nprobe=8)
+        assert (I[:, 0] == np.arange(100)).all()
+        assert np.allclose(D[:, 0], 0, atol=1e-4)
+        # any vector present is either an original row or one of the replacements
+        _, I2 = index.search(base[100:200], 3, nprobe=8)
+        assert ((I2 >= 0) & (I2 < 4000) | (I2 == -1)).all()
 
     def writer(seed):
-        try:
-            r = np.random.default_rng(seed)
-            mine = np.arange(100 + seed, 4000, 2)  # writers own disjoint ids
-            for _ in range(30):
-                ids = r.choice(mine, 50, replace=False)
-                if r.random() < 0.5:
-                    index.update(base[ids] + r.standard_normal((50, 16)).astype(np.float32), ids)
-                else:
-                    index.remove_ids(ids)
-                    index.add(base[ids], ids=ids)
-        except Exception as e:  # pragma: no cover
-            errors.append(e)
+        r = np.random.default_rng(seed)
+        mine = np.arange(100 + seed, 4000, 2)  # writers own disjoint ids
+        for _ in range(30):
+            ids = r.choice(mine, 50, replace=False)
+            if r.random() < 0.5:
+                index.update(base[ids] + r.standard_normal((50, 16)).astype(np.float32), ids)
+            else:
+                index.remove_ids(ids)
+                index.add(base[ids], ids=ids)
 
-    threads = [threading.Thread(target=reader) for _ in range(3)]
-    writers = [threading.Thread(target=writer, args=(s,)) for s in range(2)]
-    for t in threads + writers:
-        t.start()
-    for t in writers:
-        t.join()
-    done.set()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+    def two_writers():
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(writer, range(2)))  # re-raises a writer's exception
+
+    run_while_searching(check, two_writers)
     assert index.ntotal == 4000
     assert len(np.unique(index.search(base[:1], 4000, nprobe=8)[1])) == 4000
 

@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .._measure import timed
 from ..datasets import synthetic_matryoshka
 from ..evaluation import recall_at_k
 from ..gpu import GpuUnavailableError, is_available, to_gpu
@@ -86,15 +87,6 @@ def scan_bytes(index: IVFIndex, xq: np.ndarray, nprobe: int, scan_dim: int) -> i
     return int(padded[probes].sum()) * ((scan_dim + 3) // 4) * 16
 
 
-def _timed(fn: Any, repeat: int) -> Tuple[Any, float]:
-    best, out = float("inf"), None
-    for _ in range(max(1, repeat)):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return out, best
-
-
 def _faiss_gpu(xb: np.ndarray, xq: np.ndarray, gt: np.ndarray, nlist: int, metric: str, nprobes: List[int],
                repeat: int) -> Dict[str, Any]:
     try:
@@ -115,7 +107,7 @@ def _faiss_gpu(xb: np.ndarray, xq: np.ndarray, gt: np.ndarray, nlist: int, metri
     rows = []
     for nprobe in nprobes:
         index.nprobe = nprobe
-        (_, ids), sec = _timed(lambda: index.search(xq, 10), repeat)
+        (_, ids), sec = timed(lambda: index.search(xq, 10), repeat)
         rows.append({"nprobe": nprobe, "recall@10": recall_at_k(ids, gt, 10), "qps": xq.shape[0] / sec})
         _log(f"  faiss-gpu IVFFlat nprobe={nprobe}: recall@10 {rows[-1]['recall@10']:.4f}  QPS {rows[-1]['qps']:,.0f}")
     return {"status": "ok", "build_seconds": time.perf_counter() - t, "points": rows}
@@ -180,8 +172,8 @@ def run_gpu(args: argparse.Namespace) -> int:
     for nprobe in (4, 8, 16, 32, 64):
         for scan_dim in sorted({min(d, 64), min(d, 128), min(d, 256), d}):
             for rerank_k in ((0,) if scan_dim == d else (0, 100, 200)):
-                (_, ids), sec = _timed(lambda: g.search(xq, 10, nprobe=nprobe, scan_dim=scan_dim, rerank_k=rerank_k),
-                                       repeat)
+                (_, ids), sec = timed(lambda: g.search(xq, 10, nprobe=nprobe, scan_dim=scan_dim, rerank_k=rerank_k),
+                                      repeat)
                 r = recall_at_k(ids, gt, 10)
                 nbytes = scan_bytes(index, xq, nprobe, scan_dim)
                 p = {"nprobe": nprobe, "scan_dim": scan_dim, "rerank_k": rerank_k, "recall@10": r,

@@ -51,22 +51,31 @@ void gather_sq8_scalar(const Sq8Query& q, const uint8_t* base, std::size_t strid
     }
 }
 
-GatherSq8Fn gather_sq8_kernel() {
+namespace {
+
 #if defined(ADANNS_HAVE_AVX2_TU)
-    static const GatherSq8Fn fn = std::strcmp(kernels().name, "avx2") == 0 ? &gather_sq8_avx2 : &gather_sq8_scalar;
+constexpr GatherFn kGatherAvx2 = &gather_avx2;
+constexpr GatherSq8Fn kGatherSq8Avx2 = &gather_sq8_avx2;
 #else
-    static const GatherSq8Fn fn = &gather_sq8_scalar;
+constexpr GatherFn kGatherAvx2 = nullptr;
+constexpr GatherSq8Fn kGatherSq8Avx2 = nullptr;
 #endif
+
+// The AVX2 kernel where the scan kernels chose AVX2 (CPU features and ADANNS_SIMD), else the scalar one.
+template <class Fn>
+Fn pick(Fn avx2, Fn scalar) {
+    return avx2 != nullptr && std::strcmp(kernels().name, "avx2") == 0 ? avx2 : scalar;
+}
+
+}  // namespace
+
+GatherSq8Fn gather_sq8_kernel() {
+    static const GatherSq8Fn fn = pick(kGatherSq8Avx2, &gather_sq8_scalar);
     return fn;
 }
 
 GatherFn gather_kernel() {
-#if defined(ADANNS_HAVE_AVX2_TU)
-    // Same choice as the scan kernels (CPU features and ADANNS_SIMD).
-    static const GatherFn fn = std::strcmp(kernels().name, "avx2") == 0 ? &gather_avx2 : &gather_scalar;
-#else
-    static const GatherFn fn = &gather_scalar;
-#endif
+    static const GatherFn fn = pick(kGatherAvx2, &gather_scalar);
     return fn;
 }
 

@@ -13,6 +13,25 @@ using avx2::hsum4;
 using avx2::step;
 using avx2::tail_mask;
 
+// The gathers' one loop over blocks of four rows: fetches rows i+4 .. i+7 (beyond their first
+// line, which the caller fetched; row_bytes read of each) while rows i .. i+3 compute, then calls
+// block(x, i, m) with the pointers of the current four rows (the first repeated past n) and the
+// number m <= 4 of them that are real.
+template <class T, class Block>
+inline void for_rows4(const T* base, std::size_t stride, const uint32_t* idx, std::size_t n, std::size_t row_bytes,
+                      Block block) {
+    const T* x[4];
+    for (std::size_t i = 0; i < n; i += 4) {
+        for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
+            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
+            for (std::size_t off = 64; off < row_bytes; off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+        }
+        const std::size_t m = n - i < 4 ? n - i : 4;
+        for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+        block(x, i, m);
+    }
+}
+
 // Four rows at a time: four independent FMA chains hide the FMA latency.
 template <int KIND>
 void gather_impl(const float* q, const float* base, std::size_t stride, const uint32_t* idx, std::size_t n,
@@ -21,16 +40,7 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
     const std::size_t rem = w % 8;
     const __m256i mask = tail_mask(rem);
     const __m256 qtail = rem ? _mm256_maskload_ps(q + nfull * 8, mask) : _mm256_setzero_ps();
-    float tmp[4], tmpn[4];
-    for (std::size_t i = 0; i < n; i += 4) {
-        const std::size_t m = n - i < 4 ? n - i : 4;
-        // fetch the next block's rows while this one computes (the caller fetched the first lines)
-        for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
-            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
-            for (std::size_t off = 64; off < w * sizeof(float); off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
-        }
-        const float* x[4];
-        for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
+    for_rows4(base, stride, idx, n, w * sizeof(float), [&](const float* const* x, std::size_t i, std::size_t m) {
         __m256 a[4], nn[4];
         for (int r = 0; r < 4; ++r) {
             a[r] = _mm256_setzero_ps();
@@ -42,36 +52,21 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
         }
         if (rem)
             for (int r = 0; r < 4; ++r) step<KIND>(qtail, _mm256_maskload_ps(x[r] + nfull * 8, mask), a[r], nn[r]);
+        float tmp[4], tmpn[4];
         _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
         if (KIND == kScanIPNorm) _mm_storeu_ps(tmpn, hsum4(nn[0], nn[1], nn[2], nn[3]));
         for (std::size_t r = 0; r < m; ++r) {
             out[i + r] = tmp[r];
             if (KIND == kScanIPNorm) out_norm[i + r] = tmpn[r];
         }
-    }
-}
-
-// Fetch rows i+4 .. i+7 (beyond their first line, which the caller fetched) while rows
-// i .. i+3 compute; row pointers of the current four (repeating the first past n).
-inline std::size_t rows4(const uint8_t* base, std::size_t stride, const uint32_t* idx, std::size_t n,
-                         std::size_t i, std::size_t w, const uint8_t* x[4]) {
-    for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
-        const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
-        for (std::size_t off = 64; off < w; off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
-    }
-    const std::size_t m = n - i < 4 ? n - i : 4;
-    for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;
-    return m;
+    });
 }
 
 // kSq8L2: weighted squared differences in float32, 8 codes per step.
 void gather_sq8_l2(const float* q, const float* wgt, const uint8_t* base, std::size_t stride, const uint32_t* idx,
                    std::size_t n, std::size_t w, float* out) {
     const std::size_t nfull = w / 8;
-    float tmp[4];
-    const uint8_t* x[4];
-    for (std::size_t i = 0; i < n; i += 4) {
-        const std::size_t m = rows4(base, stride, idx, n, i, w, x);
+    for_rows4(base, stride, idx, n, w, [&](const uint8_t* const* x, std::size_t i, std::size_t m) {
         __m256 a[4];
         for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
         for (std::size_t c = 0; c < nfull; ++c) {
@@ -83,6 +78,7 @@ void gather_sq8_l2(const float* q, const float* wgt, const uint8_t* base, std::s
                 a[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, d), wv, a[r]);
             }
         }
+        float tmp[4];
         _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
         for (std::size_t r = 0; r < m; ++r) {
             float s = tmp[r];
@@ -92,7 +88,7 @@ void gather_sq8_l2(const float* q, const float* wgt, const uint8_t* base, std::s
             }
             out[i + r] = s;
         }
-    }
+    });
 }
 
 // kSq8IP: exact 32-bit integer sums of q16 * code, 16 codes per step (zero-extend to 16 bits,
@@ -100,10 +96,7 @@ void gather_sq8_l2(const float* q, const float* wgt, const uint8_t* base, std::s
 void gather_sq8_ip(const int16_t* q16, float inv_scale, const uint8_t* base, std::size_t stride,
                    const uint32_t* idx, std::size_t n, std::size_t w, float* out) {
     const std::size_t nfull = w / 16;
-    alignas(16) int32_t tmp[4];
-    const uint8_t* x[4];
-    for (std::size_t i = 0; i < n; i += 4) {
-        const std::size_t m = rows4(base, stride, idx, n, i, w, x);
+    for_rows4(base, stride, idx, n, w, [&](const uint8_t* const* x, std::size_t i, std::size_t m) {
         __m256i a[4];
         for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_si256();
         for (std::size_t c = 0; c < nfull; ++c) {
@@ -116,6 +109,7 @@ void gather_sq8_ip(const int16_t* q16, float inv_scale, const uint8_t* base, std
         const __m256i ab = _mm256_hadd_epi32(a[0], a[1]);
         const __m256i cd = _mm256_hadd_epi32(a[2], a[3]);
         const __m256i abcd = _mm256_hadd_epi32(ab, cd);
+        alignas(16) int32_t tmp[4];
         _mm_store_si128(reinterpret_cast<__m128i*>(tmp),
                         _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1)));
         for (std::size_t r = 0; r < m; ++r) {
@@ -123,7 +117,7 @@ void gather_sq8_ip(const int16_t* q16, float inv_scale, const uint8_t* base, std
             for (std::size_t j = nfull * 16; j < w; ++j) s += int32_t(q16[j]) * int32_t(x[r][j]);  // tail
             out[i + r] = float(s) * inv_scale;
         }
-    }
+    });
 }
 
 }  // namespace

@@ -30,6 +30,12 @@ void check_shape(const py::array& a, std::initializer_list<std::size_t> shape, c
     if (!ok) throw std::invalid_argument(std::string(name) + " has the wrong shape");
 }
 
+// The settings of one GPU search (GpuSearchParams fields in declaration order; 0: the default).
+adanns::gpu::GpuSearchParams search_params(std::size_t k, std::size_t nprobe, std::size_t scan_dim,
+                                           std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim) {
+    return adanns::gpu::GpuSearchParams{k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim};
+}
+
 }  // namespace
 
 void init_cuda(py::module_& m) {
@@ -72,12 +78,7 @@ void init_cuda(py::module_& m) {
         .def(
             "batch_size",
             [](const GpuIVF& self, std::size_t k, std::size_t nprobe, std::size_t rerank_k, std::size_t probe_dim) {
-                GpuSearchParams p;
-                p.k = k;
-                p.nprobe = nprobe;
-                p.rerank_k = rerank_k;
-                p.probe_dim = probe_dim;
-                return self.batch_size(p);
+                return self.batch_size(search_params(k, nprobe, 0, rerank_k, 0, probe_dim));
             },
             py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"), py::arg("probe_dim"))
         .def(
@@ -87,13 +88,7 @@ void init_cuda(py::module_& m) {
                 if (xq.ndim() != 2 || static_cast<std::size_t>(xq.shape(1)) != self.dim())
                     throw std::invalid_argument("queries must be 2-D with dim columns");
                 const std::size_t nq = xq.shape(0);
-                GpuSearchParams p;
-                p.k = k;
-                p.nprobe = nprobe;
-                p.scan_dim = scan_dim;
-                p.rerank_k = rerank_k;
-                p.rerank_dim = rerank_dim;
-                p.probe_dim = probe_dim;
+                const GpuSearchParams p = search_params(k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim);
                 std::vector<float> D(nq * k);
                 std::vector<int64_t> I(nq * k);
                 {
