@@ -174,9 +174,9 @@ class _Index(_CoreProperties, Tunable):
 
         With ``cosine`` the library normalises the vectors; the stored copy is normalised.
         ``progress``: a progress bar (see :mod:`adanns._progress`; default: shown for large
-        adds when tqdm is installed). With a bar the rows go in by blocks; if a block fails
-        (or the add is interrupted) the blocks already added are removed again, so the index
-        holds what it held before (only the next default id has moved on).
+        adds when tqdm is installed). With a bar the lists are found block by block and the rows
+        are stored in one step at the end. An add that fails or is interrupted (Ctrl-C) leaves
+        the index as it was, with or without a bar.
         """
         if not self.is_trained:
             raise RuntimeError("the index must be trained before add(); call train(x) first")
@@ -189,20 +189,21 @@ class _Index(_CoreProperties, Tunable):
         if not _progress.wanted(progress, n):
             self._core.add(self._apply_transform(x), id_arr)
             return
+        # With a bar: the lists are found block by block (the bar moves), then all rows are stored
+        # in one step, so an interrupted add (Ctrl-C) adds nothing, as without a bar.
+        x = np.ascontiguousarray(self._apply_transform(x), dtype=np.float32)
+        rows = np.empty_like(x) if self._core.metric == 2 else x  # cosine: normalised copies
+        lists = np.empty(n, np.int64)
+        step = 1 << 16
+        with _progress.bar(True, n, "adanns add", "vec") as update:
+            for b in range(0, n, step):
+                e = min(n, b + step)
+                self._core.prepare(x[b:e], rows[b:e], lists[b:e])
+                update(e - b)
         if id_arr is None:
             start = int(self._core.next_id)
             id_arr = np.arange(start, start + n, dtype=np.int64)
-        step = 1 << 16
-        done = 0
-        try:
-            with _progress.bar(True, n, "adanns add", "vec") as update:
-                for b in range(0, n, step):
-                    self._core.add(self._apply_transform(x[b : b + step]), id_arr[b : b + step])
-                    done = min(n, b + step)
-                    update(done - b)
-        except BaseException:
-            self._core.remove_ids(id_arr[:done])
-            raise
+        self._core.add_preassigned(rows, id_arr, lists)
 
     def remove_ids(self, ids: Any) -> int:
         """Removes every stored vector whose id is in ``ids``; returns how many were removed.

@@ -54,11 +54,11 @@ class _FailingCore:
     def __init__(self, core, fail_at):
         self._c, self._n, self._fail = core, 0, fail_at
 
-    def add(self, *a):
+    def prepare(self, *a):  # the per-block call of an add with a bar
         self._n += 1
         if self._n == self._fail:
             raise KeyboardInterrupt
-        return self._c.add(*a)
+        return self._c.prepare(*a)
 
     def __getattr__(self, name):
         return getattr(self._c, name)
@@ -78,5 +78,6 @@ def test_interrupted_progress_add_leaves_the_index_as_it_was(data, with_ids):
         idx.add(xb, ids, progress=True)
     idx._core = core
     assert idx.ntotal == 500
+    assert core.next_id == 500  # no default id consumed either
     after = idx.search(xq, 10, nprobe=16)
     np.testing.assert_array_equal(before[1], after[1])

@@ -33,6 +33,7 @@
 //   the full row (stride BatchSpec::dim) of list l, row r.
 #pragma once
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <cstddef>
@@ -40,6 +41,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/cancel.h"
 #include "common/labels.h"
 #include "common/list_groups.h"
 #include "common/metric.h"
@@ -105,7 +107,17 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                   const float* xq, float* D, int64_t* I, SearchStats* stats = nullptr) {
     const std::size_t k = s.k, nprobe = s.nprobe, nlist = s.nlist;
     const bool rerank = s.rerank_k > 0;
-    const std::size_t K1 = rerank ? std::max(k, s.rerank_k) : k;
+    // Shortlist length: a rerank_k beyond what the nprobe largest lists hold cannot be filled,
+    // so the shortlists (and the rerank) are bounded by the rows a query can actually scan.
+    std::size_t reachable = 0;
+    {
+        std::vector<std::size_t> sizes(nlist);
+        for (std::size_t l = 0; l < nlist; ++l) sizes[l] = sc.list_size(l);
+        const std::size_t np = std::min(nprobe, nlist);
+        std::nth_element(sizes.begin(), sizes.begin() + (np - 1), sizes.end(), std::greater<std::size_t>());
+        for (std::size_t l = 0; l < np; ++l) reachable += sizes[l];
+    }
+    const std::size_t K1 = rerank ? std::max(k, std::min(s.rerank_k, reachable)) : k;
     const StageMetric rerank_m(s.metric, rerank ? s.rerank_dim : s.dim, s.dim);
     const ScanFn scan = kernels().scan;
     const std::size_t tile = sc.tile_rows();
@@ -125,6 +137,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         auto scan_rows = [&](std::size_t l, std::size_t mb, std::size_t me, std::size_t r0, std::size_t t,
                              const int64_t* fid) {
             for (std::size_t m0 = mb; m0 < me; m0 += kMB) {
+                cancel_point();  // a tile for kMB queries: microseconds
                 const std::size_t m = std::min(kMB, me - m0);
                 const uint32_t* mem = groups.members.data() + m0;
                 sc.scan_tile(chunk, l, r0, t, mem, m, dist.data());
@@ -205,6 +218,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         constexpr std::size_t kAhead = 4;
         for (std::size_t u = 0; u < std::min(kAhead, np); ++u) prefetch(row_of(pairs[u]));
         for (std::size_t u = 0; u < np; ++u) {
+            if (u % 1024 == 0) cancel_point();
             if (u + kAhead < np) prefetch(row_of(pairs[u + kAhead]));
             const uint32_t pr = pairs[u];
             float a = 0.f, an = 0.f;

@@ -45,6 +45,10 @@ public:
     void set_centroids(const float* c);
     // Adds n rows (n x dim); ids == nullptr gives sequential ids ntotal, ntotal+1, ...
     void add(const float* x, std::size_t n, const int64_t* ids);
+    // add() in two steps (a progress bar between blocks; adanns/index.py): the lists of n rows
+    // and, for cosine, the normalised rows in rows_out (n x dim); the index is not changed.
+    // add_preassigned then stores all blocks in one step.
+    void prepare(const float* x, std::size_t n, float* rows_out, int64_t* lists) const;
     // Appends rows to given lists without assignment (used by load). Validates list numbers.
     void add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
     void reset();

@@ -60,7 +60,7 @@ void init_graph(py::module_& m) {
                 const std::size_t n = x.shape(0);
                 if (ids) check_1d(*ids, n, "ids");
                 const int64_t* idp = ids ? ids->data() : nullptr;
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 g.add(x.data(), idp, n);
             },
             py::arg("x"), py::arg("ids") = py::none())
@@ -77,7 +77,7 @@ void init_graph(py::module_& m) {
                 float* dp = D.mutable_data();
                 int64_t* ip = I.mutable_data();
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     g.search(xq.data(), nq, k, beam, rerank_k, rerank_dim, walk_dim, dp, ip, filt ? &*filt : nullptr);
                 }
                 return py::make_tuple(D, I);
