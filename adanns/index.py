@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core, _progress
 from ._format import Container, FormatError, Section, all_finite, get_int, write_index_file
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
+from ._validation import C_INT_MAX, METRIC_NAMES, as_ids, as_int, as_matrix, metric_code
 from .filters import IDFilter
 from .params import KEYS, SearchStats
 from .transforms import PCATransform
@@ -442,7 +442,7 @@ class IVFIndex(_Index):
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         super().__init__(dim, nlist, coarse_dim, metric)
         self._transform = _make_transform(transform, dim, self.metric)
-        self.niter = as_int(niter, "niter", 0)
+        self.niter = as_int(niter, "niter", 0, C_INT_MAX)
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import _core
 from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
-from ._validation import as_ids, as_int, as_matrix, metric_code
+from ._validation import C_INT_MAX, as_ids, as_int, as_matrix, metric_code
 from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
 from ._opq import train_opq
 from .filters import IDFilter
@@ -94,9 +94,9 @@ class _PQBase(_CoreProperties, Tunable):
         self._dim = dim
         self.keep_full = _check_keep_full(keep_full)
         self.opq = bool(opq)
-        self.niter = as_int(niter, "niter", 0)
-        self.pq_niter = as_int(pq_niter, "pq_niter", 1)
-        self.opq_niter = as_int(opq_niter, "opq_niter", 1)
+        self.niter = as_int(niter, "niter", 0, C_INT_MAX)
+        self.pq_niter = as_int(pq_niter, "pq_niter", 1, C_INT_MAX)
+        self.opq_niter = as_int(opq_niter, "opq_niter", 1, C_INT_MAX)
         self.seed = as_int(seed, "seed", 0, 2**63 - 1)
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = as_int(max_points_per_centroid, "max_points_per_centroid", 0)
