@@ -38,6 +38,16 @@ def _check_memory(nbytes: int, what: str) -> None:
         )
 
 
+def _search_bytes(nq: int, k: int, nprobe: int = 1, dim: int = 0) -> int:
+    """Memory a batch search holds at once: the (D, I) results, the probe table (built by the
+    core 64 MiB at a time: csrc/ivf/batch_driver.h probe_block_size),
+    a copy of the queries (normalised for cosine) and the per-thread shortlists (about 64 MiB per
+    thread, csrc/ivf/batch_driver.h chunk_size)."""
+    block = max(1, (64 << 20) // (8 * max(1, nprobe)))
+    return (12 * nq * k + 8 * min(nq, block) * nprobe + 4 * nq * dim
+            + (64 << 20) * (int(_core.max_threads()) + 1))
+
+
 def _setting(given: Dict[str, Any], key: str, default: int, lo: int, hi: Optional[int] = None) -> int:
     v = given.get(key)
     return default if v is None else as_int(v, key, lo, hi)
@@ -85,7 +95,7 @@ def search_settings(
 
     Returns the queries as float32 (nq, dim) and ``(k, nprobe, scan_dim, rerank_k, rerank_dim,
     probe_dim)`` with the defaults filled in (``rerank_k`` capped at ``ntotal``), after checking
-    that the (D, I) result arrays can be allocated.
+    that the search's memory (:func:`_search_bytes`) can be allocated.
     """
     xq = as_matrix(xq, dim, "queries")
     k = as_int(k, "k", 1)
@@ -96,7 +106,8 @@ def search_settings(
     rerank_k = min(as_int(rerank_k, "rerank_k", 0), ntotal)
     rerank_dim = dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, dim)
     probe_dim = coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, coarse_dim)
-    _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
+    _check_memory(_search_bytes(xq.shape[0], k, nprobe, dim),
+                  "the (D, I) result arrays, probe table and candidate lists")
     return xq, (k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
 
 

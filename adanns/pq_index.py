@@ -37,7 +37,7 @@ import numpy as np
 from . import _core
 from ._format import Container, FormatError, Section, all_finite, check_sections, get_int, write_index_file
 from ._validation import C_INT_MAX, as_ids, as_int, as_matrix, metric_code
-from .index import FlatIndex, _check_memory, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
+from .index import FlatIndex, _check_memory, _search_bytes, _CoreProperties, _setting, check_settings, check_unique_ids, core_property
 from ._opq import train_opq
 from .filters import IDFilter
 from .params import SearchStats
@@ -283,7 +283,8 @@ class _PQBase(_CoreProperties, Tunable):
         rerank_k = min(rerank_k, ntotal)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
+        _check_memory(_search_bytes(xq.shape[0], k, nprobe, self._dim),
+                      "the (D, I) result arrays, probe table and candidate lists")
         q = self._normalize(xq)
         fargs = {} if filt is None else filt.core_args()
         if stats is None:

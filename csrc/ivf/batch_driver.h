@@ -76,6 +76,14 @@ inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_ch
     return std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (32 * K1)));
 }
 
+// Queries per block of a search whose probe table (nq x nprobe list numbers) is built block by
+// block: the table stays within about 64 MiB whatever nq and nprobe (nq = 1e6 with nprobe =
+// 2048 would need 16 GiB at once; a block still holds 4096 queries there, a whole list-parallel
+// chunk). Every per-chunk buffer of batch_search is bounded as well.
+inline std::size_t probe_block_size(std::size_t nprobe) {
+    return std::max<std::size_t>(1, (std::size_t(64) << 20) / (sizeof(int64_t) * std::max<std::size_t>(1, nprobe)));
+}
+
 namespace detail {
 
 // Per-query shortlists over one candidate array (2 K1 entries per query).
