@@ -242,7 +242,8 @@ class _Index(_CoreProperties, Tunable):
         return int(self._core.update(self._apply_transform(x), id_arr))
 
     def reset(self) -> None:
-        """Removes every stored vector (the training is kept)."""
+        """Removes every stored vector and releases its memory (the training is kept); default
+        ids start again at 0, as in a new index (the same in every family with reset())."""
         self._core.reset()
 
     # ----------------------------------------------------------------- search
@@ -313,12 +314,15 @@ class _Index(_CoreProperties, Tunable):
     def _to_sections(self) -> Tuple[Dict[str, Any], List[Section]]:
         """The file header and sections (list_sizes, ids, vectors; centroids for IVF)."""
         header = dict(self._header())
+        next_id = int(self._core.next_id)
         sizes, ids, vectors = self._core.export_lists()
         arrays: List[Tuple[str, np.ndarray]] = [("list_sizes", sizes), ("ids", ids), ("vectors", vectors)]
         if header["type"] == "ivf":
             arrays.insert(0, ("centroids", self._core.centroids()))
         arrays += _transform_sections(self._transform)
         header["ntotal"] = int(ids.shape[0])
+        # the next default id (ids removed before the save are not given out again after load)
+        header["next_id"] = max(next_id, int(ids.max()) + 1 if ids.size else 0)
         return header, [(name, a.dtype, a.shape, [a]) for name, a in arrays]
 
     @classmethod
@@ -390,6 +394,8 @@ class _Index(_CoreProperties, Tunable):
         elif ntotal:
             lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
             index._core.add_preassigned(vectors, ids, lists)
+        if "next_id" in header:  # (files written before it was saved: max id + 1, as the lists give)
+            index._core.raise_next_id(get_int(header, "next_id", 0, 2**63 - 1))
         return index
 
     def _header(self) -> Dict[str, Any]:

@@ -241,7 +241,10 @@ class _PQBase(_CoreProperties, Tunable):
             ids = ids.reshape(1)
         id_arr = as_ids(ids.reshape(-1), ids.size)
         with self._lock:
-            return int(self._core.remove_ids(id_arr))
+            removed = int(self._core.remove_ids(id_arr))
+            if self._core.ntotal == 0:
+                self._nrows = 0  # the core released its full-vector store: row numbers restart
+            return removed
 
     def update(self, x: Any, ids: Any) -> int:
         """Replaces the vectors stored under ``ids`` by the rows of ``x`` (ids not yet present
@@ -267,10 +270,12 @@ class _PQBase(_CoreProperties, Tunable):
             return replaced
 
     def reset(self) -> None:
-        """Removes every stored vector (the training is kept)."""
+        """Removes every stored vector and releases its memory (the training is kept); default
+        ids start again at 0, as in a new index (the same in every family with reset())."""
         with self._lock:
             self._core.reset()
             self._nrows = 0
+            self._next_id = 0
 
     # ----------------------------------------------------------------- search
     def _search(self, xq: Any, k: int, nprobe: int, rerank_k: int,

@@ -39,6 +39,11 @@ int64_t IVFCore::next_id() const {
     return next_id_;
 }
 
+void IVFCore::raise_next_id(int64_t v) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    next_id_ = std::max(next_id_, v);
+}
+
 void IVFCore::train(const float* x, std::size_t n, const KMeansParams& params_in) {
     if (n < nlist_)
         throw std::invalid_argument("training needs at least nlist = " + std::to_string(nlist_) +

@@ -38,6 +38,9 @@ public:
     std::size_t ntotal() const;
     // The id the next add() without ids starts from (one past the largest id ever added).
     int64_t next_id() const;
+    // Raises the next default id to at least v (load: the saved value, so that ids removed
+    // before the save are not given out again).
+    void raise_next_id(int64_t v);
 
     // k-means on the coarse_dim prefix of x (n x dim rows).
     void train(const float* x, std::size_t n, const KMeansParams& params);

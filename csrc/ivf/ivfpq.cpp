@@ -235,8 +235,11 @@ std::size_t PQCore::remove_ids(const int64_t* ids, std::size_t n) {
 
 std::size_t PQCore::remove_locked(const int64_t* ids, std::size_t n) {
     // The removed entries' full vectors stay in the rerank store, unreferenced (export_state
-    // leaves them out).
-    return remove_ids_from(lists_, ids, n);
+    // leaves them out), until nothing is left: then the store is released too (row numbers
+    // start again at 0; adanns/pq_index.py resets its count with it).
+    const std::size_t removed = remove_ids_from(lists_, ids, n);
+    if (lists_.total() == 0) full_.clear();
+    return removed;
 }
 
 void PQCore::check_lists(const int64_t* lists, std::size_t n) const {

@@ -87,6 +87,7 @@ void bind_ivf(py::module_& m) {
                 self.add(x.data(), n, idp);
             },
             py::arg("x"), py::arg("ids") = py::none())
+        .def("raise_next_id", &IVFCore::raise_next_id, py::arg("next_id"))
         .def(
             "prepare",
             [](const IVFCore& self, FArray x, py::array_t<float> rows, py::array_t<int64_t> lists) {
