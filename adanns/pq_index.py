@@ -147,8 +147,6 @@ class _PQBase(_CoreProperties, Tunable):
     def train(self, x: Any) -> None:
         """Learns the coarse centroids (IVF), the list anchors, the OPQ rotation (``opq=True``)
         and the PQ codebooks from the rows of ``x`` (n, dim); n >= max(nlist, 256)."""
-        if self.ntotal > 0:
-            raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
         x = as_matrix(x, self._dim, "x")
         core = self._core
         nlist = core.nlist
@@ -158,13 +156,18 @@ class _PQBase(_CoreProperties, Tunable):
                 f"training needs at least {need} vectors (256 per sub-quantiser codebook"
                 + (f", nlist={nlist} centroids" if nlist > 256 else "") + f"), got {x.shape[0]}"
             )
-        try:
-            self._train(x)
-        except BaseException:
-            # Never leave a half-installed training behind: back to an untrained core.
-            c = self._core
-            self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric, c.keep_full)
-            raise
+        # The write lock for the whole training: an add / update / remove waits for it (and then
+        # uses the new training) instead of racing it, so no added vector is lost.
+        with self._lock:
+            if self.ntotal > 0:
+                raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
+            try:
+                self._train(x)
+            except BaseException:
+                # Never leave a half-installed training behind: back to an untrained core.
+                c = self._core
+                self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric, c.keep_full)
+                raise
 
     def _train(self, x: np.ndarray) -> None:
         core = self._core
@@ -353,24 +356,26 @@ class _PQBase(_CoreProperties, Tunable):
 
     def _to_sections(self) -> Tuple[Dict[str, Any], List[Section]]:
         """The file header and sections (table in the module docstring)."""
-        header = dict(self._header())
-        core = self._core
-        # One consistent snapshot of lists and full vectors, taken by the core.
-        sizes, ids, rows, codes, full = core.export_lists(True)
+        # One consistent snapshot of the header (next_id), training, lists and full vectors: the
+        # write lock keeps add / remove / reset / train out while it is taken.
+        with self._lock:
+            header = dict(self._header())
+            core = self._core
+            sizes, ids, rows, codes, full = core.export_lists(True)
+            training = (core.centroids() if core.nlist > 1 else None, core.anchors(), core.rotation(),
+                        core.codebooks())
         ntotal = int(ids.shape[0])
         header["ntotal"] = ntotal
         m, p = core.m, core.pq_dim
         # Each section: (name, dtype, shape, pieces written one after the other).
         arrays: List[Section] = []
-        if core.nlist > 1:
-            c = core.centroids()
+        c, a, r, cb = training
+        if c is not None:
             arrays.append(("centroids", c.dtype, c.shape, [c]))
-        a = core.anchors()
         arrays.append(("anchors", a.dtype, a.shape, [a]))
-        r = core.rotation()
         if r is not None:
             arrays.append(("rotation", r.dtype, r.shape, [r]))
-        cb = core.codebooks().reshape(m * 256, p // m)
+        cb = cb.reshape(m * 256, p // m)
         arrays.append(("codebooks", cb.dtype, cb.shape, [cb]))
         for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
             arrays.append((name, arr.dtype, arr.shape, [arr]))
