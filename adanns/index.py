@@ -321,8 +321,11 @@ class _Index(_CoreProperties, Tunable):
             arrays.insert(0, ("centroids", self._core.centroids()))
         arrays += _transform_sections(self._transform)
         header["ntotal"] = int(ids.shape[0])
-        # the next default id (ids removed before the save are not given out again after load)
-        header["next_id"] = max(next_id, int(ids.max()) + 1 if ids.size else 0)
+        # The next default id, when it is not what the loader infers (largest id + 1): ids removed
+        # before the save are not given out again after load; other files keep their exact bytes.
+        inferred = int(ids.max()) + 1 if ids.size else 0
+        if next_id > inferred:
+            header["next_id"] = next_id
         return header, [(name, a.dtype, a.shape, [a]) for name, a in arrays]
 
     @classmethod

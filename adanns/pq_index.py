@@ -156,15 +156,12 @@ class _PQBase(_CoreProperties, Tunable):
                 f"training needs at least {need} vectors (256 per sub-quantiser codebook"
                 + (f", nlist={nlist} centroids" if nlist > 256 else "") + f"), got {x.shape[0]}"
             )
-        # The write lock for the whole training: an add / update / remove waits for it (and then
-        # uses the new training) instead of racing it, so no added vector is lost.
-        with self._lock:
+        with self._lock:  # for the whole training: a racing add waits (and is not lost)
             if self.ntotal > 0:
                 raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
             try:
                 self._train(x)
-            except BaseException:
-                # Never leave a half-installed training behind: back to an untrained core.
+            except BaseException:  # never leave a half-installed training: back to untrained
                 c = self._core
                 self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric, c.keep_full)
                 raise
@@ -245,8 +242,7 @@ class _PQBase(_CoreProperties, Tunable):
         id_arr = as_ids(ids.reshape(-1), ids.size)
         with self._lock:
             removed = int(self._core.remove_ids(id_arr))
-            if self._core.ntotal == 0:
-                self._nrows = 0  # the core released its full-vector store: row numbers restart
+            self._nrows = self._nrows if self._core.ntotal else 0  # emptied: full store released
             return removed
 
     def update(self, x: Any, ids: Any) -> int:
@@ -273,8 +269,8 @@ class _PQBase(_CoreProperties, Tunable):
             return replaced
 
     def reset(self) -> None:
-        """Removes every stored vector and releases its memory (the training is kept); default
-        ids start again at 0, as in a new index (the same in every family with reset())."""
+        """Removes every stored vector, releasing its memory (the training is kept); default ids
+        start again at 0 as in a new index (as in every family with reset())."""
         with self._lock:
             self._core.reset()
             self._nrows = 0
@@ -291,8 +287,7 @@ class _PQBase(_CoreProperties, Tunable):
         rerank_k = min(rerank_k, ntotal)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        _check_memory(_search_bytes(xq.shape[0], k, nprobe, self._dim),
-                      "the (D, I) result arrays, probe table and candidate lists")
+        _check_memory(_search_bytes(xq.shape[0], k, nprobe, self._dim), "the search's arrays")
         q = self._normalize(xq)
         fargs = {} if filt is None else filt.core_args()
         if stats is None:
@@ -356,26 +351,18 @@ class _PQBase(_CoreProperties, Tunable):
 
     def _to_sections(self) -> Tuple[Dict[str, Any], List[Section]]:
         """The file header and sections (table in the module docstring)."""
-        # One consistent snapshot of the header (next_id), training, lists and full vectors: the
-        # write lock keeps add / remove / reset / train out while it is taken.
-        with self._lock:
+        with self._lock:  # one snapshot of header (next_id), training, lists and full vectors
             header = dict(self._header())
             core = self._core
             sizes, ids, rows, codes, full = core.export_lists(True)
-            training = (core.centroids() if core.nlist > 1 else None, core.anchors(), core.rotation(),
-                        core.codebooks())
-        ntotal = int(ids.shape[0])
-        header["ntotal"] = ntotal
-        m, p = core.m, core.pq_dim
+            c, a, r = core.centroids() if core.nlist > 1 else None, core.anchors(), core.rotation()
+            cb = core.codebooks().reshape(core.m * 256, core.pq_dim // core.m)
+        ntotal = header["ntotal"] = int(ids.shape[0])
         # Each section: (name, dtype, shape, pieces written one after the other).
-        arrays: List[Section] = []
-        c, a, r, cb = training
-        if c is not None:
-            arrays.append(("centroids", c.dtype, c.shape, [c]))
+        arrays: List[Section] = [] if c is None else [("centroids", c.dtype, c.shape, [c])]
         arrays.append(("anchors", a.dtype, a.shape, [a]))
         if r is not None:
             arrays.append(("rotation", r.dtype, r.shape, [r]))
-        cb = cb.reshape(m * 256, p // m)
         arrays.append(("codebooks", cb.dtype, cb.shape, [cb]))
         for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
             arrays.append((name, arr.dtype, arr.shape, [arr]))
