@@ -34,6 +34,11 @@ try:
 except ImportError as _e:  # pragma: no cover - exercised by tests/test_layout.py in a subprocess
     raise _core_missing(_e) from None
 
+# OpenMP's thread pool does not survive fork(): a child made after a search would hang in its
+# first parallel region, so the core runs serially in forked children (docs/reliability.md).
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_core._after_fork_in_child)
+
 from . import datasets, evaluation, transforms
 from ._format import FORMAT_VERSION, FormatError
 from .filters import IDFilter

@@ -11,7 +11,7 @@ import numpy as np
 from ._format import Container, FormatError, all_finite, check_sections, get_int
 from ._limits import field
 from ._validation import max_abs_value
-from .index import _transform_from_file
+from ._stored_transform import transform_from_file
 
 
 def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
@@ -85,7 +85,7 @@ def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
         )
     if not trained:  # an untrained index: its parameters and empty lists
         index._next_id = next_id
-        index._transform = _transform_from_file(th, {name: a for name, (a, _) in s.items()}, dim, metric)
+        index._transform = transform_from_file(th, {name: a for name, (a, _) in s.items()}, dim, metric)
         return index
 
     get = lambda name: s[name][0]  # noqa: E731
@@ -132,7 +132,7 @@ def read_pq(f: Container, classes: Dict[str, Any]) -> Any:
         get("codebooks").reshape(m, 256, pq_dim // m).copy(),
         sizes.copy(), ids.copy(), rows.copy(), get("codes").copy(), full, next_id, full_map,
     )
-    index._transform = _transform_from_file(th, {name: a for name, (a, _) in s.items()}, dim, metric)
+    index._transform = transform_from_file(th, {name: a for name, (a, _) in s.items()}, dim, metric)
     try:
         index._operating_points = index._points_from_header(header.get("operating_points"))
     except (KeyError, TypeError, ValueError, OverflowError):

@@ -46,16 +46,16 @@ def bar(show: bool, total: Optional[int], desc: str, unit: str = "it") -> Iterat
 def add_in_blocks(n: int, add_block: Callable[[int, int], None], undo: Callable[[int], None],
                   step: int = 1 << 16) -> None:
     """An ``add`` of ``n`` rows with a bar: ``add_block(b, e)`` for consecutive blocks of ``step``
-    rows. If a block fails (or the call is interrupted), ``undo(done)`` removes the ``done`` rows
-    already added, then the error propagates: the index holds what it held before."""
-    done = 0
+    rows. If a block fails (or the call is interrupted), ``undo(started)`` removes the rows of
+    the blocks started (the last one may or may not have gone in: an interrupt can land just
+    after it returned), then the error propagates: the index holds what it held before."""
+    started = 0
     try:
         with bar(True, n, "adanns add", "vec") as update:
             for b in range(0, n, step):
-                e = min(n, b + step)
+                e = started = min(n, b + step)
                 add_block(b, e)
-                done = e
                 update(e - b)
     except BaseException:
-        undo(done)
+        undo(started)
         raise

@@ -20,8 +20,14 @@ def metric_code(metric: str) -> int:
     return METRICS[m]
 
 
+C_INT_MAX = 2**31 - 1  # iteration counts (C int in the core)
+INT64_MAX = 2**63 - 1  # every other integer crosses into the core as a 64-bit integer
+
+
 def as_int(value: Any, name: str, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
-    """An integer parameter within [lo, hi] (bools rejected)."""
+    """An integer parameter within [lo, hi] (bools rejected). Without ``hi`` the bound is
+    2**63 - 1, so no value reaches the core outside its C range: out-of-range values raise a
+    ValueError naming the parameter (never a binding's signature dump)."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got a bool")
     try:
@@ -30,8 +36,8 @@ def as_int(value: Any, name: str, lo: Optional[int] = None, hi: Optional[int] = 
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if lo is not None and v < lo:
         raise ValueError(f"{name} must be >= {lo}, got {v}")
-    if hi is not None and v > hi:
-        raise ValueError(f"{name} must be <= {hi}, got {v}")
+    if v > (INT64_MAX if hi is None else hi):
+        raise ValueError(f"{name} must be <= {INT64_MAX if hi is None else hi}, got {v}")
     return v
 
 

@@ -18,8 +18,8 @@ from .filters import IDFilter, as_filter
 from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
 from ._format import Container, FormatError, MappedFile, all_finite, get_int, write_index_file
 from ._limits import check_memory, field, param
-from .index import (MappedGuard, Transformed, _make_transform, _setting, _transform_from_file, _transform_header,
-                    _transform_sections, check_settings, core_property)
+from .index import MappedGuard, _setting, check_settings, core_property
+from ._stored_transform import Transformed, make_transform, transform_from_file, transform_header, transform_sections
 from .transforms import PCATransform
 from .params import GRAPH_ALIASES
 from .tuning import OperatingPoints, Tunable
@@ -99,7 +99,7 @@ class GraphIndex(Transformed, MappedGuard, Tunable):
         if not isinstance(store, str) or store not in _STORES:
             raise ValueError(f"store must be one of {sorted(_STORES)}, got {store!r}")
         self._dim = dim
-        self._transform = _make_transform(transform, dim, METRIC_NAMES[metric_code(metric)])
+        self._transform = make_transform(transform, dim, METRIC_NAMES[metric_code(metric)])
         self._core = _core.GraphCore(dim, graph_dim, degree, metric_code(metric), build_beam, alpha, seed,
                                      _STORES[store])
 
@@ -247,8 +247,8 @@ class GraphIndex(Transformed, MappedGuard, Tunable):
         for own, shared, a, b in (("beam", "nprobe", beam, nprobe), ("walk_dim", "scan_dim", walk_dim, scan_dim)):
             if a is not None and b is not None:
                 raise ValueError(f"give {own} or {shared} (the same setting), not both")
-            if a is not None or b is not None:
-                given[shared] = a if a is not None else b
+            if a is not None or b is not None:  # checked under the name the caller used
+                given[shared] = as_int(a, own, 1) if a is not None else as_int(b, shared, 1)
         for key, v in (("rerank_k", rerank_k), ("rerank_dim", rerank_dim), ("probe_dim", probe_dim)):
             if v is not None:
                 given[key] = v
@@ -350,7 +350,7 @@ class GraphIndex(Transformed, MappedGuard, Tunable):
             "entry": int(self._core.entry),
             "next_id": int(self._core.next_id),
             **({} if self._operating_points is None else {"operating_points": self._operating_points.to_dict()}),
-            **({} if self._transform is None else {"transform": _transform_header(self._transform)}),
+            **({} if self._transform is None else {"transform": transform_header(self._transform)}),
         }
 
 
@@ -369,7 +369,7 @@ def save_graph(index: GraphIndex, path: PathLike) -> None:
     sq = index._core.quantizer()
     if sq.size:  # the int8 store's quantiser (fitted once, kept so later adds encode alike)
         arrays.append(("quantizer", sq))
-    arrays += _transform_sections(index._transform)
+    arrays += transform_sections(index._transform)
     write_index_file(path, header, [(name, a.dtype, a.shape, [a]) for name, a in arrays])
 
 
@@ -420,7 +420,7 @@ def load_graph(f: Container) -> GraphIndex:
         raise FormatError("section 'quantizer' is missing")
     index = GraphIndex(dim, graph_dim, degree, metric, build_beam=build_beam, alpha=float(alpha), seed=seed,
                        store=store)
-    index._transform = _transform_from_file(header.get("transform"), s, dim, metric)
+    index._transform = transform_from_file(header.get("transform"), s, dim, metric)
     try:
         # load(mmap=True): the full rows stay in the file (the section is 64-byte aligned, row-major
         # n x dim float32: the layout of the core's store), mapped read-only.

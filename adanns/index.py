@@ -13,7 +13,8 @@ import numpy as np
 from . import _core, _progress
 from ._format import Container, FormatError, MappedFile, Section, all_finite, get_int, write_index_file
 from ._limits import check_lists_memory, check_memory, field, param
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, check_values, default_ids, max_abs_value, metric_code
+from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
+from ._stored_transform import Transformed, make_transform, transform_from_file, transform_header, transform_sections
 from .filters import IDFilter
 from .params import KEYS, SearchStats
 from .transforms import PCATransform
@@ -26,6 +27,17 @@ T = TypeVar("T")
 def _check_memory(nbytes: int, what: str) -> None:
     """Refuses up front an allocation that cannot fit (instead of being killed by the OS)."""
     check_memory(nbytes, what, "search fewer queries at a time or with a smaller k")
+
+
+def _search_bytes(nq: int, k: int, nprobe: int = 1, dim: int = 0, rerank_k: int = 0) -> int:
+    """Memory a batch search holds at once: the (D, I) results, the probe table (built by the
+    core 64 MiB at a time: csrc/ivf/batch_driver.h probe_block_size), a copy of the queries
+    (normalised for cosine) and the shortlists of the threads and the merge (2 max(k, rerank_k)
+    candidates of 16 bytes per query, at most about 64 MiB each: batch_driver.h chunk_size)."""
+    block = max(1, (64 << 20) // (8 * max(1, nprobe)))
+    shortlists = min(64 << 20, 32 * nq * max(k, rerank_k))
+    return (12 * nq * k + 8 * min(nq, block) * nprobe + 4 * nq * dim
+            + shortlists * (int(_core.max_threads()) + 1))
 
 
 def _setting(given: Dict[str, Any], key: str, default: int, lo: int, hi: Optional[int] = None) -> int:
@@ -75,7 +87,7 @@ def search_settings(
 
     Returns the queries as float32 (nq, dim) and ``(k, nprobe, scan_dim, rerank_k, rerank_dim,
     probe_dim)`` with the defaults filled in (``rerank_k`` capped at ``ntotal``), after checking
-    that the (D, I) result arrays can be allocated.
+    that the search's memory (:func:`_search_bytes`) can be allocated.
     """
     xq = as_matrix(xq, dim, "queries")
     k = as_int(k, "k", 1)
@@ -86,7 +98,8 @@ def search_settings(
     rerank_k = min(as_int(rerank_k, "rerank_k", 0), ntotal)
     rerank_dim = dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, dim)
     probe_dim = coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, coarse_dim)
-    _check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays")
+    _check_memory(_search_bytes(xq.shape[0], k, nprobe, dim, rerank_k),
+                  "the (D, I) result arrays, probe table and candidate lists")
     return xq, (k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
 
 
@@ -153,35 +166,6 @@ class MappedGuard:
                 self._mapped_file = None  # every row copied into memory: the file is no longer read
 
 
-class Transformed:
-    """The stored transform of an index (``transform=``; IVF, Flat, IVF-PQ, PQ and graph indices
-    share it): applied to added vectors and queries once fitted; saved in the header
-    (:func:`_transform_header`) and the sections (:func:`_transform_sections`)."""
-
-    _transform: Optional[PCATransform] = None
-
-    @property
-    def transform(self) -> Optional[PCATransform]:
-        """The stored transform applied to added vectors and queries (None: none)."""
-        return self._transform
-
-    def _apply_transform(self, x: np.ndarray) -> np.ndarray:
-        t = self._transform
-        if t is None or not t.is_fitted:
-            return x
-        y = np.ascontiguousarray(t.apply(x), dtype=np.float32)
-        if y.size:
-            check_values(y, "the input after the index's transform")  # what is stored obeys the bound
-        return y
-
-    def _fit_transform(self, x: np.ndarray) -> np.ndarray:
-        """Fits the transform (if any) on ``x`` and returns ``x`` transformed."""
-        if self._transform is None:
-            return x
-        self._transform.fit(x)
-        return self._transform.apply(x)
-
-
 class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
     """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
 
@@ -205,9 +189,9 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
 
         With ``cosine`` the library normalises the vectors; the stored copy is normalised.
         ``progress``: a progress bar (see :mod:`adanns._progress`; default: shown for large
-        adds when tqdm is installed). With a bar the rows go in by blocks; if a block fails
-        (or the add is interrupted) the blocks already added are removed again, so the index
-        holds what it held before (only the next default id has moved on).
+        adds when tqdm is installed). With a bar the lists are found block by block and the rows
+        are stored in one step at the end. An add that fails or is interrupted (Ctrl-C) leaves
+        the index as it was, with or without a bar.
         """
         if not self.is_trained:
             raise RuntimeError("the index must be trained before add(); call train(x) first")
@@ -223,12 +207,20 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         if not _progress.wanted(progress, n):
             self._core.add(self._apply_transform(x), id_arr)
             return
+        # With a bar: the lists are found block by block (the bar moves), then all rows are stored
+        # in one step, so an interrupted add (Ctrl-C) adds nothing, as without a bar.
+        x = np.ascontiguousarray(self._apply_transform(x), dtype=np.float32)
+        rows = np.empty_like(x) if self._core.metric == 2 else x  # cosine: normalised copies
+        lists = np.empty(n, np.int64)
+        step = 1 << 16
+        with _progress.bar(True, n, "adanns add", "vec") as update:
+            for b in range(0, n, step):
+                e = min(n, b + step)
+                self._core.prepare(x[b:e], rows[b:e], lists[b:e])
+                update(e - b)
         if id_arr is None:
-            start = int(self._core.next_id)
-            id_arr = np.arange(start, start + n, dtype=np.int64)
-        ids_ = id_arr
-        _progress.add_in_blocks(n, lambda b, e: self._core.add(self._apply_transform(x[b:e]), ids_[b:e]),
-                                lambda done: self._core.remove_ids(ids_[:done]))
+            id_arr = default_ids(int(self._core.next_id), n)
+        self._core.add_preassigned(rows, id_arr, lists)
 
     def remove_ids(self, ids: Any) -> int:
         """Removes every stored vector whose id is in ``ids``; returns how many were removed.
@@ -258,7 +250,8 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         return int(self._core.update(self._apply_transform(x), id_arr))
 
     def reset(self) -> None:
-        """Removes every stored vector (the training is kept)."""
+        """Removes every stored vector and releases its memory (the training is kept); default
+        ids start again at 0, as in a new index (the same in every family with reset())."""
         self._core.reset()
 
     # ----------------------------------------------------------------- search
@@ -331,12 +324,18 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
     def _to_sections(self) -> Tuple[Dict[str, Any], List[Section]]:
         """The file header and sections (list_sizes, ids, vectors; centroids for IVF)."""
         header = dict(self._header())
+        next_id = int(self._core.next_id)
         sizes, ids, vectors = self._core.export_lists()
         arrays: List[Tuple[str, np.ndarray]] = [("list_sizes", sizes), ("ids", ids), ("vectors", vectors)]
         if header["type"] == "ivf":
             arrays.insert(0, ("centroids", self._core.centroids()))
-        arrays += _transform_sections(self._transform)
+        arrays += transform_sections(self._transform)
         header["ntotal"] = int(ids.shape[0])
+        # The next default id, when it is not what the loader infers (largest id + 1): ids removed
+        # before the save are not given out again after load; other files keep their exact bytes.
+        inferred = int(ids.max()) + 1 if ids.size else 0
+        if next_id > inferred:
+            header["next_id"] = next_id
         return header, [(name, a.dtype, a.shape, [a]) for name, a in arrays]
 
     @classmethod
@@ -375,7 +374,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
                 kmeanspp=bool(header.get("kmeanspp", False)),
                 max_points_per_centroid=field(header, "max_points_per_centroid"),
             )
-            index._transform = _transform_from_file(header.get("transform"), s, dim, metric)
+            index._transform = transform_from_file(header.get("transform"), s, dim, metric)
         else:
             index = FlatIndex(dim, metric)
         sizes, ids, vectors = s["list_sizes"], s["ids"], s["vectors"]
@@ -413,6 +412,8 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         elif ntotal:
             lists = np.repeat(np.arange(nlist, dtype=np.int64), sizes)
             index._core.add_preassigned(vectors, ids, lists)
+        if "next_id" in header:  # (files written before it was saved: max id + 1, as the lists give)
+            index._core.raise_next_id(get_int(header, "next_id", 0, 2**63 - 1))
         return index
 
     def _header(self) -> Dict[str, Any]:
@@ -476,7 +477,7 @@ class IVFIndex(_Index):
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         check_lists_memory(nlist, coarse_dim)
         super().__init__(dim, nlist, coarse_dim, metric)
-        self._transform = _make_transform(transform, dim, self.metric)
+        self._transform = make_transform(transform, dim, self.metric)
         self.niter = param(niter, "niter")
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
@@ -521,73 +522,12 @@ class IVFIndex(_Index):
         if not self.is_trained:  # (absent: trained, as in files written before this field)
             h["trained"] = False
         if self._transform is not None:  # (absent otherwise: files without a transform are unchanged)
-            h["transform"] = _transform_header(self._transform)
+            h["transform"] = transform_header(self._transform)
         return h
 
     def _describe(self) -> str:
         t = "" if self._transform is None else ", transform='pca'"
         return f"dim={self.dim}, nlist={self.nlist}, coarse_dim={self.coarse_dim}, metric={self.metric!r}{t}"
-
-
-def _make_transform(transform: Union[None, str, PCATransform], dim: int, metric: str) -> Optional[PCATransform]:
-    """The index's transform from the ``transform=`` argument (checked against dim and metric)."""
-    if transform is None:
-        return None
-    if isinstance(transform, str):
-        if transform != "pca":
-            raise ValueError(f"transform must be None, 'pca' or a PCATransform, got {transform!r}")
-        return PCATransform.for_metric(metric)
-    if not isinstance(transform, PCATransform):
-        raise TypeError(f"transform must be None, 'pca' or a PCATransform, got {type(transform).__name__}")
-    if transform.n_components is not None and transform.n_components != dim:
-        raise ValueError(f"the index's transform must keep all {dim} dims (n_components=None); "
-                         f"got n_components={transform.n_components}")
-    if transform.center and metric != "l2":
-        raise ValueError(f"a centred PCA changes {metric} scores; use center=False (a rotation) for {metric!r}")
-    if transform.is_fitted and transform.dim_in != dim:
-        raise ValueError(f"the transform was fitted on {transform.dim_in} dims, the index has {dim}")
-    return transform
-
-
-def _transform_header(t: Optional[PCATransform]) -> Optional[Dict[str, Any]]:
-    if t is None:
-        return None
-    return {"kind": "pca", "center": t.center, "sample": t.sample, "seed": t.seed, "fitted": t.is_fitted}
-
-
-def _transform_sections(t: Optional[PCATransform]) -> List[Tuple[str, np.ndarray]]:
-    """The fitted transform's arrays (float32: exactly what ``PCATransform.apply`` computes with)."""
-    if t is None or not t.is_fitted:
-        return []
-    d = t.to_dict()
-    return [("transform_components", np.asarray(d["components"], np.float32)),
-            ("transform_mean", np.asarray(d["mean"], np.float32)),
-            ("transform_energy", np.asarray(d["explained_variance"], np.float32))]
-
-
-def _transform_from_file(h: Any, s: Dict[str, np.ndarray], dim: int, metric: str) -> Optional[PCATransform]:
-    if h is None:
-        return None
-    if not isinstance(h, dict) or h.get("kind") != "pca" or not isinstance(h.get("center"), bool):
-        raise FormatError("header field 'transform' is invalid")
-    if h["center"] and metric != "l2":
-        raise FormatError("a centred transform with a non-l2 metric")
-    sample, seed = field(h, "sample"), get_int(h, "seed", 0, 2**64 - 1)
-    if not h.get("fitted"):
-        return PCATransform(None, center=h["center"], sample=sample, seed=seed)
-    arrays = {}
-    for name, shape in (("transform_components", (dim, dim)), ("transform_mean", (dim,)), ("transform_energy", (dim,))):
-        a = s.get(name)
-        if a is None or a.shape != shape or a.dtype != np.float32 or not np.isfinite(a).all() or \
-                (name == "transform_mean" and not all_finite(a, max_abs_value(dim))):
-            raise FormatError(f"section {name!r} is missing or invalid")
-        arrays[name] = a
-    comps = arrays["transform_components"].astype(np.float64)
-    if np.abs(comps @ comps.T - np.eye(dim)).max() > 1e-3:
-        raise FormatError("the stored transform is not orthogonal")
-    return PCATransform.from_dict({"n_components": -1, "center": h["center"], "sample": sample, "seed": seed,
-                                   "components": comps, "mean": arrays["transform_mean"].astype(np.float64),
-                                   "explained_variance": arrays["transform_energy"].astype(np.float64)})
 
 
 class FlatIndex(_Index):

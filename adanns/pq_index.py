@@ -41,8 +41,9 @@ from . import _core, _progress
 from ._format import Container, FormatError, MappedFile, Section, write_index_file
 from ._limits import check_lists_memory, param
 from ._validation import as_ids, as_int, as_matrix, default_ids, metric_code
-from .index import (FlatIndex, MappedGuard, Transformed, _check_memory, _CoreProperties, _make_transform, _setting, _transform_header,
-                    _transform_sections, check_settings, check_unique_ids, core_property)
+from .index import (FlatIndex, MappedGuard, _check_memory, _CoreProperties, _search_bytes, _setting, check_settings,
+                    check_unique_ids, core_property)
+from ._stored_transform import Transformed, make_transform, transform_header, transform_sections
 from .transforms import PCATransform
 from ._opq import train_opq
 from ._pq_codec import read_pq
@@ -121,7 +122,7 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
         self.max_points_per_centroid = param(max_points_per_centroid, "max_points_per_centroid")
         self.max_train = param(max_train, "max_train")
         self._core = _core.PQCore(dim, nlist, coarse_dim, pq_dim, m, code, self.keep_full is not None)
-        self._transform = _make_transform(transform, dim, metric)
+        self._transform = make_transform(transform, dim, metric)
         self._lock = threading.Lock()
         # The full vectors (keep_full) live in the core's rerank store, RAM or memory-mapped.
         self._nrows = 0                               # next seq number (= rows of the rerank store)
@@ -168,8 +169,6 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
         """Learns the coarse centroids (IVF), the list anchors, the OPQ rotation (``opq=True``)
         and the PQ codebooks from the rows of ``x`` (n, dim); n >= max(nlist, 256).
         ``progress``: a bar over the stages (see :meth:`add`)."""
-        if self.ntotal > 0:
-            raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
         x = as_matrix(x, self._dim, "x")
         core = self._core
         nlist = core.nlist
@@ -180,17 +179,19 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
                 + (f", nlist={nlist} centroids" if nlist > 256 else "") + f"), got {x.shape[0]}"
             )
         stages = 2 + (nlist > 1) + self.opq + (self._transform is not None)
-        try:
-            with _progress.bar(_progress.wanted(progress, x.shape[0]), stages, "adanns train", "stage") as update:
-                if self._transform is not None:
-                    x = self._fit_transform(x)
-                    update(1)
-                self._train(x, update)
-        except BaseException:
-            # Never leave a half-installed training behind: back to an untrained core.
-            c = self._core
-            self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric, c.keep_full)
-            raise
+        with self._lock:  # for the whole training: a racing add waits (and is not lost)
+            if self.ntotal > 0:
+                raise RuntimeError("cannot retrain an index that holds vectors; call reset() first")
+            try:
+                with _progress.bar(_progress.wanted(progress, x.shape[0]), stages, "adanns train", "stage") as update:
+                    if self._transform is not None:
+                        x = self._fit_transform(x)
+                        update(1)
+                    self._train(x, update)
+            except BaseException:  # never leave a half-installed training: back to untrained
+                c = self._core
+                self._core = _core.PQCore(self._dim, c.nlist, c.coarse_dim, c.pq_dim, c.m, c.metric, c.keep_full)
+                raise
 
     def _train(self, x: np.ndarray, update: Any) -> None:
         core = self._core
@@ -265,11 +266,13 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
             return
         if id_arr is None:
             id_arr = default_ids(self._next_id, n)
-        ids_ = id_arr
+        ids_, next_before = id_arr, self._next_id
 
-        def undo(done: int) -> None:
+        def undo(done: int) -> None:  # the blocks added are removed; their default ids not used up
             with self._lock:
                 self._core.remove_ids(ids_[:done])
+                self._next_id = next_before
+                self._nrows = self._nrows if self._core.ntotal else 0  # emptied: full store released
 
         _progress.add_in_blocks(n, lambda b, e: self._add_rows(x[b:e], ids_[b:e]), undo)
 
@@ -281,12 +284,20 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
             if id_arr is None:
                 id_arr = default_ids(self._next_id, n)
-            seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            seq = self._take_rows(n, id_arr)
             self._check_mapped()
             self._spill()
             self._core.add(z, id_arr, seq)  # the core copies the full vectors into its store
-            self._nrows += n
-            self._next_id = max(self._next_id, int(id_arr.max()) + 1)
+
+    def _take_rows(self, n: int, id_arr: np.ndarray) -> np.ndarray:
+        """Row numbers for ``n`` new entries, and the next default id, taken *before* the core call,
+        so that an interrupt landing just after it (Ctrl-C) cannot make later adds reuse them; a
+        failed call leaves a gap (harmless: rows are renumbered on save; ids stay unique). With
+        full vectors the rows continue the core's store."""
+        base = int(self._core.full_rows) if self.keep_full is not None else self._nrows
+        self._nrows = base + n
+        self._next_id = max(self._next_id, int(id_arr.max()) + 1)
+        return np.arange(base, base + n, dtype=np.int64)
 
     def remove_ids(self, ids: Any) -> int:
         """Removes every stored vector whose id is in ``ids``; returns how many were removed.
@@ -299,7 +310,9 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
         id_arr = as_ids(ids.reshape(-1), ids.size)
         with self._lock:
             self._check_mapped()
-            return int(self._core.remove_ids(id_arr))
+            removed = int(self._core.remove_ids(id_arr))
+            self._nrows = self._nrows if self._core.ntotal else 0  # emptied: full store released
+            return removed
 
     def update(self, x: Any, ids: Any) -> int:
         """Replaces the vectors stored under ``ids`` by the rows of ``x`` (ids not yet present
@@ -318,19 +331,18 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
         with self._lock:
             if self._nrows + n >= 2**32 - 1:
                 raise ValueError("an index holds at most 2^32 - 2 vectors")
-            seq = np.arange(self._nrows, self._nrows + n, dtype=np.int64)
+            seq = self._take_rows(n, id_arr)
             self._check_mapped()
             self._spill()
-            replaced = int(self._core.update(z, id_arr, seq))
-            self._nrows += n
-            self._next_id = max(self._next_id, int(id_arr.max()) + 1)
-            return replaced
+            return int(self._core.update(z, id_arr, seq))
 
     def reset(self) -> None:
-        """Removes every stored vector (the training is kept)."""
+        """Removes every stored vector, releasing its memory (the training is kept); default ids
+        start again at 0 as in a new index (as in every family with reset())."""
         with self._lock:
             self._core.reset()
             self._nrows = 0
+            self._next_id = 0
 
     # ----------------------------------------------------------------- search
     def _search(self, xq: Any, k: int, nprobe: int, rerank_k: int,
@@ -343,7 +355,7 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
         rerank_k = min(rerank_k, ntotal)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        _check_memory(12 * xq.shape[0] * max(k, rerank_k), "the search result and candidate arrays")
+        _check_memory(_search_bytes(xq.shape[0], k, nprobe, self._dim, rerank_k), "the search's arrays")
         q = self._normalize(self._apply_transform(xq))
         fargs = {} if filt is None else filt.core_args()
         self._check_mapped()
@@ -409,35 +421,33 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
 
     def _to_sections(self) -> Tuple[Dict[str, Any], List[Section]]:
         """The file header and sections (table in the module docstring)."""
-        header = dict(self._header())
-        core = self._core
-        # One consistent snapshot of lists and full vectors, taken by the core.
-        sizes, ids, rows, codes, full = core.export_lists(True)
-        ntotal = int(ids.shape[0])
-        header["ntotal"] = ntotal
-        m, p = core.m, core.pq_dim
+        with self._lock:  # one snapshot of header (next_id), training, lists and full vectors
+            header = dict(self._header())
+            core = self._core
+            sizes, ids, rows, codes, full = core.export_lists(True)
+            trained = bool(core.is_trained)
+            if trained:
+                c, a, r = core.centroids() if core.nlist > 1 else None, core.anchors(), core.rotation()
+                cb = core.codebooks().reshape(core.m * 256, core.pq_dim // core.m)
+        ntotal = header["ntotal"] = int(ids.shape[0])
         # Each section: (name, dtype, shape, pieces written one after the other).
         arrays: List[Section] = []
-        if not core.is_trained:  # no training to write: the lists only (empty), "trained": false
+        if not trained:  # no training to write: the lists only (empty), "trained": false
             header["trained"] = False
             for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
                 arrays.append((name, arr.dtype, arr.shape, [arr]))
             return header, arrays
-        if core.nlist > 1:
-            c = core.centroids()
+        if c is not None:
             arrays.append(("centroids", c.dtype, c.shape, [c]))
-        a = core.anchors()
         arrays.append(("anchors", a.dtype, a.shape, [a]))
-        r = core.rotation()
         if r is not None:
             arrays.append(("rotation", r.dtype, r.shape, [r]))
-        cb = core.codebooks().reshape(m * 256, p // m)
         arrays.append(("codebooks", cb.dtype, cb.shape, [cb]))
         for name, arr in (("list_sizes", sizes), ("ids", ids), ("rows", rows), ("codes", codes)):
             arrays.append((name, arr.dtype, arr.shape, [arr]))
         if self.keep_full is not None:
             arrays.append(("full", np.dtype("<f4"), (ntotal, self.dim), [full]))
-        arrays += [(name, a.dtype, a.shape, [a]) for name, a in _transform_sections(self._transform)]
+        arrays += [(name, a.dtype, a.shape, [a]) for name, a in transform_sections(self._transform)]
         return header, arrays
 
     @classmethod
@@ -473,7 +483,7 @@ class _PQBase(_CoreProperties, Transformed, MappedGuard, Tunable):
             "max_train": self.max_train,
             "next_id": self._next_id,
             **({} if self._operating_points is None else {"operating_points": self._operating_points.to_dict()}),
-            **({} if self._transform is None else {"transform": _transform_header(self._transform)}),
+            **({} if self._transform is None else {"transform": transform_header(self._transform)}),
         }
 
     def _install(self, centroids, anchors, rotation, codebooks, sizes, ids, seq, codes, full, next_id,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -144,6 +144,23 @@ def default_space(index: Any, k: int) -> Dict[str, List[int]]:
     return space
 
 
+def _check_space(space: Any, known: Mapping[str, Any]) -> Dict[str, List[int]]:
+    """A tune ``space`` ({setting: candidate integers}) checked: a mapping of known settings to
+    non-empty iterables of integers (ValueError / TypeError naming the setting otherwise)."""
+    if not isinstance(space, Mapping):
+        raise TypeError(f"space must be a dict of setting -> list of integers, got {type(space).__name__}")
+    out: Dict[str, List[int]] = {}
+    for key, vals in space.items():
+        if key not in known:
+            raise ValueError(f"unknown setting {key!r} in space; expected one of {sorted(known)}")
+        if isinstance(vals, (str, bytes)) or not isinstance(vals, Iterable):
+            raise TypeError(f"space[{key!r}] must be a list of integers, got {type(vals).__name__}")
+        out[key] = sorted({as_int(v, f"space[{key!r}]", 0) for v in vals})
+        if not out[key]:
+            raise ValueError(f"space[{key!r}] is empty")
+    return out
+
+
 def _pareto(points: Sequence[Tuple[float, float]]) -> np.ndarray:
     """Indices of the points (cost, recall) not dominated by a cheaper, at-least-as-accurate one."""
     order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
@@ -183,10 +200,7 @@ def tune(
         raise ValueError("tune needs at least one sample query")
     sp = default_space(index, k)
     if space:
-        for key, vals in space.items():
-            if key not in sp:
-                raise ValueError(f"unknown setting {key!r}; expected one of {sorted(sp)}")
-            sp[key] = sorted({int(v) for v in vals})
+        sp.update(_check_space(space, sp))
     if gt is None:
         gt = index._exact_ground_truth(xq, k)
     elif gt.shape[0] != nq or gt.shape[1] < k:

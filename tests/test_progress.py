@@ -49,16 +49,23 @@ def test_environment_silences_auto(data, capsys, monkeypatch):
 
 
 class _FailingCore:
-    """Delegates to the real core; the n-th add raises KeyboardInterrupt (as Ctrl-C would)."""
+    """Delegates to the real core; the n-th per-block call of an add with a bar (IVF: prepare,
+    PQ: add) raises KeyboardInterrupt (as Ctrl-C would)."""
 
     def __init__(self, core, fail_at):
         self._c, self._n, self._fail = core, 0, fail_at
 
-    def add(self, *a):
+    def _block(self, name, *a):
         self._n += 1
         if self._n == self._fail:
             raise KeyboardInterrupt
-        return self._c.add(*a)
+        return getattr(self._c, name)(*a)
+
+    def prepare(self, *a):
+        return self._block("prepare", *a)
+
+    def add(self, *a):
+        return self._block("add", *a)
 
     def __getattr__(self, name):
         return getattr(self._c, name)
@@ -78,6 +85,7 @@ def test_interrupted_progress_add_leaves_the_index_as_it_was(data, with_ids):
         idx.add(xb, ids, progress=True)
     idx._core = core
     assert idx.ntotal == 500
+    assert core.next_id == 500  # no default id consumed either
     after = idx.search(xq, 10, nprobe=16)
     np.testing.assert_array_equal(before[1], after[1])
 

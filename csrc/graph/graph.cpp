@@ -216,6 +216,7 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
         s.wg.resize(p_.graph_dim);
         s.q16.resize(p_.graph_dim);
         for (std::size_t i = b; i < e; ++i) {
+            cancel_point();
             const float* q = xq + i * dim;
             if (metric == kMetricCosine) {
                 normalize(q, dim, s.q.data());  // the core's one normalisation (denormal rows too)
@@ -420,6 +421,7 @@ void GraphCore::insert_range(std::size_t begin, std::size_t end, const std::func
             auto vt = visited_.get();
             Scratch s;
             for (std::size_t i = b; i < ee; ++i) {
+                cancel_point();
                 const uint32_t p = order[pos + i];
                 beam_search(Walk{build_kind_, frow(p), nullptr, gd, false}, p_.build_beam, *vt, s, true);
                 s.cands.assign(s.expanded.begin(), s.expanded.end());
@@ -537,7 +539,7 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n,
                     const std::function<void(std::size_t)>* progress) {
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (n == 0) return;
-    const std::size_t old = ids_.size(), dim = p_.dim, gd = p_.graph_dim, R = p_.degree;
+    const std::size_t old = ids_.size(), gd = p_.graph_dim;
     if (old + n >= std::size_t(kNone)) throw std::invalid_argument("a graph index holds at most 2^32 - 2 vectors");
     constexpr int64_t kMaxId = std::numeric_limits<int64_t>::max();
     if (ids) {
@@ -546,6 +548,35 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n,
     } else if (next_id_ > kMaxId - int64_t(n)) {
         throw std::invalid_argument("default ids would overflow int64; pass ids explicitly");
     }
+    // An add that fails or is interrupted (Ctrl-C, common/cancel.h) part-way leaves the graph as
+    // it was: the new rows are cut off again and the old nodes' edges (which the insertion
+    // rewires) are restored from a copy taken here.
+    const std::vector<uint32_t> adj_before(adj_.begin(), adj_.end()), deg_before(deg_.begin(), deg_.end());
+    const uint32_t entry_before = entry_;
+    const int64_t next_before = next_id_;
+    const bool sq_fitted = !sq_lo_.empty();
+    try {
+        add_rows(x, ids, n, old, progress);
+    } catch (...) {
+        vectors_.resize(old);  // (rows; a mapped store was copied into RAM by the add)
+        if (p_.store == kStoreSq8)
+            codes_.resize(old * gd);
+        else
+            prefix_.resize(old * gd);
+        adj_.assign(adj_before.begin(), adj_before.end());
+        deg_.assign(deg_before.begin(), deg_before.end());
+        ids_.resize(old);
+        deleted_.resize(old);
+        entry_ = entry_before;
+        next_id_ = next_before;
+        if (!sq_fitted) sq_lo_.clear(), sq_step_.clear();
+        throw;
+    }
+}
+
+void GraphCore::add_rows(const float* x, const int64_t* ids, std::size_t n, std::size_t old,
+                         const std::function<void(std::size_t)>* progress) {
+    const std::size_t dim = p_.dim, gd = p_.graph_dim, R = p_.degree;
     vectors_.resize(old + n);  // (a mapped store is copied into RAM first)
     float* const vec = vectors_.mutable_data();
     if (p_.store == kStoreSq8)

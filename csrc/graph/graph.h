@@ -127,6 +127,9 @@ private:
     void fit_sq(const float* x, std::size_t n, std::size_t stride);
     void encode(std::size_t begin, std::size_t end);
 
+    // add's work, under its lock
+    void add_rows(const float* x, const int64_t* ids, std::size_t n, std::size_t old,
+                  const std::function<void(std::size_t)>* progress);
     void insert_range(std::size_t begin, std::size_t end, const std::function<void(std::size_t)>* progress = nullptr);
     std::size_t beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s, bool keep_expanded) const;
     void robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const;

@@ -33,6 +33,7 @@
 //   the full row (stride BatchSpec::dim) of list l, row r.
 #pragma once
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <cstddef>
@@ -40,6 +41,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/cancel.h"
 #include "common/labels.h"
 #include "common/list_groups.h"
 #include "common/metric.h"
@@ -78,6 +80,14 @@ inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_ch
     return std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (32 * K1)));
 }
 
+// Queries per block of a search whose probe table (nq x nprobe list numbers) is built block by
+// block: the table stays within about 64 MiB whatever nq and nprobe (nq = 1e6 with nprobe =
+// 2048 would need 16 GiB at once; a block still holds 4096 queries there, a whole list-parallel
+// chunk). Every per-chunk buffer of batch_search is bounded as well.
+inline std::size_t probe_block_size(std::size_t nprobe) {
+    return std::max<std::size_t>(1, (std::size_t(64) << 20) / (sizeof(int64_t) * std::max<std::size_t>(1, nprobe)));
+}
+
 namespace detail {
 
 // Per-query shortlists over one candidate array (2 K1 entries per query).
@@ -110,7 +120,17 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     const std::size_t k = s.k, nprobe = s.nprobe, nlist = s.nlist;
     const bool rerank = s.rerank_k > 0;
     const std::size_t p0 = rerank && s.prefix_dim < s.rerank_dim ? s.prefix_dim : 0;  // dims already scored
-    const std::size_t K1 = rerank ? std::max(k, s.rerank_k) : k;
+    // Shortlist length: a rerank_k beyond what the nprobe largest lists hold cannot be filled,
+    // so the shortlists (and the rerank) are bounded by the rows a query can actually scan.
+    std::size_t reachable = 0;
+    {
+        std::vector<std::size_t> sizes(nlist);
+        for (std::size_t l = 0; l < nlist; ++l) sizes[l] = sc.list_size(l);
+        const std::size_t np = std::min(nprobe, nlist);
+        std::nth_element(sizes.begin(), sizes.begin() + (np - 1), sizes.end(), std::greater<std::size_t>());
+        for (std::size_t l = 0; l < np; ++l) reachable += sizes[l];
+    }
+    const std::size_t K1 = rerank ? std::max(k, std::min(s.rerank_k, reachable)) : k;
     const StageMetric rerank_m(s.metric, rerank ? s.rerank_dim : s.dim, s.dim);
     const std::size_t tile = sc.tile_rows();
     constexpr std::size_t kMB = Scanner::kMembersPerCall;
@@ -129,6 +149,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         auto scan_rows = [&](std::size_t l, std::size_t mb, std::size_t me, std::size_t r0, std::size_t t,
                              const int64_t* fid) {
             for (std::size_t m0 = mb; m0 < me; m0 += kMB) {
+                cancel_point();  // a tile for kMB queries: microseconds
                 const std::size_t m = std::min(kMB, me - m0);
                 const uint32_t* mem = groups.members.data() + m0;
                 sc.scan_tile(chunk, l, r0, t, mem, m, dist.data());
@@ -236,6 +257,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             auto row_at = [&](std::size_t g) { return rows->row(l, static_cast<std::size_t>(key[group[g]] >> 32)) + p0; };
             for (std::size_t g = 0; g < std::min(ahead, ng); ++g) prefetch(row_at(g));
             for (std::size_t g = 0; g < ng; ++g) {
+                if (g % 256 == 0) cancel_point();
                 if (g + ahead < ng) prefetch(row_at(g + ahead));
                 const std::size_t ub = group[g], m = group[g + 1] - ub;
                 qs.resize(m);

@@ -39,6 +39,11 @@ int64_t IVFCore::next_id() const {
     return next_id_;
 }
 
+void IVFCore::raise_next_id(int64_t v) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    next_id_ = std::max(next_id_, v);
+}
+
 void IVFCore::train(const float* x, std::size_t n, const KMeansParams& params_in) {
     if (n < nlist_)
         throw std::invalid_argument("training needs at least nlist = " + std::to_string(nlist_) +
@@ -87,6 +92,14 @@ const float* IVFCore::prepare_rows(const float* x, std::size_t n, std::vector<fl
         assign_nearest(x, n, dim_, centroids_.data(), nlist_, coarse_dim_, metric_ != kMetricL2,
                        assign.data());
     return x;
+}
+
+void IVFCore::prepare(const float* x, std::size_t n, float* rows_out, int64_t* lists) const {
+    std::vector<float> buf;
+    std::vector<int64_t> assign;
+    const float* rows = prepare_rows(x, n, buf, assign);
+    if (rows != x) std::copy(rows, rows + n * dim_, rows_out);
+    std::copy(assign.begin(), assign.end(), lists);
 }
 
 void IVFCore::add(const float* x, std::size_t n, const int64_t* ids) {
@@ -173,7 +186,8 @@ void IVFCore::add_preassigned(const float* x, std::size_t n, const int64_t* ids,
 
 void IVFCore::add_locked(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists) {
     // Group rows by list (stable), reserve everything first so that an allocation
-    // failure leaves the index unchanged, then append (cannot fail).
+    // failure leaves the index unchanged, then append (cannot fail, cannot be interrupted).
+    const NoCancel whole;
     std::vector<std::size_t> start(nlist_ + 1, 0);
     for (std::size_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lists[i]) + 1];
     for (std::size_t l = 0; l < nlist_; ++l) {

@@ -38,6 +38,9 @@ public:
     std::size_t ntotal() const;
     // The id the next add() without ids starts from (one past the largest id ever added).
     int64_t next_id() const;
+    // Raises the next default id to at least v (load: the saved value, so that ids removed
+    // before the save are not given out again).
+    void raise_next_id(int64_t v);
 
     // k-means on the coarse_dim prefix of x (n x dim rows).
     void train(const float* x, std::size_t n, const KMeansParams& params);
@@ -45,6 +48,10 @@ public:
     void set_centroids(const float* c);
     // Adds n rows (n x dim); ids == nullptr gives sequential ids ntotal, ntotal+1, ...
     void add(const float* x, std::size_t n, const int64_t* ids);
+    // add() in two steps (a progress bar between blocks; adanns/index.py): the lists of n rows
+    // and, for cosine, the normalised rows in rows_out (n x dim); the index is not changed.
+    // add_preassigned then stores all blocks in one step.
+    void prepare(const float* x, std::size_t n, float* rows_out, int64_t* lists) const;
     // Appends rows to given lists without assignment (used by load). Validates list numbers.
     void add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
     void reset();

@@ -235,8 +235,11 @@ std::size_t PQCore::remove_ids(const int64_t* ids, std::size_t n) {
 
 std::size_t PQCore::remove_locked(const int64_t* ids, std::size_t n) {
     // The removed entries' full vectors stay in the rerank store, unreferenced (export_state
-    // leaves them out).
-    return remove_ids_from(lists_, ids, n);
+    // leaves them out), until nothing is left: then the store is released too (row numbers
+    // start again at 0; adanns/pq_index.py resets its count with it).
+    const std::size_t removed = remove_ids_from(lists_, ids, n);
+    if (lists_.total() == 0) full_.clear();
+    return removed;
 }
 
 void PQCore::check_lists(const int64_t* lists, std::size_t n) const {
@@ -493,19 +496,24 @@ void PQCore::search(const float* xq, std::size_t nq, const PQSearchParams& p, fl
     if (!trained_) throw std::logic_error("the index must be trained before search");
     if (nq == 0) return;
 
-    const auto t0 = Clock::now();
-    std::vector<int64_t> probes(nq * p.nprobe);
-    coarse_probe(xq, nq, p.nprobe, probes.data());
-    if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), nq);
     const bool l2 = metric_ == kMetricL2;
-    const PQScanner sc{*this, lists_, xq, dim_, pq_dim_, m_, dsub_, m_ * kPQKsub, l2, l2 && !l2_terms_.empty(),
-                       anchors_.data(), anchors_rot_.data(), codebooks_.data(),
-                       l2_terms_.empty() ? nullptr : l2_terms_.data(),
-                       rotation_.empty() ? nullptr : packed_rotation_.data(), packed_codebooks_.data(), kernels()};
     const PQRows rows{lists_, full_};
-    // Rerank exact on all dims (cosine rows are stored normalised); no prefix rescaling.
-    const BatchSpec s{nq, nlist_, p.nprobe, p.k, p.rerank_k, dim_, dim_, 0, metric_, 256, 16, filter};
-    batch_search(sc, &rows, s, probes.data(), xq, D, I, stats);
+    const std::size_t qblock = probe_block_size(p.nprobe);  // bounds the probe table
+    std::vector<int64_t> probes(std::min(nq, qblock) * p.nprobe);
+    for (std::size_t qb = 0; qb < nq; qb += qblock) {
+        const std::size_t cq = std::min(qblock, nq - qb);
+        const float* q = xq + qb * dim_;
+        const auto t0 = Clock::now();
+        coarse_probe(q, cq, p.nprobe, probes.data());
+        if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), cq);
+        const PQScanner sc{*this, lists_, q, dim_, pq_dim_, m_, dsub_, m_ * kPQKsub, l2, l2 && !l2_terms_.empty(),
+                           anchors_.data(), anchors_rot_.data(), codebooks_.data(),
+                           l2_terms_.empty() ? nullptr : l2_terms_.data(),
+                           rotation_.empty() ? nullptr : packed_rotation_.data(), packed_codebooks_.data(), kernels()};
+        // Rerank exact on all dims (cosine rows are stored normalised); no prefix rescaling.
+        const BatchSpec s{cq, nlist_, p.nprobe, p.k, p.rerank_k, dim_, dim_, 0, metric_, 256, 16, filter};
+        batch_search(sc, &rows, s, probes.data(), q, D + qb * p.k, I + qb * p.k, stats);
+    }
 }
 
 }  // namespace adanns

@@ -128,23 +128,28 @@ void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::si
 
 void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
                             SearchStats* stats, const RowFilter* filter) const {
-    const auto t0 = Clock::now();
-    std::vector<int64_t> probes(nq * p.nprobe);
-    coarse_probe(xq, nq, p.nprobe, p.probe_dim, probes.data());
-    // The coarse stage runs its own parallel loop: its thread time is wall time x threads.
-    if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), std::max<std::size_t>(nq, 1));
     const std::size_t sd = p.scan_dim;
     const std::size_t rd = p.rerank_k > 0 ? p.rerank_dim : sd;
     // Row tiles of about 128 KiB of scanned data stay in L2 while the chunk's queries go over them.
     const std::size_t tile = std::max<std::size_t>(32, (128 * 1024) / (4 * sd));
-    const FlatScanner sc{lists_, xq, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
-    // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||.
-    BatchSpec s{nq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
-                metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256, filter};
-    // The scan's distance is the exact partial on sd dims unless it is divided by a norm (cosine
-    // on a prefix): then the rerank reads only dims [sd, rerank_dim) of each row.
-    if (!sc.m.use_norm && !StageMetric(metric_, rd, dim_).use_norm) s.prefix_dim = sd;
-    batch_search(sc, &lists_, s, probes.data(), xq, D, I, stats);
+    const std::size_t qblock = probe_block_size(p.nprobe);
+    std::vector<int64_t> probes(std::min(nq, qblock) * p.nprobe);
+    for (std::size_t qb = 0; qb < nq; qb += qblock) {
+        const std::size_t cq = std::min(qblock, nq - qb);
+        const float* q = xq + qb * dim_;
+        const auto t0 = Clock::now();
+        coarse_probe(q, cq, p.nprobe, p.probe_dim, probes.data());
+        // The coarse stage runs its own parallel loop: its thread time is wall time x threads.
+        if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), std::max<std::size_t>(cq, 1));
+        const FlatScanner sc{lists_, q, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
+        // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||.
+        BatchSpec s{cq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
+                    metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256, filter};
+        // The scan's distance is the exact partial on sd dims unless it is divided by a norm (cosine
+        // on a prefix): then the rerank reads only dims [sd, rerank_dim) of each row.
+        if (!sc.m.use_norm && !StageMetric(metric_, rd, dim_).use_norm) s.prefix_dim = sd;
+        batch_search(sc, &lists_, s, probes.data(), q, D + qb * p.k, I + qb * p.k, stats);
+    }
 }
 
 }  // namespace adanns

@@ -35,7 +35,7 @@ void bind_ivf(py::module_& m) {
             p.max_points_per_centroid = max_points_per_centroid;
             std::vector<float> c;
             {
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 c = kmeans_train(x.data(), n, d, p);
             }
             return to_numpy(std::move(c), {py::ssize_t(k), py::ssize_t(d)});
@@ -62,7 +62,7 @@ void bind_ivf(py::module_& m) {
                 p.seed = seed;
                 p.kmeanspp = kmeanspp;
                 p.max_points_per_centroid = mppc;
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 self.train(x.data(), x.shape(0), p);
             },
             py::arg("x"), py::arg("niter") = 20, py::arg("seed") = 1234, py::arg("kmeanspp") = false,
@@ -83,10 +83,28 @@ void bind_ivf(py::module_& m) {
                 const std::size_t n = x.shape(0);
                 if (ids) check_1d(*ids, n, "ids");
                 const int64_t* idp = ids ? ids->data() : nullptr;
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 self.add(x.data(), n, idp);
             },
             py::arg("x"), py::arg("ids") = py::none())
+        .def("raise_next_id", &IVFCore::raise_next_id, py::arg("next_id"))
+        .def(
+            "prepare",
+            [](const IVFCore& self, FArray x, py::array_t<float> rows, py::array_t<int64_t> lists) {
+                check_2d(x, self.dim(), "x");
+                const std::size_t n = x.shape(0);
+                check_2d(rows, self.dim(), "rows");
+                check_1d(lists, n, "lists");
+                if (static_cast<std::size_t>(rows.shape(0)) != n || !(rows.flags() & py::array::c_style) ||
+                    !(lists.flags() & py::array::c_style))
+                    throw std::invalid_argument("rows and lists must be C-contiguous with one row per vector");
+                float* r = rows.mutable_data();
+                int64_t* l = lists.mutable_data();
+                const pyutil::Interruptible nogil;
+                self.prepare(x.data(), n, r, l);
+            },
+            py::arg("x"), py::arg("rows"), py::arg("lists"),
+            "Lists of the rows of x (and, for cosine, the normalised rows written to rows); no change.")
         .def(
             "add_preassigned",
             [](IVFCore& self, FArray x, IArray ids, IArray lists) {
@@ -130,7 +148,7 @@ void bind_ivf(py::module_& m) {
                 check_2d(x, self.dim(), "x");
                 const std::size_t n = x.shape(0);
                 check_1d(ids, n, "ids");
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 return self.update(x.data(), n, ids.data());
             },
             py::arg("x"), py::arg("ids"))
@@ -154,7 +172,7 @@ void bind_ivf(py::module_& m) {
                 SearchStats st;
                 const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr,
                                 filt ? &*filt : nullptr);
                 }
@@ -173,7 +191,7 @@ void bind_ivf(py::module_& m) {
                 const std::size_t nq = xq.shape(0);
                 std::vector<int64_t> out(nq * nprobe);
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     self.probe(xq.data(), nq, nprobe, probe_dim, out.data());
                 }
                 return to_numpy(std::move(out), {py::ssize_t(nq), py::ssize_t(nprobe)});

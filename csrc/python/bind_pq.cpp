@@ -32,7 +32,7 @@ void bind_pq(py::module_& m) {
             const std::size_t n = x.shape(0), d = x.shape(1);
             std::vector<float> out(n * d);
             {
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 normalize_rows(x.data(), n, d, out.data());
             }
             return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(d)});
@@ -46,7 +46,7 @@ void bind_pq(py::module_& m) {
             if (M == 0 || d % M != 0) throw std::invalid_argument("m must divide the dimension");
             std::vector<float> cb;
             {
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 cb = pq_train(x.data(), n, d, M, niter, seed, mppc);
             }
             return to_numpy(std::move(cb), {py::ssize_t(M), py::ssize_t(kPQKsub), py::ssize_t(d / M)});
@@ -63,7 +63,7 @@ void bind_pq(py::module_& m) {
                 throw std::invalid_argument("codebooks do not match the dimension");
             std::vector<uint8_t> codes(n * M);
             {
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 pq_encode(x.data(), n, d, d, M, cb.data(), codes.data());
             }
             return to_numpy(std::move(codes), {py::ssize_t(n), py::ssize_t(M)});
@@ -78,7 +78,7 @@ void bind_pq(py::module_& m) {
             const std::size_t n = codes.shape(0), M = cb.shape(0), d = M * cb.shape(2);
             std::vector<float> out(n * d);
             {
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 pq_decode(codes.data(), n, d, M, cb.data(), out.data());
             }
             return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(d)});
@@ -133,7 +133,7 @@ void bind_pq(py::module_& m) {
                 const std::size_t n = x.shape(0);
                 std::vector<float> out(n * self.pq_dim());
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     self.targets(x.data(), n, out.data());
                 }
                 return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.pq_dim())});
@@ -146,7 +146,7 @@ void bind_pq(py::module_& m) {
                 const std::size_t n = x.shape(0);
                 std::vector<int64_t> out(n);
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     self.assign(x.data(), n, out.data());
                 }
                 return to_numpy(std::move(out), {py::ssize_t(n)});
@@ -160,7 +160,7 @@ void bind_pq(py::module_& m) {
                 check_1d(lists, n, "lists");
                 std::vector<uint8_t> out(n * self.m());
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     self.encode(x.data(), n, lists.data(), out.data());
                 }
                 return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.m())});
@@ -174,7 +174,7 @@ void bind_pq(py::module_& m) {
                 check_1d(lists, n, "lists");
                 std::vector<float> out(n * self.pq_dim());
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     self.decode(codes.data(), n, lists.data(), out.data());
                 }
                 return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.pq_dim())});
@@ -187,7 +187,7 @@ void bind_pq(py::module_& m) {
                 const std::size_t n = x.shape(0);
                 check_1d(ids, n, "ids");
                 check_1d(seq, n, "seq");
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 self.add(x.data(), n, ids.data(), seq.data());
             },
             py::arg("x"), py::arg("ids"), py::arg("seq"))
@@ -237,7 +237,7 @@ void bind_pq(py::module_& m) {
                 const std::size_t n = x.shape(0);
                 check_1d(ids, n, "ids");
                 check_1d(seq, n, "seq");
-                py::gil_scoped_release nogil;
+                const pyutil::Interruptible nogil;
                 return self.update(x.data(), n, ids.data(), seq.data());
             },
             py::arg("x"), py::arg("ids"), py::arg("seq"))
@@ -257,7 +257,7 @@ void bind_pq(py::module_& m) {
                 SearchStats st;
                 const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr,
                                 filt ? &*filt : nullptr);
                 }

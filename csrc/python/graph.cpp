@@ -63,22 +63,26 @@ void init_graph(py::module_& m) {
                 if (ids) check_1d(*ids, n, "ids");
                 const int64_t* idp = ids ? ids->data() : nullptr;
                 // progress(rows linked so far), called with the GIL between insertion batches; an
-                // exception it raises (e.g. Ctrl-C seen by the bar) is raised once the add is done
+                // exception it raises (e.g. KeyboardInterrupt) stops the add, which then rolls back
                 std::optional<py::error_already_set> failed;
                 std::function<void(std::size_t)> cb = [&](std::size_t done) {
-                    py::gil_scoped_acquire gil;
-                    if (failed) return;
-                    try {
-                        progress(done);
-                    } catch (py::error_already_set& e) {
-                        failed.emplace(std::move(e));
+                    {
+                        py::gil_scoped_acquire gil;
+                        try {
+                            progress(done);
+                        } catch (py::error_already_set& e) {
+                            failed.emplace(std::move(e));
+                        }
                     }
+                    if (failed) throw Interrupted();
                 };
-                {
-                    py::gil_scoped_release nogil;
+                try {
+                    const pyutil::Interruptible nogil;
                     g.add(x.data(), idp, n, progress.is_none() ? nullptr : &cb);
+                } catch (const Interrupted&) {
+                    if (failed) throw std::move(*failed);
+                    throw;
                 }
-                if (failed) throw std::move(*failed);
             },
             py::arg("x"), py::arg("ids") = py::none(), py::arg("progress") = py::none())
         .def(
@@ -94,7 +98,7 @@ void init_graph(py::module_& m) {
                 float* dp = D.mutable_data();
                 int64_t* ip = I.mutable_data();
                 {
-                    py::gil_scoped_release nogil;
+                    const pyutil::Interruptible nogil;
                     g.search(xq.data(), nq, k, beam, rerank_k, rerank_dim, walk_dim, dp, ip, filt ? &*filt : nullptr);
                 }
                 return py::make_tuple(D, I);

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/cancel.h"
 #include "common/parallel.h"
 #include "kernels/kernels.h"
 
@@ -21,6 +22,16 @@ PYBIND11_MODULE(_core, m) {
           "Kernel set chosen at run time: 'avx2' or 'scalar'.");
     m.def("cpu_has_avx2", &cpu_has_avx2_fma);
     m.def("max_threads", &max_threads);
+    m.def("_after_fork_in_child", []() { forked_child().store(true); },
+          "Called in a child made by fork() (adanns/__init__.py registers it): parallel regions run serially.");
+    // An interrupted call (common/cancel.h) re-raises what the signal handler raised (KeyboardInterrupt).
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const Interrupted&) {
+            if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        }
+    });
     bind_test_hooks(m);
     bind_ivf(m);
     bind_pq(m);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cancel.h"
 #include "common/row_filter.h"
 #include "common/stats.h"
 
@@ -24,6 +25,34 @@ using FArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using IArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 using BArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 using UArray = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>;
+
+// Ctrl-C in a long call (common/cancel.h): the calling thread re-acquires the GIL briefly every
+// few ms and runs PyErr_CheckSignals; when a handler raised (KeyboardInterrupt), the error stays
+// pending and the call stops with Interrupted, which module.cpp's translator turns back into it.
+inline bool poll_python_signals() {
+    const PyGILState_STATE st = PyGILState_Ensure();
+    const bool stop = PyErr_CheckSignals() != 0;
+    PyGILState_Release(st);
+    return stop;
+}
+
+// Python runs signal handlers on the main thread only: calls from other threads never poll.
+inline bool on_main_thread() {
+    static const unsigned long main_ident =
+        py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+    return PyThread_get_thread_ident() == main_ident;
+}
+
+// Releases the GIL for a long call that Ctrl-C may stop (use it where an interrupted call leaves
+// the index unchanged: train, add, update, search; the core's commit sections run under NoCancel).
+class Interruptible {
+public:
+    Interruptible() : scope_(on_main_thread() ? &poll_python_signals : nullptr) {}
+
+private:
+    CancelScope scope_;             // made with the GIL held, destroyed after it is re-acquired
+    py::gil_scoped_release nogil_;
+};
 
 // The filter of a filtered search from its two Python forms (adanns/filters.py builds them): a
 // bitmap of 64-bit words over ids, or a sorted allow-list of ids. The arrays must outlive the search.

@@ -144,6 +144,7 @@ std::vector<float> kmeans_train(const float* x_in, std::size_t n_in, std::size_t
     std::vector<std::size_t> counts(k);
     std::vector<std::size_t> start(k + 1), pos(k), order(n);
     for (int it = 0; it < p.niter; ++it) {
+        cancel_point();
         assign_nearest(x, n, d, c.data(), k, d, p.spherical, assign.data());
         std::fill(sums.begin(), sums.end(), 0.0);
         // Points grouped by centroid (stable counting sort), then each thread owns a range

@@ -55,6 +55,10 @@ std::size_t CodeLists::compact(std::size_t l, const std::vector<char>& keep) {
         }
         ++out;
     }
+    if (out == 0) {  // an emptied list gives its memory back (no allocation)
+        L = List();
+        return n;
+    }
     L.ids.resize(out);
     L.seq.resize(out);
     const std::size_t ng = (out + kCodeGroup - 1) / kCodeGroup;

@@ -60,9 +60,9 @@ void InvertedLists::append(std::size_t l, const float* x, int64_t id) {
 }
 
 void InvertedLists::clear() {
-    for (List& l : lists_) {
-        l.ids.clear();
-        l.rows.clear();
+    for (List& l : lists_) {  // the memory is released, not only the sizes
+        std::vector<int64_t>().swap(l.ids);
+        std::vector<float>().swap(l.rows);
         l.mapped = nullptr;
     }
     map_.reset();
@@ -89,8 +89,13 @@ std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep)
         }
         ++out;
     }
-    list.ids.resize(out);
-    list.rows.resize(out * dim_);
+    if (out == 0) {  // an emptied list gives its memory back (no allocation)
+        std::vector<int64_t>().swap(list.ids);
+        std::vector<float>().swap(list.rows);
+    } else {
+        list.ids.resize(out);
+        list.rows.resize(out * dim_);
+    }
     return n - out;
 }
 

@@ -24,19 +24,20 @@ std::size_t remove_ids_from(Lists& lists, const int64_t* ids, std::size_t n) {
     for (std::size_t l = 0; l < nlist; ++l) maxsz = std::max(maxsz, lists.list_size(l));
     const std::size_t nthreads = static_cast<std::size_t>(max_threads());
     std::vector<std::vector<char>> keep(nthreads, std::vector<char>(maxsz));
-#pragma omp parallel for schedule(dynamic, 16) num_threads(static_cast<int>(nthreads))
-    for (long long li = 0; li < static_cast<long long>(nlist); ++li) {
-        const std::size_t l = static_cast<std::size_t>(li);
+    const NoCancel whole;  // rows move from here on
+    parallel_for_chunks(nlist, 16, [&](std::size_t lb, std::size_t le) {
         std::vector<char>& k = keep[static_cast<std::size_t>(thread_id())];
-        const std::size_t sz = lists.list_size(l);
-        const int64_t* lid = lists.ids(l);
-        bool any = false;
-        for (std::size_t r = 0; r < sz; ++r) {
-            k[r] = !std::binary_search(sorted.begin(), sorted.end(), lid[r]);
-            any |= !k[r];
+        for (std::size_t l = lb; l < le; ++l) {
+            const std::size_t sz = lists.list_size(l);
+            const int64_t* lid = lists.ids(l);
+            bool any = false;
+            for (std::size_t r = 0; r < sz; ++r) {
+                k[r] = !std::binary_search(sorted.begin(), sorted.end(), lid[r]);
+                any |= !k[r];
+            }
+            if (any) removed[l] = lists.compact(l, k);
         }
-        if (any) removed[l] = lists.compact(l, k);
-    }
+    });
     lists.recount();
     std::size_t total = 0;
     for (std::size_t r : removed) total += r;
