@@ -243,7 +243,7 @@ def tune(
             index._full_settings({key: v})
     model = CostModel(index, xq, sp["nprobe"], sp["probe_dim"])
     perm = np.random.default_rng(seed).permutation(nq)
-    show = _progress.wanted(progress, int(index.ntotal) * nq // 500)
+    show = _progress.wanted(progress, int(index.ntotal) * nq // 250)  # from ~50k vectors x 1,000 queries
     tuner = _Tuner(index, xq, gt, k, sp, model, perm, show, seed)
     return tuner.run(max(1, int(first_round)), measure_qps, max(1, int(repeats)))
 
@@ -382,8 +382,8 @@ class _Tuner:
         """Queries/second of the finalists: batch searches of the same queries (the thread count
         of ``search``), the settings interleaved in a fresh random order per round so that load
         changes hit all alike; the median of the rounds. After each round the settings that a
-        faster one beats on recall by a clear factor (2, 1.55, 1.4, 1.33, ... times faster than
-        their best run) drop out, so the close calls get the most repeats."""
+        faster one beats on recall by a clear factor (typically twice as fast as their best run)
+        drop out; the close calls get every repeat."""
         nq = self.xq.shape[0]
         q = self.xq[self.perm[: min(nq, 256)]]
         times: Dict[Setting, List[float]] = {s: [] for s in settings}
@@ -397,7 +397,7 @@ class _Tuner:
                 if rnd + 1 < repeats:
                     med = {s: float(np.median(times[s])) for s in alive}
                     low = {s: min(times[s]) for s in alive}
-                    alive = _clearly_slower(alive, med, low, self.recall, self.margin, 1.1 + 0.9 / (rnd + 1))
+                    alive = _clearly_slower(alive, med, low, self.recall, self.margin, 2.0)
         return {s: q.shape[0] / max(float(np.median(times[s])), 1e-9) for s in alive}
 
     def _point(self, s: Setting, qps: float) -> OperatingPoint:
@@ -499,7 +499,7 @@ class Tunable:
         ``probe_dim``, ``nprobe``, ``scan_dim``, ``rerank_k``, ``rerank_dim`` (see
         :func:`adanns.tuning.default_space`). Deterministic for a given ``seed`` (QPS aside).
         ``progress``: one bar per stage (explore, refine, time; see :mod:`adanns._progress`;
-        by default shown from 100k vectors x 1,000 queries). Ctrl-C stops it (``KeyboardInterrupt``
+        by default shown from 50k vectors x 1,000 queries). Ctrl-C stops it (``KeyboardInterrupt``
         propagates) and leaves the index's operating points as they were.
         """
         if self.ntotal == 0:  # type: ignore[attr-defined]
