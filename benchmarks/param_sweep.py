@@ -20,24 +20,30 @@ from adanns.evaluation import ground_truth, recall_at_k
 
 
 def measure(index, xq, gt, settings, rounds, k=10):
-    """(recall@k, median QPS) per setting, timings interleaved over ``rounds`` rounds."""
+    """(recall@k, median QPS, thread time per query in us) per setting, timings interleaved over
+    ``rounds`` rounds. Thread time (``SearchStats``, summed over the threads) counts only the
+    time the search threads ran, so it is far less disturbed by other load than wall time;
+    the smallest of the rounds is kept."""
     rng = np.random.default_rng(0)
     times = [[] for _ in settings]
+    cpu = [[] for _ in settings]
     recalls = []
     for s in settings:
         recalls.append(recall_at_k(index.search(xq, k, **s)[1], gt, k))
     for _ in range(rounds):
         for i in rng.permutation(len(settings)):
+            st = adanns.SearchStats()
             t = time.perf_counter()
-            index.search(xq, k, **settings[i])
+            index.search(xq, k, stats=st, **settings[i])
             times[i].append(time.perf_counter() - t)
-    return [(r, xq.shape[0] / float(np.median(t))) for r, t in zip(recalls, times)]
+            cpu[i].append(sum(st.per_query_us().values()))
+    return [(r, xq.shape[0] / float(np.median(t)), min(c)) for r, t, c in zip(recalls, times, cpu)]
 
 
 def table(title, knob, rows):
-    print(f"\n#### {title}\n\n| {knob} | recall@10 | QPS |\n|---|---|---|")
-    for v, (r, q) in rows:
-        print(f"| {v} | {r:.4f} | {q:,.0f} |")
+    print(f"\n#### {title}\n\n| {knob} | recall@10 | QPS (wall) | thread µs/query |\n|---|---|---|---|")
+    for v, (r, q, c) in rows:
+        print(f"| {v} | {r:.4f} | {q:,.0f} | {c:,.0f} |")
 
 
 def build(xb, nlist, coarse_dim=None, transform="pca"):
