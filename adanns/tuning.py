@@ -120,12 +120,13 @@ class OperatingPoints:
 
 
 def _powers(lo: int, hi: int) -> List[int]:
+    """lo, 1.5 lo, 2 lo, 3 lo, 4 lo, 6 lo, ... up to hi (and hi): steps of about 1.4x."""
     out, v = [], lo
     while v < hi:
-        out.append(v)
+        out += [v, v * 3 // 2]
         v *= 2
     out.append(hi)
-    return sorted(set(out))
+    return sorted({x for x in out if lo <= x <= hi})
 
 
 def default_space(index: Any, k: int) -> Dict[str, List[int]]:
@@ -367,9 +368,6 @@ class _Tuner:
             points = [self._point(s, 0.0) for s in final]
             points.sort(key=lambda o: o.cost)
             return OperatingPoints(self.k, points)
-        # the whole sample's search times (one each, noisy) drop the clearly slow ones
-        last = {s_: dt / mm for s_, mm, dt in self.obs if mm == m}
-        survivors = _clearly_slower(survivors, last, last, self.recall, self.margin, 2.5)
         qps = self._measure(survivors, repeats)
         survivors = list(qps)
         # the stored front: no point beaten by another on both recall and measured QPS
@@ -383,7 +381,7 @@ class _Tuner:
         of ``search``), the settings interleaved in a fresh random order per round so that load
         changes hit all alike; the median of the rounds. After each round the settings that a
         faster one beats on recall by a clear factor (typically twice as fast as their best run)
-        drop out; the close calls get every repeat."""
+        drop out after the third round; the close calls get every repeat."""
         nq = self.xq.shape[0]
         q = self.xq[self.perm[: min(nq, 256)]]
         times: Dict[Setting, List[float]] = {s: [] for s in settings}
@@ -394,7 +392,7 @@ class _Tuner:
                     s = alive[int(i)]
                     times[s].append(self._search(s, q)[1])
                     update(1)
-                if rnd + 1 < repeats:
+                if 2 <= rnd + 1 < repeats:  # from three timings each on
                     med = {s: float(np.median(times[s])) for s in alive}
                     low = {s: min(times[s]) for s in alive}
                     alive = _clearly_slower(alive, med, low, self.recall, self.margin, 2.0)
