@@ -41,10 +41,19 @@ class CostModel:
         got = self._probed.get((probe_dim, nprobe))
         return got if got is not None else min(nprobe, getattr(self.index, "nlist", 1)) * self._mean
 
-    def __call__(self, settings: Mapping[str, Optional[int]]) -> float:
+    def terms(self, settings: Mapping[str, Optional[int]]) -> Tuple[float, float, float, float]:
+        """The parts of the cost: (fixed multiply-adds, scan multiply-adds, vectors scanned,
+        rerank multiply-adds). Their sum less the vector count is :meth:`__call__`; the tuner
+        fits measured time to them (a scanned vector and a re-scored candidate cost more than
+        their multiply-adds: memory traffic, heap updates, gathers)."""
         s = self.index._full_settings(settings)
         fixed, per_vector = self.index._cost_terms(s)
-        return float(fixed + per_vector * self.probed(s["nprobe"], s["probe_dim"]) + s["rerank_k"] * s["rerank_dim"])
+        probed = self.probed(s["nprobe"], s["probe_dim"])
+        return float(fixed), float(per_vector * probed), float(probed), float(s["rerank_k"] * s["rerank_dim"])
+
+    def __call__(self, settings: Mapping[str, Optional[int]]) -> float:
+        fixed, scan, _, rerank = self.terms(settings)
+        return float(fixed + scan + rerank)
 
 
 def search_cost(index: Any, xq: Optional[np.ndarray] = None, **settings: Optional[int]) -> float:

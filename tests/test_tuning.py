@@ -235,3 +235,90 @@ def test_one_cost_model_for_tune_evaluation_and_bench(tuned):
     # without queries the model uses the mean list size: nprobe * ntotal / nlist scanned vectors
     c = search_cost(index, nprobe=4, scan_dim=16)
     assert c == pytest.approx(32 * 64 + 16 * 4 * index.ntotal / 64)
+
+
+# --------------------------------------------------------------------- chosen by measured time
+@pytest.fixture(scope="module")
+def timed_tuned():
+    ds = make_synthetic(8_000, 300, 32, seed=8)
+    index = adanns.IVFIndex(32, 32, coarse_dim=16, seed=1)
+    index.train(ds.xb)
+    index.add(ds.xb)
+    space = {"nprobe": [1, 2, 4, 8, 32], "scan_dim": [8, 32], "rerank_k": [0, 40]}
+    ops = index.tune(ds.xq[:200], 10, space=space, seed=2, progress=False)
+    return ds, index, ops
+
+
+def _dominated(p, q):
+    """q beats p on both recall and measured QPS."""
+    return q.recall >= p.recall and q.qps >= p.qps and (q.recall > p.recall or q.qps > p.qps)
+
+
+def test_measured_front_has_no_dominated_point(timed_tuned):
+    _, _, ops = timed_tuned
+    pts = ops.points
+    assert pts and all(p.qps > 0 for p in pts)
+    for p in pts:
+        assert not any(_dominated(p, q) for q in pts if q is not p), p
+    # sorted by recall; so QPS falls along the front
+    assert [p.recall for p in pts] == sorted(p.recall for p in pts)
+
+
+def test_target_recall_takes_the_fastest_measured_point():
+    from adanns.tuning import OperatingPoint, OperatingPoints
+
+    def pt(nprobe, recall, cost, qps):
+        return OperatingPoint(16, nprobe, 32, 0, 32, recall, cost, qps)
+
+    # the cheaper-by-model point is slower as measured: measured QPS decides
+    ops = OperatingPoints(10, [pt(4, 0.90, 1e3, 900.0), pt(8, 0.96, 1.5e3, 500.0), pt(16, 0.97, 2e3, 800.0),
+                               pt(32, 0.99, 9e3, 300.0)])
+    assert ops.for_recall(0.95).nprobe == 16
+    assert ops.for_recall(0.5).nprobe == 4
+    assert ops.for_recall(0.98).nprobe == 32
+    # without measured QPS (all 0) the cost model decides; it also breaks ties
+    flat = OperatingPoints(10, [pt(8, 0.96, 5e3, 0.0), pt(16, 0.97, 2e3, 0.0)])
+    assert flat.for_recall(0.95).nprobe == 16
+    tie = OperatingPoints(10, [pt(8, 0.96, 5e3, 700.0), pt(16, 0.97, 2e3, 700.0)])
+    assert tie.for_recall(0.95).nprobe == 16
+    # the budget stays on the cost model
+    assert ops.for_budget(2.5e3).nprobe == 16
+
+
+def test_tune_interrupted_leaves_the_index_unchanged(timed_tuned, monkeypatch):
+    """Ctrl-C during tune (a KeyboardInterrupt from a progress update) propagates, and the index
+    keeps its previous operating points."""
+    from contextlib import contextmanager
+
+    from adanns import _progress
+
+    ds, index, ops = timed_tuned
+    index._operating_points = ops
+    calls = []
+
+    @contextmanager
+    def bar(show, total, desc, unit="it"):
+        def update(n):
+            calls.append(desc)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+        yield update
+
+    monkeypatch.setattr(_progress, "bar", bar)
+    with pytest.raises(KeyboardInterrupt):
+        index.tune(ds.xq[:100], 10, space={"nprobe": [1, 2, 4], "rerank_k": [0]}, progress=False)
+    assert len(calls) == 3
+    assert index.operating_points is ops
+    _, I = index.search(ds.xq[:5], 10, target_recall=ops.points[-1].recall)
+    assert I.shape == (5, 10)
+
+
+def test_tune_progress_names_its_stages(timed_tuned, capsys):
+    pytest.importorskip("tqdm")
+    ds, index, ops = timed_tuned
+    index.tune(ds.xq[:50], 10, space={"nprobe": [1, 4], "scan_dim": [32], "rerank_k": [0]}, progress=True)
+    err = capsys.readouterr().err
+    assert "adanns tune: explore" in err and "adanns tune: time" in err
+    index.tune(ds.xq[:50], 10, space={"nprobe": [1, 4], "scan_dim": [32], "rerank_k": [0]}, progress=False)
+    assert capsys.readouterr().err == ""
+    index._operating_points = ops

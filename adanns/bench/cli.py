@@ -53,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     p.add_argument("--gpu", action="store_true",
                    help="the GPU benchmark instead (CUDA build, a GPU and PyTorch needed; adanns/bench/gpu.py)")
-    p.add_argument("--quick", action="store_true", help="small subset and few settings (50k base vectors, 1k queries; a few minutes with every peer)")
+    p.add_argument("--quick", action="store_true", help="small subset and few settings (50k base vectors, 1k queries; measured 9.5 minutes with "
+                   "every peer on a shared, busy 2-core machine: docs/benchmarks.md)")
 
 
 def families_of(args: argparse.Namespace) -> List[str]:
