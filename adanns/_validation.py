@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -95,6 +95,23 @@ def check_values(x: np.ndarray, name: str) -> None:
                 f"{name} has a value of magnitude {float(top[r]):.3g} in row {b + r}; with dim={dim} every |value| "
                 f"must be < {bound:.3g} (sqrt(FLT_MAX / (8 * dim))) so that squared distances stay finite in float32"
             )
+
+
+def update_input(x: Any, ids: Any, dim: int, trained: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """The checked ``(x, ids)`` of an ``update``: trained index, (n, dim) rows, n unique ids."""
+    if not trained:
+        raise RuntimeError("the index must be trained before update(); call train(x) first")
+    x = as_matrix(x, dim, "x")
+    id_arr = as_ids(ids, x.shape[0])
+    if len(np.unique(id_arr)) != len(id_arr):
+        raise ValueError("update() ids must be unique")
+    return x, id_arr
+
+
+def as_id_list(ids: Any) -> np.ndarray:
+    """The ids of a removal: a scalar or an array of any shape, as a flat checked int64 array."""
+    ids = np.asarray(ids).reshape(-1)
+    return as_ids(ids, ids.size)
 
 
 def as_ids(ids: Any, n: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _core, _progress
 from .filters import IDFilter, as_filter
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
+from ._validation import METRIC_NAMES, as_id_list, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
 from ._format import Container, FormatError, MappedFile, all_finite, get_int, write_index_file
 from ._limits import check_memory, field, param
 from .index import MappedGuard, _setting, check_settings, core_property
@@ -186,10 +186,7 @@ class GraphIndex(Transformed, MappedGuard, Tunable):
         waypoints until :meth:`consolidate` (called by :meth:`save`) repairs the edges around
         them and drops them. Ids not in the index are ignored.
         """
-        ids = np.asarray(ids)
-        if ids.ndim == 0:
-            ids = ids.reshape(1)
-        id_arr = as_ids(ids.reshape(-1), ids.size)
+        id_arr = as_id_list(ids)
         self._check_mapped()
         return int(self._core.remove_ids(id_arr))
 

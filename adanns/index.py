@@ -13,7 +13,7 @@ import numpy as np
 from . import _core, _progress
 from ._format import Container, FormatError, MappedFile, Section, all_finite, get_int, write_index_file
 from ._limits import check_lists_memory, check_memory, field, param
-from ._validation import METRIC_NAMES, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code
+from ._validation import METRIC_NAMES, as_id_list, as_ids, as_int, as_matrix, default_ids, max_abs_value, metric_code, update_input
 from ._stored_transform import Transformed, make_transform, transform_from_file, transform_header, transform_sections
 from .filters import IDFilter
 from .params import KEYS, SearchStats
@@ -227,10 +227,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
 
         Ids not in the index are ignored. Removals are persisted by :meth:`save`.
         """
-        ids = np.asarray(ids)
-        if ids.ndim == 0:
-            ids = ids.reshape(1)
-        id_arr = as_ids(ids.reshape(-1), ids.size)
+        id_arr = as_id_list(ids)
         self._check_mapped()
         return int(self._core.remove_ids(id_arr))
 
@@ -238,12 +235,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         """Replaces the vectors stored under ``ids`` by the rows of ``x`` (ids not yet present
         are simply added). One step for concurrent searches: they see all of the old vectors
         or all of the new ones. Returns the number of stored vectors that were replaced."""
-        if not self.is_trained:
-            raise RuntimeError("the index must be trained before update(); call train(x) first")
-        x = as_matrix(x, self._dim, "x")
-        id_arr = as_ids(ids, x.shape[0])
-        if len(np.unique(id_arr)) != len(id_arr):
-            raise ValueError("update() ids must be unique")
+        x, id_arr = update_input(x, ids, self._dim, self.is_trained)
         if x.shape[0] == 0:
             return 0
         self._check_mapped()

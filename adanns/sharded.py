@@ -25,7 +25,7 @@ import numpy as np
 from ._format import FormatError
 from .filters import as_filter
 from .index import IVFIndex
-from ._validation import as_ids, as_int, as_matrix, default_ids
+from ._validation import as_id_list, as_ids, as_int, as_matrix, default_ids
 from ._shard import (MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION, ShardError, _Shard, _block_rows, _manifest_digest, _pad, _ray, _read_manifest, _referenced_files, _split_block, _split_rows, _write_atomic, merge_topk, shard_of)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -254,10 +254,7 @@ class ShardedIndex:
     def remove_ids(self, ids: Any) -> int:
         """Removes the vectors with these ids (each from its shard); returns how many."""
         self._require_trained("remove_ids()")
-        ids = np.asarray(ids)
-        if ids.ndim == 0:
-            ids = ids.reshape(1)
-        id_arr = as_ids(ids.reshape(-1), ids.size)
+        id_arr = as_id_list(ids)
         owner = shard_of(id_arr, self._shards_n)
         refs = [a.remove_ids.remote(id_arr[owner == s]) for s, a in enumerate(self._actors)]
         self._dirty = [True] * self._shards_n

@@ -157,8 +157,6 @@ void bind_ivf(py::module_& m) {
             [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
                std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim, bool with_stats,
                std::optional<UArray> filter_bits, std::optional<IArray> filter_ids) -> py::object {
-                check_2d(xq, self.dim(), "queries");
-                const std::size_t nq = xq.shape(0);
                 SearchParams p;
                 p.k = k;
                 p.nprobe = nprobe;
@@ -166,20 +164,9 @@ void bind_ivf(py::module_& m) {
                 p.rerank_k = rerank_k;
                 p.rerank_dim = rerank_dim;
                 p.probe_dim = probe_dim;
-                if (k == 0) throw std::invalid_argument("k must be >= 1");
-                std::vector<float> D(nq * k);
-                std::vector<int64_t> I(nq * k);
-                SearchStats st;
-                const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
-                {
-                    const pyutil::Interruptible nogil;
-                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr,
-                                filt ? &*filt : nullptr);
-                }
-                py::tuple out = py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
-                                               to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
-                if (!with_stats) return std::move(out);
-                return py::make_tuple(out[0], out[1], stats_dict(st));
+                return batch_search_binding(xq, self.dim(), k, with_stats, filter_bits, filter_ids,
+                                            [&](const float* q, std::size_t nq, float* D, int64_t* I, SearchStats* st,
+                                                const RowFilter* f) { self.search(q, nq, p, D, I, st, f); });
             },
             py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("scan_dim"), py::arg("rerank_k"),
             py::arg("rerank_dim"), py::arg("probe_dim") = 0, py::arg("with_stats") = false,

@@ -22,6 +22,24 @@ using namespace adanns;
 
 using namespace adanns::pyutil;
 
+namespace {
+// encode / decode: n rows of `in` (in_width wide) with their lists -> an (n, out_width) array
+// filled by f(n, out) with the GIL released.
+template <class Out, class In, class F>
+py::array_t<Out> rows_with_lists(const In& in, std::size_t in_width, const char* name, const IArray& lists,
+                                 std::size_t out_width, F&& f) {
+    check_2d(in, in_width, name);
+    const std::size_t n = in.shape(0);
+    check_1d(lists, n, "lists");
+    std::vector<Out> out(n * out_width);
+    {
+        const Interruptible nogil;
+        f(n, out.data());
+    }
+    return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(out_width)});
+}
+}  // namespace
+
 void bind_pq(py::module_& m) {
     m.def("pq_simd_level", []() { return std::string(kernels().name); });  // one table: same as simd_level
     m.def(
@@ -155,29 +173,17 @@ void bind_pq(py::module_& m) {
         .def(
             "encode",
             [](const PQCore& self, FArray x, IArray lists) {
-                check_2d(x, self.dim(), "x");
-                const std::size_t n = x.shape(0);
-                check_1d(lists, n, "lists");
-                std::vector<uint8_t> out(n * self.m());
-                {
-                    const pyutil::Interruptible nogil;
-                    self.encode(x.data(), n, lists.data(), out.data());
-                }
-                return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.m())});
+                return rows_with_lists<uint8_t>(x, self.dim(), "x", lists, self.m(), [&](std::size_t n, uint8_t* out) {
+                    self.encode(x.data(), n, lists.data(), out);
+                });
             },
             py::arg("x"), py::arg("lists"))
         .def(
             "decode",
             [](const PQCore& self, BArray codes, IArray lists) {
-                check_2d(codes, self.m(), "codes");
-                const std::size_t n = codes.shape(0);
-                check_1d(lists, n, "lists");
-                std::vector<float> out(n * self.pq_dim());
-                {
-                    const pyutil::Interruptible nogil;
-                    self.decode(codes.data(), n, lists.data(), out.data());
-                }
-                return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(self.pq_dim())});
+                return rows_with_lists<float>(codes, self.m(), "codes", lists, self.pq_dim(), [&](std::size_t n, float* out) {
+                    self.decode(codes.data(), n, lists.data(), out);
+                });
             },
             py::arg("codes"), py::arg("lists"))
         .def(
@@ -245,26 +251,13 @@ void bind_pq(py::module_& m) {
             "search",
             [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k,
                bool with_stats, std::optional<UArray> filter_bits, std::optional<IArray> filter_ids) -> py::object {
-                check_2d(xq, self.dim(), "queries");
-                if (k == 0) throw std::invalid_argument("k must be >= 1");
-                const std::size_t nq = xq.shape(0);
                 PQSearchParams p;
                 p.k = k;
                 p.nprobe = nprobe;
                 p.rerank_k = rerank_k;
-                std::vector<float> D(nq * k);
-                std::vector<int64_t> I(nq * k);
-                SearchStats st;
-                const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
-                {
-                    const pyutil::Interruptible nogil;
-                    self.search(xq.data(), nq, p, D.data(), I.data(), with_stats ? &st : nullptr,
-                                filt ? &*filt : nullptr);
-                }
-                py::tuple out = py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
-                                               to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
-                if (!with_stats) return std::move(out);
-                return py::make_tuple(out[0], out[1], stats_dict(st));
+                return batch_search_binding(xq, self.dim(), k, with_stats, filter_bits, filter_ids,
+                                            [&](const float* q, std::size_t nq, float* D, int64_t* I, SearchStats* st,
+                                                const RowFilter* f) { self.search(q, nq, p, D, I, st, f); });
             },
             py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("rerank_k"), py::arg("with_stats") = false,
             py::arg("filter_bits") = py::none(), py::arg("filter_ids") = py::none())

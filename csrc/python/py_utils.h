@@ -130,5 +130,29 @@ inline py::dict stats_dict(const SearchStats& st) {
     return d;
 }
 
+// The body of every batch-search binding: checks the queries and k, builds the filter, allocates
+// (D, I), runs `search(xq, nq, D, I, stats, filter)` with the GIL released (Ctrl-C polled) and
+// returns (D, I) or, with_stats, (D, I, stats dict).
+template <class Search>
+py::object batch_search_binding(const FArray& xq, std::size_t dim, std::size_t k, bool with_stats,
+                                const std::optional<UArray>& filter_bits, const std::optional<IArray>& filter_ids,
+                                Search&& search) {
+    check_2d(xq, dim, "queries");
+    if (k == 0) throw std::invalid_argument("k must be >= 1");
+    const std::size_t nq = xq.shape(0);
+    std::vector<float> D(nq * k);
+    std::vector<int64_t> I(nq * k);
+    SearchStats st;
+    const std::optional<RowFilter> filt = row_filter(filter_bits, filter_ids);
+    {
+        const Interruptible nogil;
+        search(xq.data(), nq, D.data(), I.data(), with_stats ? &st : nullptr, filt ? &*filt : nullptr);
+    }
+    py::tuple out = py::make_tuple(to_numpy(std::move(D), {py::ssize_t(nq), py::ssize_t(k)}),
+                                   to_numpy(std::move(I), {py::ssize_t(nq), py::ssize_t(k)}));
+    if (!with_stats) return std::move(out);
+    return py::make_tuple(out[0], out[1], stats_dict(st));
+}
+
 }  // namespace pyutil
 }  // namespace adanns
