@@ -45,7 +45,7 @@ inline bool on_main_thread() {
 
 // Releases the GIL for a long call that Ctrl-C may stop (use it where an interrupted call leaves
 // the index unchanged: train, add, update, search; the core's commit sections run under NoCancel).
-class Interruptible {
+class __attribute__((visibility("hidden"))) Interruptible {  // (hidden like pybind11)
 public:
     Interruptible() : scope_(on_main_thread() ? &poll_python_signals : nullptr) {}
 
