@@ -1,5 +1,10 @@
 """Small numpy reference of the search semantics, used only by the tests."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 
 
@@ -128,3 +133,12 @@ def run_while_searching(check, mutate, readers=3):
         for t in pool:
             t.join()
     assert not errors, errors[0]
+
+
+def run_script(tmp_path, code, *args, timeout=120, env=None):
+    """Runs ``code`` (dedented) as a script in a fresh interpreter with cwd ``tmp_path`` (outside
+    the source tree, so the installed package is imported); ``env`` adds environment variables."""
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(code))
+    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=tmp_path, env=dict(os.environ, **(env or {})))

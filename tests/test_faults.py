@@ -16,6 +16,7 @@ import pytest
 
 import adanns
 from adanns.io import _PREFIX, MAGIC, _crc
+from reference import run_script
 
 pytestmark = pytest.mark.faults
 
@@ -25,11 +26,8 @@ X = RNG.standard_normal((300, 6)).astype(np.float32)
 
 
 def run_child(tmp_path, code, *args, timeout=120, env=None):
-    """Runs ``code`` in a fresh interpreter, cwd outside the source tree."""
-    script = tmp_path / "child.py"
-    script.write_text(textwrap.dedent(code))
-    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS="1", **(env or {})))
+    """Runs ``code`` in a fresh interpreter (one OpenMP thread), cwd outside the source tree."""
+    return run_script(tmp_path, code, *args, timeout=timeout, env=dict(OMP_NUM_THREADS="1", **(env or {})))
 
 
 def indices():

@@ -3,7 +3,6 @@ removing everything."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 import adanns
+from reference import run_script
 
 D = 8
 
@@ -129,10 +129,7 @@ MEMORY = textwrap.dedent(
 @pytest.mark.parametrize("family", ["ivf", "pq"])
 @pytest.mark.parametrize("how", ["reset", "remove"])
 def test_reset_and_remove_all_release_memory(tmp_path, family, how):
-    script = tmp_path / "mem.py"
-    script.write_text(MEMORY)
-    r = subprocess.run([sys.executable, str(script), family, how], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=300)
+    r = run_script(tmp_path, MEMORY, family, how, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     freed_mib = float(r.stdout.strip().splitlines()[-1])
     assert freed_mib > 60, freed_mib  # the 100 MiB of stored vectors went back to the system

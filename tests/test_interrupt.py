@@ -9,11 +9,11 @@ and whether the index is unchanged (same size, same answers to a fixed query set
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import textwrap
 
 import pytest
+from reference import run_script
 
 SCRIPT = textwrap.dedent(
     r"""
@@ -97,10 +97,7 @@ CASES = [
 
 @pytest.mark.parametrize("family,op", CASES)
 def test_sigint_stops_call_and_keeps_index(tmp_path, family, op):
-    script = tmp_path / "interrupt.py"
-    script.write_text(SCRIPT)
-    r = subprocess.run([sys.executable, str(script), family, op], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=300)
+    r = run_script(tmp_path, SCRIPT, family, op, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["interrupted"], f"the call ended before the signal: {out}"
@@ -159,7 +156,5 @@ FORK_SCRIPT = textwrap.dedent(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
 def test_fork_child_searches_after_parent_used_openmp(tmp_path):
-    script = tmp_path / "fork.py"
-    script.write_text(FORK_SCRIPT)
-    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    r = run_script(tmp_path, FORK_SCRIPT, timeout=240)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), (r.stdout, r.stderr[-2000:])

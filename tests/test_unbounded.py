@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 
@@ -11,6 +10,7 @@ import pytest
 
 import adanns
 from adanns.params import SearchStats
+from reference import run_script
 
 BOUNDED = textwrap.dedent(
     r"""
@@ -45,9 +45,7 @@ BOUNDED = textwrap.dedent(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc")
 def test_probe_table_built_in_blocks(tmp_path):
-    script = tmp_path / "bounded.py"
-    script.write_text(BOUNDED)
-    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    r = run_script(tmp_path, BOUNDED, timeout=600)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
 
 
