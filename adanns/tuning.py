@@ -269,6 +269,9 @@ class _Tuner:
     wall time of every search it ran (for the time model that steers the pruning)."""
 
     SWEEP = "nprobe"  # the key swept upwards per configuration (more work, more recall)
+    # Queries per timed batch of the finalists: batches as large as searches in use are timed
+    # (small batches spread over the threads differently and rank settings differently).
+    TIMED_QUERIES = 1024
 
     def __init__(self, index: Any, xq: np.ndarray, gt: np.ndarray, k: int, sp: Dict[str, List[int]],
                  model: CostModel, perm: np.ndarray, show: bool, seed: int) -> None:
@@ -398,7 +401,7 @@ class _Tuner:
         faster one beats on recall by a clear factor (typically twice as fast as their best run)
         drop out after the third round; the close calls get every repeat."""
         nq = self.xq.shape[0]
-        q = self.xq[self.perm[: min(nq, 256)]]
+        q = self.xq[self.perm[: min(nq, self.TIMED_QUERIES)]]
         times: Dict[Setting, List[float]] = {s: [] for s in settings}
         alive = list(settings)
         with self._bar(None, f"time {len(settings)} settings") as update:

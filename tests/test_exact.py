@@ -5,7 +5,7 @@ import pytest
 
 import adanns
 from adanns.datasets import synthetic_matryoshka
-from reference import assert_matches, brute_force, built_ivf, out_scores, two_stage
+from reference import assert_matches, brute_force, built_ivf, out_scores, run_script, two_stage
 
 METRICS = ["l2", "ip", "cosine"]
 
@@ -187,3 +187,35 @@ def test_ties_keep_the_first_rows(rerank_k):
     D, I = index.search(np.repeat(x[300:301], 3, axis=0), 10, scan_dim=8, rerank_k=rerank_k)
     np.testing.assert_array_equal(I, np.tile(np.arange(300, 310), (3, 1)))
     assert (D == 0).all()
+
+
+def test_thread_counts_give_identical_results(tmp_path):
+    """One thread (query chunks) and three (list-parallel chunks for short shortlists, query
+    chunks for long ones) return identical results, ties and rerank included."""
+    code = """
+        import sys
+        import numpy as np
+        import adanns
+        from adanns.datasets import synthetic_matryoshka
+        x = synthetic_matryoshka(6000, 32, seed=11)
+        x[3000:3200] = x[3000]  # exact ties
+        index = adanns.IVFIndex(32, 24, coarse_dim=8, metric="ip", seed=0)
+        index.train(x)
+        index.add(x)
+        xq = np.concatenate([x[:300], x[3000:3010]])
+        out = []
+        for kw in (dict(nprobe=6), dict(nprobe=6, scan_dim=8, rerank_k=12), dict(nprobe=6, scan_dim=8, rerank_k=60),
+                   dict(nprobe=24, scan_dim=16, rerank_k=200)):
+            D, I = index.search(xq, 10, **kw)
+            out += [D, I]
+        np.savez(sys.argv[1], *out)
+    """
+    res = []
+    for threads in (1, 3):
+        path = tmp_path / f"r{threads}.npz"
+        r = run_script(tmp_path, code, path, env={"OMP_NUM_THREADS": str(threads)})
+        assert r.returncode == 0, r.stderr
+        res.append(np.load(path))
+    assert len(res[0].files) == 8
+    for name in res[0].files:
+        np.testing.assert_array_equal(res[0][name], res[1][name])

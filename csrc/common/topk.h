@@ -77,23 +77,46 @@ struct Candidate {
 inline bool operator<(const Candidate& a, const Candidate& b) { return worse(b.d, b.label, a.d, a.label); }
 
 // Top-k by batched selection: candidates at or under the threshold are appended to a buffer of
-// 2k entries; when it is full, nth_element keeps the k best and the threshold tightens. Each push
-// is O(1) amortised, where a heap costs O(log k): much faster for the large k of a rerank short list.
-// The result is exactly the k smallest (distance, label) pairs pushed, whatever the push order.
+// 2k entries; when it is full, it is compacted to the entries at or under its k-th smallest
+// distance (selected on a float copy of the distances), and the threshold tightens. Each push
+// is O(1) amortised, where a heap costs O(log k): much faster for the large k of a rerank short
+// list. The result is exactly the k smallest (distance, label) pairs pushed, whatever the push
+// order: compaction keeps every entry tied with the k-th distance, and select() cuts the ties
+// by label.
 class TopKBuffer {
 public:
-    TopKBuffer(Candidate* buf, std::size_t k) : e_(buf), k_(k) {}
+    // buf: 2k candidates; scratch: 2k floats (compaction workspace).
+    TopKBuffer(Candidate* buf, std::size_t k, float* scratch) : e_(buf), s_(scratch), k_(k) {}
     float threshold() const { return thr_; }
     void push(float dist, int64_t label) {
         e_[n_].d = dist;
         e_[n_].label = label;
         if (++n_ == 2 * k_) compact();
     }
+    // Pushes the t distances d[r] (labels label0 + r) that are at or under the threshold.
+    // Branch-free: each is written to the next free slot, which is kept only if it qualifies.
+    void push_run(const float* d, std::size_t t, int64_t label0) {
+        const std::size_t cap = 2 * k_;
+        std::size_t n = n_;
+        float thr = thr_;
+        for (std::size_t r = 0; r < t; ++r) {
+            e_[n].d = d[r];
+            e_[n].label = label0 + static_cast<int64_t>(r);
+            n += d[r] <= thr ? 1 : 0;
+            if (n == cap) {
+                n_ = n;
+                compact();
+                n = n_;
+                thr = thr_;
+            }
+        }
+        n_ = n;
+    }
     // Keeps the best (up to k) in slots 0..n-1, in no particular order; returns n. Slots n..k-1
     // become (+inf, -1). Cheaper than finalize() where the order is not needed yet (a shortlist
     // that will be re-scored, or merged into another).
     std::size_t select() {
-        if (n_ > k_) compact();
+        if (n_ > k_) cut();
         for (std::size_t i = n_; i < k_; ++i) e_[i] = Candidate{std::numeric_limits<float>::infinity(), -1};
         return n_;
     }
@@ -107,12 +130,28 @@ public:
     const Candidate* data() const { return e_; }
 
 private:
-    void compact() {
+    // Exactly the k best (distance, label) pairs.
+    void cut() {
         std::nth_element(e_, e_ + (k_ - 1), e_ + n_);
         n_ = k_;
         thr_ = e_[k_ - 1].d;
     }
+    // The entries at or under the k-th smallest distance (at least k; more only on ties).
+    void compact() {
+        for (std::size_t i = 0; i < n_; ++i) s_[i] = e_[i].d;
+        std::nth_element(s_, s_ + (k_ - 1), s_ + n_);
+        const float thr = s_[k_ - 1];
+        std::size_t m = 0;
+        for (std::size_t i = 0; i < n_; ++i) {
+            e_[m] = e_[i];
+            m += e_[i].d <= thr ? 1 : 0;
+        }
+        n_ = m;
+        thr_ = thr;
+        if (m > k_ + k_ / 2) cut();  // many ties: cut them by label so the buffer keeps room
+    }
     Candidate* e_;
+    float* s_;
     std::size_t k_;
     std::size_t n_ = 0;
     float thr_ = std::numeric_limits<float>::infinity();

@@ -70,14 +70,16 @@ struct BatchSpec {
     std::size_t prefix_dim = 0;
 };
 
-// Queries per chunk: about 4 chunks per thread, within [min(nq, min_chunk), max_chunk], and the
-// chunk's shortlists (2 K1 entries of 16 bytes per query) bounded to about 64 MiB.
+// Queries per chunk: about 4 chunks per thread, but at least min_chunk queries (more reuse of
+// each list read) as long as every thread still gets a chunk; at most max_chunk, and the
+// chunk's shortlists (2 K1 entries of 16 bytes and 2 K1 floats per query) bounded to about 64 MiB.
 inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_chunk, std::size_t max_chunk) {
     const std::size_t nthreads = static_cast<std::size_t>(max_threads());
+    const std::size_t per_thread = (nq + nthreads - 1) / nthreads;
     std::size_t chunk = std::max<std::size_t>(
         1, std::min<std::size_t>(max_chunk, std::max<std::size_t>((nq + 4 * nthreads - 1) / (4 * nthreads),
-                                                                  std::min<std::size_t>(nq, min_chunk))));
-    return std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (32 * K1)));
+                                                                  std::min<std::size_t>(per_thread, min_chunk))));
+    return std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (40 * K1)));
 }
 
 // Queries per block of a search whose probe table (nq x nprobe list numbers) is built block by
@@ -90,13 +92,16 @@ inline std::size_t probe_block_size(std::size_t nprobe) {
 
 namespace detail {
 
-// Per-query shortlists over one candidate array (2 K1 entries per query).
+// Per-query shortlists over one candidate array (2 K1 entries per query) and one array of
+// compaction scratch (2 K1 floats per query): 40 bytes per K1 per query.
 struct Shortlists {
     std::vector<Candidate> cand;
+    std::vector<float> scratch;
     std::vector<TopKBuffer> heaps;
-    Shortlists(std::size_t cq, std::size_t K1) : cand(cq * 2 * K1) {
+    Shortlists(std::size_t cq, std::size_t K1) : cand(cq * 2 * K1), scratch(cq * 2 * K1) {
         heaps.reserve(cq);
-        for (std::size_t j = 0; j < cq; ++j) heaps.emplace_back(cand.data() + j * 2 * K1, K1);
+        for (std::size_t j = 0; j < cq; ++j)
+            heaps.emplace_back(cand.data() + j * 2 * K1, K1, scratch.data() + j * 2 * K1);
     }
 };
 
@@ -107,8 +112,9 @@ struct Shortlists {
 //
 // Two ways to spread a batch over the threads, with identical results (each shortlist keeps
 // exactly the K1 smallest (distance, label) pairs, whatever order they arrive in):
-// * query chunks (about 4 per thread, one thread per chunk): for few queries, and for scanners
-//   whose per-chunk setup is costly (Scanner::kListParallel == false, e.g. PQ look-up tables);
+// * query chunks (about 4 per thread, one thread per chunk): for few queries, for long
+//   shortlists (K1 > 16, e.g. a rerank short list), and for scanners whose per-chunk setup is
+//   costly (Scanner::kListParallel == false, e.g. PQ look-up tables);
 // * list-parallel chunks (Scanner::kListParallel): all threads work on one large chunk of
 //   queries, each taking whole lists, so every probed list is read once per chunk for all of
 //   its queries (the most reuse of each row fetched from memory); per-thread shortlists are
@@ -156,10 +162,13 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 for (std::size_t i = 0; i < m; ++i) {
                     TopKBuffer& h = heaps[mem[i]];
                     const float* d = dist.data() + i * t;
+                    if (!fid) {
+                        h.push_run(d, t, make_label(l, r0));
+                        continue;
+                    }
                     float thr = h.threshold();
                     for (std::size_t r = 0; r < t; ++r) {
-                        if (d[r] <= thr) {
-                            if (fid && !s.filter->allows(fid[r0 + r])) continue;  // filtered search
+                        if (d[r] <= thr && s.filter->allows(fid[r0 + r])) {  // filtered search
                             h.push(d[r], make_label(l, r0 + r));
                             thr = h.threshold();
                         }
@@ -320,8 +329,14 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         stats->candidates_reranked += reranked;
     };
 
-    const bool list_parallel =
-        Scanner::kListParallel && nthreads > 1 && nlist >= 8 * nthreads && s.nq * nprobe >= 64 * nthreads;
+    // List-parallel chunks give every thread its own shortlist of every query of the chunk, so
+    // the shortlist work (pushes, compactions, the merge) is done once per thread: worth it only
+    // for short shortlists. Measured on 100k x 384 real embeddings, 2 threads, nprobe 16: with
+    // K1 = 10 list-parallel was 0.8-1.0x the time of query chunks, with K1 = 30-100 (a rerank
+    // short list) 0.93-1.47x, mostly 1.05-1.2x.
+    constexpr std::size_t kListParallelMaxK = 16;
+    const bool list_parallel = Scanner::kListParallel && K1 <= kListParallelMaxK && nthreads > 1 &&
+                               nlist >= 8 * nthreads && s.nq * nprobe >= 64 * nthreads;
     if (!list_parallel) {
         parallel_for_chunks(s.nq, chunk_size(s.nq, K1, s.min_chunk, s.max_chunk), [&](std::size_t qb, std::size_t qe) {
             const std::size_t cq = qe - qb;
@@ -351,7 +366,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
 
     // List-parallel chunks: per-thread shortlists bounded with the merged ones to about 64 MiB.
     const std::size_t cmax = std::max<std::size_t>(
-        1, std::min<std::size_t>(s.max_chunk * 4, (std::size_t(64) << 20) / ((nthreads + 1) * 32 * K1)));
+        1, std::min<std::size_t>(s.max_chunk * 4, (std::size_t(64) << 20) / ((nthreads + 1) * 40 * K1)));
     const double nt = static_cast<double>(nthreads);
     for (std::size_t qb = 0; qb < s.nq; qb += cmax) {
         const std::size_t cq = std::min(cmax, s.nq - qb);
