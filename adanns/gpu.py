@@ -24,6 +24,7 @@ import numpy as np
 from . import _core
 from ._validation import METRIC_NAMES, as_int, metric_code
 from .index import FlatIndex, IVFIndex, core_property, search_settings
+from .params import given_settings, search_keywords
 
 __all__ = ["GpuIVFIndex", "GpuUnavailableError", "cuda_built", "device_count", "is_available", "to_gpu"]
 
@@ -100,17 +101,8 @@ class GpuIVFIndex:
         pd = self.coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, self.coarse_dim)
         return int(self._core.batch_size(k, nprobe, rerank_k, pd))
 
-    def search(
-        self,
-        xq: Any,
-        k: int = 10,
-        *,
-        nprobe: Optional[int] = None,
-        scan_dim: Optional[int] = None,
-        rerank_k: Optional[int] = None,
-        rerank_dim: Optional[int] = None,
-        probe_dim: Optional[int] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
+    @search_keywords
+    def search(self, xq: Any, k: int = 10, **settings: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim) on the GPU.
 
         Same arguments, defaults and results as :meth:`adanns.IVFIndex.search` (without the
@@ -121,11 +113,9 @@ class GpuIVFIndex:
                 ``1024 < nprobe < nlist``.
             MemoryError: the memory limit leaves no room for the workspace of one query.
         """
-        xq, settings = search_settings(
-            xq, k, 1 if nprobe is None else nprobe, scan_dim, 0 if rerank_k is None else rerank_k,
-            rerank_dim, probe_dim, dim=self.dim, ntotal=self.ntotal, nlist=self.nlist, coarse_dim=self.coarse_dim,
-        )
-        k, nprobe, _, rerank_k, _, _ = settings
+        xq, full = search_settings(xq, k, given_settings(settings), dim=self.dim, ntotal=self.ntotal, nlist=self.nlist,
+                                   coarse_dim=self.coarse_dim)
+        k, nprobe, _, rerank_k, _, _ = full
         max_k = int(_core.gpu_max_k)
         if max(k, rerank_k) > max_k:
             raise ValueError(f"the GPU index supports k and rerank_k up to {max_k}, got k={k}, rerank_k={rerank_k}")
@@ -133,7 +123,7 @@ class GpuIVFIndex:
             raise ValueError(f"on the GPU nprobe must be at most {max_k} or equal to nlist={self.nlist}, got {nprobe}")
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-        return self._core.search(xq, *settings)
+        return self._core.search(xq, *full)
 
     def to_cpu(self) -> Union[IVFIndex, FlatIndex]:
         """A CPU index with this index's parameters, centroids, lists and ids (copied back)."""

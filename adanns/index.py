@@ -6,7 +6,7 @@ container of :mod:`adanns._format`; :mod:`adanns.io` dispatches ``load`` by type
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def _search_bytes(nq: int, k: int, nprobe: int = 1, dim: int = 0, rerank_k: int 
             + shortlists * (int(_core.max_threads()) + 1))
 
 
-def _setting(given: Dict[str, Any], key: str, default: int, lo: int, hi: Optional[int] = None) -> int:
+def _setting(given: Mapping[str, Any], key: str, default: int, lo: int, hi: Optional[int] = None) -> int:
     v = given.get(key)
     return default if v is None else as_int(v, key, lo, hi)
 
@@ -70,34 +70,25 @@ def core_property(name: str, kind: Callable[[Any], T], doc: str) -> "property":
 
 
 def search_settings(
-    xq: Any,
-    k: int,
-    nprobe: int,
-    scan_dim: Optional[int],
-    rerank_k: int,
-    rerank_dim: Optional[int],
-    probe_dim: Optional[int],
-    *,
-    dim: int,
-    ntotal: int,
-    nlist: int,
-    coarse_dim: int,
+    xq: Any, k: int, s: Mapping[str, Optional[int]], *, dim: int, ntotal: int, nlist: int, coarse_dim: int,
 ) -> Tuple[np.ndarray, Tuple[int, int, int, int, int, int]]:
-    """Validates the arguments of an IVF-family search (CPU or GPU index) against its shape.
+    """Validates the arguments of an IVF-family search (CPU, GPU or sharded index) against its shape.
 
-    Returns the queries as float32 (nq, dim) and ``(k, nprobe, scan_dim, rerank_k, rerank_dim,
-    probe_dim)`` with the defaults filled in (``rerank_k`` capped at ``ntotal``), after checking
-    that the search's memory (:func:`_search_bytes`) can be allocated.
+    ``s`` maps the shared keywords (:data:`adanns.params.KEYS`) to values; a missing or None one
+    takes its default (nprobe 1, rerank_k 0, all dims, probe_dim ``coarse_dim``). Returns the
+    queries as float32 (nq, dim) and ``(k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)``
+    with the defaults filled in (``rerank_k`` capped at ``ntotal``), after checking that the
+    search's memory (:func:`_search_bytes`) can be allocated.
     """
     xq = as_matrix(xq, dim, "queries")
     k = as_int(k, "k", 1)
     if k > ntotal:
         raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
-    nprobe = as_int(nprobe, "nprobe", 1, nlist)
-    scan_dim = dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, dim)
-    rerank_k = min(as_int(rerank_k, "rerank_k", 0), ntotal)
-    rerank_dim = dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, dim)
-    probe_dim = coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, coarse_dim)
+    nprobe = _setting(s, "nprobe", 1, 1, nlist)
+    scan_dim = _setting(s, "scan_dim", dim, 1, dim)
+    rerank_k = min(_setting(s, "rerank_k", 0, 0), ntotal)
+    rerank_dim = _setting(s, "rerank_dim", dim, 1, dim)
+    probe_dim = _setting(s, "probe_dim", coarse_dim, 1, coarse_dim)
     _check_memory(_search_bytes(xq.shape[0], k, nprobe, dim, rerank_k),
                   "the (D, I) result arrays, probe table and candidate lists")
     return xq, (k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)
@@ -247,24 +238,12 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         self._core.reset()
 
     # ----------------------------------------------------------------- search
-    def _search(
-        self,
-        xq: Any,
-        k: int,
-        nprobe: int,
-        scan_dim: Optional[int],
-        rerank_k: int,
-        rerank_dim: Optional[int],
-        probe_dim: Optional[int] = None,
-        stats: Optional[SearchStats] = None,
-        filt: Optional[IDFilter] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
+    def _search_with(self, xq: Any, k: int, s: Mapping[str, Optional[int]], stats: Optional[SearchStats] = None,
+                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
         xq, k, ntotal = self._queries(xq, k)
         xq = self._apply_transform(xq)
-        xq, settings = search_settings(
-            xq, k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim,
-            dim=self._dim, ntotal=ntotal, nlist=self._core.nlist, coarse_dim=self._core.coarse_dim,
-        )
+        xq, settings = search_settings(xq, k, s, dim=self._dim, ntotal=ntotal, nlist=self._core.nlist,
+                                       coarse_dim=self._core.coarse_dim)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         fargs = {} if filt is None else filt.core_args()
@@ -299,12 +278,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         return self._core.probe(self._apply_transform(xq), nprobe, probe_dim)
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
-        return self._search(xq, k, self._core.nlist, None, 0, None)[1]  # every list, all dims
-
-    def _search_with(self, xq: Any, k: int, s: Dict[str, int], stats: Optional[SearchStats] = None,
-                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
-        return self._search(xq, k, s["nprobe"], s["scan_dim"], s["rerank_k"], s["rerank_dim"], s["probe_dim"],
-                            stats=stats, filt=filt)
+        return self._search_with(xq, k, {"nprobe": self._core.nlist})[1]  # every list, all dims
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:

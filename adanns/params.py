@@ -22,10 +22,13 @@ pool, how much of the index a query visits) takes the place of ``nprobe`` and it
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
 KEYS = ("probe_dim", "nprobe", "scan_dim", "rerank_k", "rerank_dim")
+# KEYS in the order of the keywords of search()
+SEARCH_KEYWORDS = ("nprobe", "scan_dim", "rerank_k", "rerank_dim", "probe_dim")
 # the graph index's names for shared keys
 GRAPH_ALIASES = {"beam": "nprobe", "walk_dim": "scan_dim"}
 
@@ -86,3 +89,28 @@ class SearchStats:
         """Thread time of the rerank stage per re-scored (query, row) pair, in nanoseconds."""
         return self.rerank_s * 1e9 / self.candidates_reranked if self.candidates_reranked else 0.0
 
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def search_keywords(method: F) -> F:
+    """Declares the shared keywords (:data:`SEARCH_KEYWORDS`, each ``Optional[int] = None``) on a
+    ``search`` written as ``search(self, xq, k=10, *, <its own keywords>, **settings)``: its
+    signature (:func:`inspect.signature`, ``help()``) shows them after ``k``, in place of
+    ``**settings``, and :func:`given_settings` reads them from ``settings``."""
+    sig = inspect.signature(method)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    at = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Optional[int]")
+              for name in SEARCH_KEYWORDS]
+    method.__signature__ = sig.replace(parameters=params[:at] + shared + params[at:])  # type: ignore[attr-defined]
+    return method
+
+
+def given_settings(settings: Mapping[str, Any], method: str = "search") -> Dict[str, Any]:
+    """The shared keywords a :func:`search_keywords` method was given (those not None); any other
+    keyword is a TypeError, as Python raises for an unknown keyword argument."""
+    for name in settings:
+        if name not in SEARCH_KEYWORDS:
+            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}")
+    return {name: v for name, v in settings.items() if v is not None}

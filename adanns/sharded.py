@@ -24,7 +24,8 @@ import numpy as np
 
 from ._format import FormatError
 from .filters import as_filter
-from .index import IVFIndex
+from .index import IVFIndex, search_settings
+from .params import given_settings, search_keywords
 from ._validation import as_id_list, as_ids, as_int, as_matrix, default_ids
 from ._shard import (MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION, ShardError, _Shard, _block_rows, _manifest_digest, _pad, _ray, _read_manifest, _referenced_files, _split_block, _split_rows, _write_atomic, merge_topk, shard_of)
 
@@ -277,20 +278,9 @@ class ShardedIndex:
         return int(sum(self._dispatch([[ray.put(p) for p in parts[1:]]], "update")[0]))
 
     # ----------------------------------------------------------------- search
-    def search(
-        self,
-        xq: Any,
-        k: int = 10,
-        *,
-        nprobe: Optional[int] = None,
-        scan_dim: Optional[int] = None,
-        rerank_k: Optional[int] = None,
-        rerank_dim: Optional[int] = None,
-        probe_dim: Optional[int] = None,
-        exact_rerank: bool = True,
-        return_timings: bool = False,
-        filter: Any = None,
-    ) -> Any:
+    @search_keywords
+    def search(self, xq: Any, k: int = 10, *, exact_rerank: bool = True, return_timings: bool = False,
+               filter: Any = None, **settings: Optional[int]) -> Any:
         """Top-``k`` search over all shards; the settings are those of :meth:`IVFIndex.search`.
 
         Every shard probes the same lists (shared centroids) and returns its top candidates;
@@ -314,16 +304,9 @@ class ShardedIndex:
         """
         self._require_trained("search()")
         t0 = time.perf_counter()
-        xq = as_matrix(xq, self.dim, "queries")
         ntotal = self.ntotal
-        k = as_int(k, "k", 1)
-        if k > ntotal:
-            raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
-        nprobe = as_int(1 if nprobe is None else nprobe, "nprobe", 1, self.nlist)
-        scan_dim = self.dim if scan_dim is None else as_int(scan_dim, "scan_dim", 1, self.dim)
-        rerank_k = min(as_int(0 if rerank_k is None else rerank_k, "rerank_k", 0), ntotal)
-        rerank_dim = self.dim if rerank_dim is None else as_int(rerank_dim, "rerank_dim", 1, self.dim)
-        probe_dim = self.coarse_dim if probe_dim is None else as_int(probe_dim, "probe_dim", 1, self.coarse_dim)
+        xq, (k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim) = search_settings(
+            xq, k, given_settings(settings), dim=self.dim, ntotal=ntotal, nlist=self.nlist, coarse_dim=self.coarse_dim)
         descending = self.metric != "l2"
         filt = as_filter(filter)
         if filt is not None:

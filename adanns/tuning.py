@@ -34,7 +34,7 @@ from ._validation import as_int, as_matrix
 from .cost import CostModel
 from .filters import IDFilter, as_filter
 from .params import KEYS as _KEYS
-from .params import SearchStats
+from .params import SearchStats, given_settings, search_keywords
 
 
 @dataclass(frozen=True)
@@ -429,20 +429,17 @@ class Tunable:
 
     _operating_points: Optional[OperatingPoints] = None
 
+    @search_keywords
     def search(
         self,
         xq: Any,
         k: int = 10,
         *,
-        nprobe: Optional[int] = None,
-        scan_dim: Optional[int] = None,
-        rerank_k: Optional[int] = None,
-        rerank_dim: Optional[int] = None,
-        probe_dim: Optional[int] = None,
         target_recall: Optional[float] = None,
         budget: Optional[float] = None,
         stats: Optional[SearchStats] = None,
         filter: Any = None,
+        **settings: Optional[int],
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Top-``k`` search of the rows of ``xq`` (nq, dim).
 
@@ -479,9 +476,7 @@ class Tunable:
                 closest one), or combined with explicit settings.
             RuntimeError: not trained, or ``target_recall``/``budget`` without :meth:`tune`.
         """
-        explicit = {"nprobe": nprobe, "scan_dim": scan_dim, "rerank_k": rerank_k,
-                    "rerank_dim": rerank_dim, "probe_dim": probe_dim}
-        given = {name: v for name, v in explicit.items() if v is not None}
+        given = given_settings(settings)
         if target_recall is not None or budget is not None:
             if given:
                 raise ValueError(f"target_recall / budget choose the settings; do not also pass {sorted(given)}")

@@ -183,16 +183,10 @@ def test_bad_input(data):
         g.search(xq[:, :10], 10)
     with pytest.raises(TypeError):
         g.search(xq.astype(np.int32), 10)
-    with pytest.raises(ValueError):
-        g.search(xq, 1025)
-    with pytest.raises(ValueError):
-        g.search(xq, 10, rerank_k=2000)
-    with pytest.raises(ValueError):
-        g.search(xq, 10, nprobe=17)
-    with pytest.raises(ValueError):
-        g.search(xq, 10, scan_dim=0)
-    with pytest.raises(ValueError):
-        g.search(xq, 10, probe_dim=25)
+    for k, settings in [(1025, {}), (10, {"rerank_k": 2000}), (10, {"nprobe": 17}), (10, {"scan_dim": 0}),
+                        (10, {"probe_dim": 25})]:
+        with pytest.raises(ValueError):
+            g.search(xq, k, **settings)
     D, I = g.search(xq[:0], 10)
     assert D.shape == (0, 10) and I.shape == (0, 10)
 

@@ -9,15 +9,13 @@ import pytest
 import adanns
 from adanns.datasets import make_synthetic
 from adanns.evaluation import ground_truth, recall_at_k
-from reference import prefix_scores
+from reference import built_ivf, prefix_scores
 
 
 @pytest.fixture(scope="module")
 def tuned():
     ds = make_synthetic(20_000, 600, 64, seed=4)
-    index = adanns.IVFIndex(64, 64, coarse_dim=32, seed=1)
-    index.train(ds.xb)
-    index.add(ds.xb)
+    index = built_ivf(ds.xb, 64, 64, coarse_dim=32, seed=1)
     space = {"nprobe": [1, 2, 4, 8, 16, 64], "scan_dim": [8, 16, 64], "rerank_k": [0, 20, 50]}
     ops = index.tune(ds.xq[:300], 10, space=space, seed=3, measure_qps=False)
     return ds, index, ops, space
@@ -241,9 +239,7 @@ def test_one_cost_model_for_tune_evaluation_and_bench(tuned):
 @pytest.fixture(scope="module")
 def timed_tuned():
     ds = make_synthetic(8_000, 300, 32, seed=8)
-    index = adanns.IVFIndex(32, 32, coarse_dim=16, seed=1)
-    index.train(ds.xb)
-    index.add(ds.xb)
+    index = built_ivf(ds.xb, 32, 32, coarse_dim=16, seed=1)
     space = {"nprobe": [1, 2, 4, 8, 32], "scan_dim": [8, 32], "rerank_k": [0, 40]}
     ops = index.tune(ds.xq[:200], 10, space=space, seed=2, progress=False)
     return ds, index, ops
@@ -322,3 +318,29 @@ def test_tune_progress_names_its_stages(timed_tuned, capsys):
     index.tune(ds.xq[:50], 10, space={"nprobe": [1, 4], "scan_dim": [32], "rerank_k": [0]}, progress=False)
     assert capsys.readouterr().err == ""
     index._operating_points = ops
+
+
+def test_search_signatures_list_the_shared_keywords():
+    """Every search declares the shared keywords once (adanns.params.search_keywords): its
+    signature shows them after k, keyword-only with default None, then the method's own; an
+    unknown keyword is a TypeError that names it, as for any Python function."""
+    import inspect
+
+    from adanns.gpu import GpuIVFIndex
+    from adanns.params import SEARCH_KEYWORDS
+    from adanns.sharded import ShardedIndex
+
+    tuned_own = ["target_recall", "budget", "stats", "filter"]
+    for cls, own in [(adanns.IVFIndex, tuned_own), (adanns.FlatIndex, tuned_own), (adanns.PQIndex, tuned_own),
+                     (adanns.IVFPQIndex, tuned_own), (GpuIVFIndex, []),
+                     (ShardedIndex, ["exact_rerank", "return_timings", "filter"])]:
+        params = inspect.signature(cls.search).parameters
+        assert list(params) == ["self", "xq", "k", *SEARCH_KEYWORDS, *own], cls
+        for name in SEARCH_KEYWORDS:
+            assert params[name].kind is inspect.Parameter.KEYWORD_ONLY and params[name].default is None
+    xb = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    index = adanns.FlatIndex(8)
+    index.add(xb)
+    assert np.array_equal(index.search(xb[:3], 2, rerank_k=None)[1], index.search(xb[:3], 2)[1])
+    with pytest.raises(TypeError, match="'nprob'"):
+        index.search(xb[:3], 2, nprob=1)

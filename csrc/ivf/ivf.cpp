@@ -9,6 +9,7 @@
 #include "common/norms.h"
 #include "common/parallel.h"
 #include "kernels/kernels.h"
+#include "storage/list_walk.h"
 #include "storage/remove.h"
 
 namespace adanns {
@@ -231,26 +232,19 @@ std::vector<float> IVFCore::centroids() const {
 
 std::vector<int64_t> IVFCore::list_sizes() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    std::vector<int64_t> s(nlist_);
-    for (std::size_t l = 0; l < nlist_; ++l) s[l] = static_cast<int64_t>(lists_.list_size(l));
-    return s;
+    return list_sizes_of(lists_);
 }
 
 void IVFCore::export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& ids,
                            std::vector<float>& vectors) const {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    const std::size_t total = lists_.total();
-    sizes.resize(nlist_);
-    ids.resize(total);
-    vectors.resize(total * dim_);
-    std::size_t row = 0;
-    for (std::size_t l = 0; l < nlist_; ++l) {
-        const std::size_t n = lists_.list_size(l);
-        sizes[l] = static_cast<int64_t>(n);
+    sizes = list_sizes_of(lists_);
+    ids.resize(lists_.total());
+    vectors.resize(lists_.total() * dim_);
+    for_each_list(lists_, [&](std::size_t l, std::size_t n, std::size_t row) {
         std::copy(lists_.ids(l), lists_.ids(l) + n, ids.begin() + row);
         std::copy(lists_.list_data(l), lists_.list_data(l) + n * dim_, vectors.begin() + row * dim_);
-        row += n;
-    }
+    });
 }
 
 }  // namespace adanns

@@ -14,6 +14,7 @@
 #include "ivf/batch_driver.h"
 #include "kernels/kernels.h"
 #include "quant/kmeans.h"
+#include "storage/list_walk.h"
 #include "storage/remove.h"
 
 namespace adanns {
@@ -319,29 +320,24 @@ std::vector<float> PQCore::rotation() const { return copy_locked(rotation_); }
 std::vector<float> PQCore::codebooks() const { return copy_locked(codebooks_); }
 std::vector<int64_t> PQCore::list_sizes() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    std::vector<int64_t> s(nlist_);
-    for (std::size_t l = 0; l < nlist_; ++l) s[l] = static_cast<int64_t>(lists_.list_size(l));
-    return s;
+    return list_sizes_of(lists_);
 }
 
 void PQCore::export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& ids, std::vector<int64_t>& rows,
                           std::vector<uint8_t>& codes, std::vector<float>* full) const {
     std::shared_lock<std::shared_mutex> lock(mu_);
     const std::size_t ntotal = lists_.total();
-    sizes.resize(nlist_);
+    sizes = list_sizes_of(lists_);
     ids.resize(ntotal);
     rows.resize(ntotal);
     codes.resize(ntotal * m_);
-    std::size_t o = 0;
-    for (std::size_t l = 0; l < nlist_; ++l) {
-        const std::size_t n = lists_.list_size(l);
-        sizes[l] = static_cast<int64_t>(n);
-        for (std::size_t r = 0; r < n; ++r, ++o) {
+    for_each_list(lists_, [&](std::size_t l, std::size_t n, std::size_t first) {
+        for (std::size_t r = 0, o = first; r < n; ++r, ++o) {
             ids[o] = lists_.ids(l)[r];
             rows[o] = lists_.seq(l)[r];
             lists_.codes_of(l, r, codes.data() + o * m_);
         }
-    }
+    });
     // Renumber the seq numbers to their ranks 0..ntotal-1 (removals leave gaps).
     std::vector<std::size_t> order(ntotal);
     for (std::size_t i = 0; i < ntotal; ++i) order[i] = i;

@@ -1,5 +1,6 @@
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "kernels/kernels.h"
 
@@ -14,20 +15,36 @@ bool cpu_has_avx2_fma() {
 #endif
 }
 
+static const Kernels kScalar{&scan_scalar, &rerank_scalar, &gemm_scalar, &gemm_argmin_scalar, &adc_scalar, &add_scalar,
+                             "scalar"};
+#if defined(ADANNS_HAVE_AVX2_TU)
+static const Kernels kAvx2{&scan_avx2, &rerank_avx2, &gemm_avx2, &gemm_argmin_avx2, &adc_avx2, &add_avx2, "avx2"};
+#endif
+
 static Kernels choose_kernels() {
     const char* env = std::getenv("ADANNS_SIMD");
     const bool force_scalar = env != nullptr && std::strcmp(env, "scalar") == 0;
 #if defined(ADANNS_HAVE_AVX2_TU)
-    if (!force_scalar && cpu_has_avx2_fma())
-        return Kernels{&scan_avx2, &rerank_avx2, &gemm_avx2, &gemm_argmin_avx2, &adc_avx2, &add_avx2, "avx2"};
+    if (!force_scalar && cpu_has_avx2_fma()) return kAvx2;
 #endif
     (void)force_scalar;
-    return Kernels{&scan_scalar, &rerank_scalar, &gemm_scalar, &gemm_argmin_scalar, &adc_scalar, &add_scalar, "scalar"};
+    return kScalar;
 }
 
 const Kernels& kernels() {
     static const Kernels k = choose_kernels();  // thread-safe initialisation (C++11)
     return k;
+}
+
+const Kernels& kernels_named(const char* name) {
+    if (std::strcmp(name, "scalar") == 0) return kScalar;
+    if (std::strcmp(name, "avx2") != 0) throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
+#if defined(ADANNS_HAVE_AVX2_TU)
+    if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
+    return kAvx2;
+#else
+    throw std::runtime_error("built without the AVX2 kernels");
+#endif
 }
 
 }  // namespace adanns

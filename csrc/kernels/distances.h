@@ -31,15 +31,19 @@ enum ScanKind : int {
 // acc[i] (+ acc_norm[i]) += partial distance over the first `w` floats of
 // q and of row i, where row i starts at X + i * stride (stride >= w).
 // Reads exactly the w floats of each row: no over-read past a row's end.
-using ScanFn = void (*)(int kind, const float* q, const float* X, std::size_t n,
-                        std::size_t stride, std::size_t w, float* acc, float* acc_norm);
+// (Each kernel's function type, e.g. ScanKernel, declares its implementations below; its
+// pointer type, e.g. ScanFn, is the kernel table's column.)
+using ScanKernel = void(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
+                        std::size_t w, float* acc, float* acc_norm);
+using ScanFn = ScanKernel*;
 
 // The rerank form: one row x against m queries (a row wanted by several queries is read once):
 // out[i] = partial distance of `kind` between qs[i][:w] and x[:w], for i < m; for kScanIPNorm
 // also *xnorm = |x[:w]|^2 (xnorm may be null otherwise). Each query's value is one sequential
 // chain over the w dims, the same whatever m is and wherever the query sits among the m.
-using RerankFn = void (*)(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w,
+using RerankKernel = void(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w,
                           float* out, float* xnorm);
+using RerankFn = RerankKernel*;
 
 // Centroid panels for the GEMM kernels: panel p (p < panel_count(k)) is d x kPanelWidth
 // floats at packed + p * d * kPanelWidth, element [t][c] = centroid (p * kPanelWidth + c),
@@ -55,37 +59,29 @@ void pack_panels(const float* C, std::size_t k, std::size_t d, std::size_t ldc, 
 // where row i of X starts at X + i * ldx (reads exactly d floats per row) and bias may be
 // null (zeros). With alpha = -2 and bias = ||c||^2 this is the L2 distance less ||x||^2;
 // with alpha = -1 and no bias it is the negated inner product.
-using GemmFn = void (*)(const float* X, std::size_t n, std::size_t ldx, const float* packed,
+using GemmKernel = void(const float* X, std::size_t n, std::size_t ldx, const float* packed,
                         std::size_t k, std::size_t d, const float* bias, float alpha, float* out,
                         std::size_t ldo);
+using GemmFn = GemmKernel*;
 // GEMM form, fused argmin: best[i] = the smallest j < k minimising
 // bias[j] + alpha * <x_i, c_j> (0 when no value is below +inf, e.g. all NaN);
 // best_dist[i] (when not null) = that minimum (+inf when none).
-using GemmArgminFn = void (*)(const float* X, std::size_t n, std::size_t ldx, const float* packed,
+using GemmArgminKernel = void(const float* X, std::size_t n, std::size_t ldx, const float* packed,
                               std::size_t k, std::size_t d, const float* bias, float alpha,
                               int64_t* best, float* best_dist);
+using GemmArgminFn = GemmArgminKernel*;
 
 
-// Implementations (exposed for tests through the bindings).
-void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
-                 std::size_t w, float* acc, float* acc_norm);
-void rerank_scalar(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
-                   float* xnorm);
-void gemm_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
-                 std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo);
-void gemm_argmin_scalar(const float* X, std::size_t n, std::size_t ldx, const float* packed,
-                        std::size_t k, std::size_t d, const float* bias, float alpha, int64_t* best,
-                        float* best_dist);
+// Implementations (the tables of kernels/kernels.h; the test hooks run each one by name).
+ScanKernel scan_scalar;
+RerankKernel rerank_scalar;
+GemmKernel gemm_scalar;
+GemmArgminKernel gemm_argmin_scalar;
 #if defined(ADANNS_HAVE_AVX2_TU)
-void scan_avx2(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
-               std::size_t w, float* acc, float* acc_norm);
-void rerank_avx2(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
-                 float* xnorm);
-void gemm_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
-               std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo);
-void gemm_argmin_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed,
-                      std::size_t k, std::size_t d, const float* bias, float alpha, int64_t* best,
-                      float* best_dist);
+ScanKernel scan_avx2;
+RerankKernel rerank_avx2;
+GemmKernel gemm_avx2;
+GemmArgminKernel gemm_argmin_avx2;
 #endif
 
 }  // namespace adanns

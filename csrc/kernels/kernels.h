@@ -22,5 +22,9 @@ struct Kernels {
 
 const Kernels& kernels();
 bool cpu_has_avx2_fma();
+// The table of one implementation by name, "scalar" or "avx2", whatever kernels() chose (the
+// test hooks compare them). Throws std::invalid_argument for another name, std::runtime_error
+// for "avx2" in a build without the AVX2 kernels or on a CPU without AVX2/FMA.
+const Kernels& kernels_named(const char* name);
 
 }  // namespace adanns

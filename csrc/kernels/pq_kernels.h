@@ -19,18 +19,19 @@ constexpr std::size_t kPQKsub = 256;  // centroids per sub-quantiser (8-bit code
 
 // out[b * kCodeGroup + r] = sum_{s < m} lut[s * 256 + code(b, s, r)] for every row r of
 // ngroups code groups, accumulated in sub-space order (identical results in every kernel).
-using AdcFn = void (*)(const float* lut, const uint8_t* codes, std::size_t ngroups, std::size_t m,
-                       float* out);
+using AdcKernel = void(const float* lut, const uint8_t* codes, std::size_t ngroups, std::size_t m, float* out);
+using AdcFn = AdcKernel*;
 
 // out[i] = a[i] + b[i] for i < n (LUT assembly for L2 with precomputed list terms).
-using AddFn = void (*)(const float* a, const float* b, std::size_t n, float* out);
+using AddKernel = void(const float* a, const float* b, std::size_t n, float* out);
+using AddFn = AddKernel*;
 
-
-void adc_scalar(const float* lut, const uint8_t* codes, std::size_t ngroups, std::size_t m, float* out);
-void add_scalar(const float* a, const float* b, std::size_t n, float* out);
+// Implementations (declared by their kernel's type, as in kernels/distances.h).
+AdcKernel adc_scalar;
+AddKernel add_scalar;
 #if defined(ADANNS_HAVE_AVX2_TU)
-void adc_avx2(const float* lut, const uint8_t* codes, std::size_t ngroups, std::size_t m, float* out);
-void add_avx2(const float* a, const float* b, std::size_t n, float* out);
+AdcKernel adc_avx2;
+AddKernel add_avx2;
 #endif
 
 }  // namespace adanns

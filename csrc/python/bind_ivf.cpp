@@ -26,13 +26,7 @@ void bind_ivf(py::module_& m) {
            std::size_t max_points_per_centroid) {
             if (x.ndim() != 2) throw std::invalid_argument("x must be 2-D");
             const std::size_t n = x.shape(0), d = x.shape(1);
-            KMeansParams p;
-            p.k = k;
-            p.niter = niter;
-            p.seed = seed;
-            p.spherical = spherical;
-            p.kmeanspp = kmeanspp;
-            p.max_points_per_centroid = max_points_per_centroid;
+            const KMeansParams p{k, niter, seed, spherical, kmeanspp, max_points_per_centroid};
             std::vector<float> c;
             {
                 const pyutil::Interruptible nogil;
@@ -43,25 +37,16 @@ void bind_ivf(py::module_& m) {
         py::arg("x"), py::arg("k"), py::arg("niter") = 20, py::arg("seed") = 1234,
         py::arg("spherical") = false, py::arg("kmeanspp") = false, py::arg("max_points_per_centroid") = 256);
 
-    py::class_<IVFCore>(m, "IVFCore")
+    def_list_index_properties(py::class_<IVFCore>(m, "IVFCore"))
         .def(py::init<std::size_t, std::size_t, std::size_t, int>(), py::arg("dim"), py::arg("nlist"),
              py::arg("coarse_dim"), py::arg("metric"))
-        .def_property_readonly("dim", &IVFCore::dim)
-        .def_property_readonly("nlist", &IVFCore::nlist)
-        .def_property_readonly("coarse_dim", &IVFCore::coarse_dim)
-        .def_property_readonly("metric", &IVFCore::metric)
         .def_property_readonly("is_trained", &IVFCore::is_trained)
-        .def_property_readonly("ntotal", &IVFCore::ntotal)
         .def_property_readonly("next_id", &IVFCore::next_id)
         .def(
             "train",
             [](IVFCore& self, FArray x, int niter, uint64_t seed, bool kmeanspp, std::size_t mppc) {
                 check_2d(x, self.dim(), "x");
-                KMeansParams p;
-                p.niter = niter;
-                p.seed = seed;
-                p.kmeanspp = kmeanspp;
-                p.max_points_per_centroid = mppc;
+                const KMeansParams p{0, niter, seed, false, kmeanspp, mppc};  // k and spherical: set by the core
                 const pyutil::Interruptible nogil;
                 self.train(x.data(), x.shape(0), p);
             },
@@ -157,13 +142,7 @@ void bind_ivf(py::module_& m) {
             [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
                std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim, bool with_stats,
                std::optional<UArray> filter_bits, std::optional<IArray> filter_ids) -> py::object {
-                SearchParams p;
-                p.k = k;
-                p.nprobe = nprobe;
-                p.scan_dim = scan_dim;
-                p.rerank_k = rerank_k;
-                p.rerank_dim = rerank_dim;
-                p.probe_dim = probe_dim;
+                const SearchParams p{k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim};
                 return batch_search_binding(xq, self.dim(), k, with_stats, filter_bits, filter_ids,
                                             [&](const float* q, std::size_t nq, float* D, int64_t* I, SearchStats* st,
                                                 const RowFilter* f) { self.search(q, nq, p, D, I, st, f); });

@@ -23,20 +23,37 @@ using namespace adanns;
 using namespace adanns::pyutil;
 
 namespace {
-// encode / decode: n rows of `in` (in_width wide) with their lists -> an (n, out_width) array
-// filled by f(n, out) with the GIL released.
-template <class Out, class In, class F>
-py::array_t<Out> rows_with_lists(const In& in, std::size_t in_width, const char* name, const IArray& lists,
-                                 std::size_t out_width, F&& f) {
-    check_2d(in, in_width, name);
-    const std::size_t n = in.shape(0);
-    check_1d(lists, n, "lists");
-    std::vector<Out> out(n * out_width);
-    {
+// The binding of encode / decode: (n, width(in)) rows with their n lists -> an (n, width(out))
+// array filled by (self.*f)(in, n, lists, out) with the GIL released; `name` words the shape error.
+template <class In, class Out>
+auto rows_with_lists(void (PQCore::*f)(const In*, std::size_t, const int64_t*, Out*) const, const char* name,
+                     std::size_t (PQCore::*in_width)() const, std::size_t (PQCore::*out_width)() const) {
+    using InArray = py::array_t<In, py::array::c_style | py::array::forcecast>;
+    return [=](const PQCore& self, InArray in, IArray lists) {
+        check_2d(in, (self.*in_width)(), name);
+        const std::size_t n = in.shape(0);
+        check_1d(lists, n, "lists");
+        std::vector<Out> out(n * (self.*out_width)());
+        {
+            const Interruptible nogil;
+            (self.*f)(in.data(), n, lists.data(), out.data());
+        }
+        return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t((self.*out_width)())});
+    };
+}
+
+// The binding of add / update: the rows of x (n, dim) with their n ids and n seq numbers, passed
+// to (self.*f) with the GIL released (Ctrl-C polled); returns what f returns.
+template <class R>
+auto rows_ids_seq(R (PQCore::*f)(const float*, std::size_t, const int64_t*, const int64_t*)) {
+    return [f](PQCore& self, FArray x, IArray ids, IArray seq) -> R {
+        check_2d(x, self.dim(), "x");
+        const std::size_t n = x.shape(0);
+        check_1d(ids, n, "ids");
+        check_1d(seq, n, "seq");
         const Interruptible nogil;
-        f(n, out.data());
-    }
-    return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(out_width)});
+        return (self.*f)(x.data(), n, ids.data(), seq.data());
+    };
 }
 }  // namespace
 
@@ -102,22 +119,13 @@ void bind_pq(py::module_& m) {
             return to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(d)});
         },
         py::arg("codes"), py::arg("codebooks"));
-    py::class_<PQCore>(m, "PQCore")
+    def_list_index_properties(py::class_<PQCore>(m, "PQCore"))
         .def(py::init<std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, int, bool>(), py::arg("dim"),
              py::arg("nlist"), py::arg("coarse_dim"), py::arg("pq_dim"), py::arg("m"), py::arg("metric"),
              py::arg("keep_full") = false)
-        .def_property_readonly("keep_full", &PQCore::keep_full)
-        .def_property_readonly("full_is_mapped", &PQCore::full_is_mapped)
-        .def_property_readonly("full_rows", &PQCore::full_rows)
-        .def_property_readonly("dim", &PQCore::dim)
-        .def_property_readonly("nlist", &PQCore::nlist)
-        .def_property_readonly("coarse_dim", &PQCore::coarse_dim)
+        .def_property_readonly("is_trained", &PQCore::is_trained)
         .def_property_readonly("pq_dim", &PQCore::pq_dim)
         .def_property_readonly("m", &PQCore::m)
-        .def_property_readonly("metric", &PQCore::metric)
-        .def_property_readonly("is_trained", &PQCore::is_trained)
-        .def_property_readonly("has_rotation", &PQCore::has_rotation)
-        .def_property_readonly("ntotal", &PQCore::ntotal)
         .def(
             "set_state",
             [](PQCore& self, std::optional<FArray> centroids, FArray anchors, std::optional<FArray> rotation,
@@ -170,33 +178,10 @@ void bind_pq(py::module_& m) {
                 return to_numpy(std::move(out), {py::ssize_t(n)});
             },
             py::arg("x"))
-        .def(
-            "encode",
-            [](const PQCore& self, FArray x, IArray lists) {
-                return rows_with_lists<uint8_t>(x, self.dim(), "x", lists, self.m(), [&](std::size_t n, uint8_t* out) {
-                    self.encode(x.data(), n, lists.data(), out);
-                });
-            },
-            py::arg("x"), py::arg("lists"))
-        .def(
-            "decode",
-            [](const PQCore& self, BArray codes, IArray lists) {
-                return rows_with_lists<float>(codes, self.m(), "codes", lists, self.pq_dim(), [&](std::size_t n, float* out) {
-                    self.decode(codes.data(), n, lists.data(), out);
-                });
-            },
-            py::arg("codes"), py::arg("lists"))
-        .def(
-            "add",
-            [](PQCore& self, FArray x, IArray ids, IArray seq) {
-                check_2d(x, self.dim(), "x");
-                const std::size_t n = x.shape(0);
-                check_1d(ids, n, "ids");
-                check_1d(seq, n, "seq");
-                const pyutil::Interruptible nogil;
-                self.add(x.data(), n, ids.data(), seq.data());
-            },
-            py::arg("x"), py::arg("ids"), py::arg("seq"))
+        .def("encode", rows_with_lists(&PQCore::encode, "x", &PQCore::dim, &PQCore::m), py::arg("x"), py::arg("lists"))
+        .def("decode", rows_with_lists(&PQCore::decode, "codes", &PQCore::m, &PQCore::pq_dim), py::arg("codes"),
+             py::arg("lists"))
+        .def("add", rows_ids_seq(&PQCore::add), py::arg("x"), py::arg("ids"), py::arg("seq"))
         .def(
             "add_codes",
             [](PQCore& self, BArray codes, IArray ids, IArray seq, IArray lists) {
@@ -209,7 +194,9 @@ void bind_pq(py::module_& m) {
                 self.add_codes(codes.data(), n, ids.data(), seq.data(), lists.data());
             },
             py::arg("codes"), py::arg("ids"), py::arg("seq"), py::arg("lists"))
-        .def("reset", &PQCore::reset)
+        .def_property_readonly("keep_full", &PQCore::keep_full)
+        .def_property_readonly("full_is_mapped", &PQCore::full_is_mapped)
+        .def_property_readonly("full_rows", &PQCore::full_rows)
         .def(
             "set_full",
             [](PQCore& self, FArray full) {
@@ -236,25 +223,13 @@ void bind_pq(py::module_& m) {
                 return self.remove_ids(ids.data(), ids.shape(0));
             },
             py::arg("ids"))
-        .def(
-            "update",
-            [](PQCore& self, FArray x, IArray ids, IArray seq) {
-                check_2d(x, self.dim(), "x");
-                const std::size_t n = x.shape(0);
-                check_1d(ids, n, "ids");
-                check_1d(seq, n, "seq");
-                const pyutil::Interruptible nogil;
-                return self.update(x.data(), n, ids.data(), seq.data());
-            },
-            py::arg("x"), py::arg("ids"), py::arg("seq"))
+        .def("reset", &PQCore::reset)
+        .def("update", rows_ids_seq(&PQCore::update), py::arg("x"), py::arg("ids"), py::arg("seq"))
         .def(
             "search",
             [](const PQCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t rerank_k,
                bool with_stats, std::optional<UArray> filter_bits, std::optional<IArray> filter_ids) -> py::object {
-                PQSearchParams p;
-                p.k = k;
-                p.nprobe = nprobe;
-                p.rerank_k = rerank_k;
+                const PQSearchParams p{k, nprobe, rerank_k};
                 return batch_search_binding(xq, self.dim(), k, with_stats, filter_bits, filter_ids,
                                             [&](const float* q, std::size_t nq, float* D, int64_t* I, SearchStats* st,
                                                 const RowFilter* f) { self.search(q, nq, p, D, I, st, f); });
@@ -270,6 +245,7 @@ void bind_pq(py::module_& m) {
              [](const PQCore& self) {
                  return to_numpy(self.anchors(), {py::ssize_t(self.nlist()), py::ssize_t(self.pq_dim())});
              })
+        .def_property_readonly("has_rotation", &PQCore::has_rotation)
         .def("rotation",
              [](const PQCore& self) -> py::object {
                  std::vector<float> r = self.rotation();

@@ -18,6 +18,7 @@ namespace py = pybind11;
 
 namespace {
 
+using adanns::pyutil::def_list_index_properties;
 using adanns::pyutil::export_lists_tuple;
 using adanns::pyutil::FArray;
 using adanns::pyutil::IArray;
@@ -47,7 +48,7 @@ void init_cuda(py::module_& m) {
     m.def("cuda_device_count", &adanns::gpu::device_count, "CUDA devices usable by this process (0: none / no driver).");
     m.def("cuda_device_description", &adanns::gpu::device_description, py::arg("device"));
 
-    py::class_<GpuIVF>(m, "GpuIVF")
+    def_list_index_properties(py::class_<GpuIVF>(m, "GpuIVF"))
         .def(py::init([](int device, std::size_t dim, std::size_t nlist, std::size_t coarse_dim, int metric,
                          FArray centroids, IArray sizes, IArray ids, FArray vectors, std::size_t memory_limit) {
                  check_shape(centroids, {nlist, coarse_dim}, "centroids");
@@ -67,12 +68,7 @@ void init_cuda(py::module_& m) {
              }),
              py::arg("device"), py::arg("dim"), py::arg("nlist"), py::arg("coarse_dim"), py::arg("metric"),
              py::arg("centroids"), py::arg("list_sizes"), py::arg("ids"), py::arg("vectors"), py::arg("memory_limit"))
-        .def_property_readonly("dim", &GpuIVF::dim)
-        .def_property_readonly("nlist", &GpuIVF::nlist)
-        .def_property_readonly("coarse_dim", &GpuIVF::coarse_dim)
-        .def_property_readonly("metric", &GpuIVF::metric)
         .def_property_readonly("device", &GpuIVF::device)
-        .def_property_readonly("ntotal", &GpuIVF::ntotal)
         .def_property_readonly("index_bytes", &GpuIVF::index_bytes)
         .def_property_readonly("memory_limit", &GpuIVF::memory_limit)
         .def(

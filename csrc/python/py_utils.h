@@ -118,6 +118,19 @@ py::tuple export_lists_tuple(const Core& self) {
                           to_numpy(std::move(vecs), {n, py::ssize_t(self.dim())}));
 }
 
+// The read-only properties every IVF-family core shares (IVFCore, PQCore, the GPU index):
+// dim, nlist, coarse_dim, metric and ntotal, registered on cls, which is returned.
+template <class Cls>
+Cls def_list_index_properties(Cls cls) {
+    using Core = typename Cls::type;
+    cls.def_property_readonly("dim", &Core::dim)
+        .def_property_readonly("nlist", &Core::nlist)
+        .def_property_readonly("coarse_dim", &Core::coarse_dim)
+        .def_property_readonly("metric", &Core::metric)
+        .def_property_readonly("ntotal", &Core::ntotal);
+    return cls;
+}
+
 // A search's per-stage figures as a dict (adanns.SearchStats is built from it in Python).
 inline py::dict stats_dict(const SearchStats& st) {
     py::dict d;

@@ -1,5 +1,6 @@
-// Test hooks of the module: run one named kernel implementation (scalar or AVX2) directly,
-// so tests can compare the implementations of the kernel table element by element.
+// Test hooks of the module: run one named kernel implementation (scalar or AVX2, by
+// kernels_named) directly, so tests can compare the implementations of the kernel table
+// element by element.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -18,27 +19,25 @@ namespace py = pybind11;
 using namespace adanns;
 using namespace adanns::pyutil;
 
+namespace {
+// The arguments the scan and rerank hooks share: a known kind, one 1-D vector v and the 2-D
+// rows M, and a width w within both.
+void check_scan_args(int kind, const FArray& v, const FArray& M, std::size_t w, const char* shapes) {
+    if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
+    if (v.ndim() != 1 || M.ndim() != 2) throw std::invalid_argument(shapes);
+    if (w > static_cast<std::size_t>(M.shape(1)) || w > static_cast<std::size_t>(v.shape(0)))
+        throw std::invalid_argument("w too large");
+}
+}  // namespace
+
 void bind_test_hooks(py::module_& m) {
     m.def(
         "scan",
         [](int kind, FArray q, FArray X, std::size_t w, const std::string& impl) {
-            if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
-            if (q.ndim() != 1 || X.ndim() != 2) throw std::invalid_argument("q must be 1-D, X 2-D");
+            check_scan_args(kind, q, X, w, "q must be 1-D, X 2-D");
             const std::size_t n = X.shape(0), stride = X.shape(1);
-            if (w > stride || w > static_cast<std::size_t>(q.shape(0))) throw std::invalid_argument("w too large");
-            ScanFn fn = &scan_scalar;
-            if (impl == "avx2") {
-#if defined(ADANNS_HAVE_AVX2_TU)
-                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
-                fn = &scan_avx2;
-#else
-                throw std::runtime_error("built without the AVX2 kernels");
-#endif
-            } else if (impl != "scalar") {
-                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
-            }
             std::vector<float> acc(n, 0.f), accn(n, 0.f);
-            fn(kind, q.data(), X.data(), n, stride, w, acc.data(), accn.data());
+            kernels_named(impl.c_str()).scan(kind, q.data(), X.data(), n, stride, w, acc.data(), accn.data());
             return py::make_tuple(to_numpy(std::move(acc), {py::ssize_t(n)}),
                                   to_numpy(std::move(accn), {py::ssize_t(n)}));
         },
@@ -48,21 +47,9 @@ void bind_test_hooks(py::module_& m) {
     m.def(
         "rerank",
         [](int kind, FArray x, FArray Q, std::size_t w, const std::string& impl) {
-            if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
-            if (x.ndim() != 1 || Q.ndim() != 2) throw std::invalid_argument("x must be 1-D, Q 2-D");
+            check_scan_args(kind, x, Q, w, "x must be 1-D, Q 2-D");
             const std::size_t m = Q.shape(0), stride = Q.shape(1);
-            if (w > stride || w > static_cast<std::size_t>(x.shape(0))) throw std::invalid_argument("w too large");
-            RerankFn fn = &rerank_scalar;
-            if (impl == "avx2") {
-#if defined(ADANNS_HAVE_AVX2_TU)
-                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
-                fn = &rerank_avx2;
-#else
-                throw std::runtime_error("built without the AVX2 kernels");
-#endif
-            } else if (impl != "scalar") {
-                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
-            }
+            const RerankFn fn = kernels_named(impl.c_str()).rerank;
             std::vector<const float*> qs(m);
             for (std::size_t i = 0; i < m; ++i) qs[i] = Q.data() + i * stride;
             std::vector<float> out(m, 0.f);
@@ -81,31 +68,19 @@ void bind_test_hooks(py::module_& m) {
             const std::size_t n = X.shape(0), d = X.shape(1), k = C.shape(0);
             if (static_cast<std::size_t>(C.shape(1)) != d) throw std::invalid_argument("X and C must have the same columns");
             if (bias) check_1d(*bias, k, "bias");
-            GemmFn gemm = &gemm_scalar;
-            GemmArgminFn gargmin = &gemm_argmin_scalar;
-            if (impl == "avx2") {
-#if defined(ADANNS_HAVE_AVX2_TU)
-                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
-                gemm = &gemm_avx2;
-                gargmin = &gemm_argmin_avx2;
-#else
-                throw std::runtime_error("built without the AVX2 kernels");
-#endif
-            } else if (impl != "scalar") {
-                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
-            }
+            const Kernels& kt = kernels_named(impl.c_str());
             std::vector<float> packed(packed_size(k, d));
             pack_panels(C.data(), k, d, d, packed.data());
             const float* b = bias ? bias->data() : nullptr;
             if (argmin) {
                 std::vector<int64_t> best(n);
                 std::vector<float> bd(n);
-                gargmin(X.data(), n, d, packed.data(), k, d, b, alpha, best.data(), bd.data());
+                kt.gemm_argmin(X.data(), n, d, packed.data(), k, d, b, alpha, best.data(), bd.data());
                 return py::tuple(py::make_tuple(to_numpy(std::move(best), {py::ssize_t(n)}),
                                                 to_numpy(std::move(bd), {py::ssize_t(n)})));
             }
             std::vector<float> out(n * k);
-            gemm(X.data(), n, d, packed.data(), k, d, b, alpha, out.data(), k);
+            kt.gemm(X.data(), n, d, packed.data(), k, d, b, alpha, out.data(), k);
             return py::tuple(py::make_tuple(to_numpy(std::move(out), {py::ssize_t(n), py::ssize_t(k)})));
         },
         py::arg("X"), py::arg("C"), py::arg("bias"), py::arg("alpha"), py::arg("impl"), py::arg("argmin") = false,
@@ -120,17 +95,7 @@ void bind_test_hooks(py::module_& m) {
                 codes.shape(1) != lut.shape(0))
                 throw std::invalid_argument("lut (m, 256) and codes (n, m) required");
             const std::size_t n = codes.shape(0), M = codes.shape(1);
-            AdcFn fn = &adc_scalar;
-            if (impl == "avx2") {
-#if defined(ADANNS_HAVE_AVX2_TU)
-                if (!cpu_has_avx2_fma()) throw std::runtime_error("this CPU has no AVX2/FMA");
-                fn = &adc_avx2;
-#else
-                throw std::runtime_error("built without the AVX2 kernels");
-#endif
-            } else if (impl != "scalar") {
-                throw std::invalid_argument("impl must be 'scalar' or 'avx2'");
-            }
+            const AdcFn fn = kernels_named(impl.c_str()).adc;
             const std::size_t nb = (n + kCodeGroup - 1) / kCodeGroup;
             std::vector<uint8_t> blk(nb * kCodeGroup * M, 0);
             for (std::size_t i = 0; i < n; ++i)

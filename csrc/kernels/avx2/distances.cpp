@@ -196,6 +196,20 @@ inline void block_store(const float* X, std::size_t ldx, const float* pan, std::
     }
 }
 
+// The micro-kernel for the next rows >= 1 points of a block: f(RowCount<P>{}) with
+// P = min(rows, kMR), so the last, partial block of a batch runs with a register block of its size.
+template <int P>
+struct RowCount {
+    static constexpr int value = P;
+};
+template <int P = kMR, class F>
+inline void with_row_block(std::size_t rows, F&& f) {
+    if constexpr (P > 1) {
+        if (rows < std::size_t(P)) return with_row_block<P - 1>(rows, f);
+    }
+    f(RowCount<P>{});
+}
+
 inline PanelCtx panel_ctx(std::size_t p, std::size_t k, const float* bias, float alpha, bool argmin) {
     PanelCtx ctx;
     const std::size_t j0 = p * 16;
@@ -238,14 +252,9 @@ void gemm_avx2(const float* X, std::size_t n, std::size_t ldx, const float* pack
             for (std::size_t r0 = 0; r0 < nb; r0 += kMR) {
                 const float* x = X + (i0 + r0) * ldx;
                 float* o = out + (i0 + r0) * ldo + p * 16;
-                switch (nb - r0 < std::size_t(kMR) ? nb - r0 : std::size_t(kMR)) {
-                    case 1: block_store<1>(x, ldx, pan, d, ctx, o, ldo); break;
-                    case 2: block_store<2>(x, ldx, pan, d, ctx, o, ldo); break;
-                    case 3: block_store<3>(x, ldx, pan, d, ctx, o, ldo); break;
-                    case 4: block_store<4>(x, ldx, pan, d, ctx, o, ldo); break;
-                    case 5: block_store<5>(x, ldx, pan, d, ctx, o, ldo); break;
-                    default: block_store<6>(x, ldx, pan, d, ctx, o, ldo); break;
-                }
+                with_row_block(nb - r0, [&](auto rows) {
+                    block_store<decltype(rows)::value>(x, ldx, pan, d, ctx, o, ldo);
+                });
             }
         }
     }
@@ -271,14 +280,9 @@ void gemm_argmin_avx2(const float* X, std::size_t n, std::size_t ldx, const floa
                 const float* x = X + (i0 + r0) * ldx;
                 float* v = bval + r0 * 16;
                 int32_t* id = bidx + r0 * 16;
-                switch (nb - r0 < std::size_t(kMR) ? nb - r0 : std::size_t(kMR)) {
-                    case 1: block_argmin<1>(x, ldx, pan, d, ctx, v, id); break;
-                    case 2: block_argmin<2>(x, ldx, pan, d, ctx, v, id); break;
-                    case 3: block_argmin<3>(x, ldx, pan, d, ctx, v, id); break;
-                    case 4: block_argmin<4>(x, ldx, pan, d, ctx, v, id); break;
-                    case 5: block_argmin<5>(x, ldx, pan, d, ctx, v, id); break;
-                    default: block_argmin<6>(x, ldx, pan, d, ctx, v, id); break;
-                }
+                with_row_block(nb - r0, [&](auto rows) {
+                    block_argmin<decltype(rows)::value>(x, ldx, pan, d, ctx, v, id);
+                });
             }
         }
         // Lane l holds the first minimum among columns j = l (mod 16); the overall
