@@ -272,6 +272,7 @@ class _Tuner:
     # Queries per timed batch of the finalists: batches as large as searches in use are timed
     # (small batches spread over the threads differently and rank settings differently).
     TIMED_QUERIES = 1024
+    TIMED_SECONDS = 0.05  # a timed search of a slow setting uses fewer queries (>= 256) to stay near this
 
     def __init__(self, index: Any, xq: np.ndarray, gt: np.ndarray, k: int, sp: Dict[str, List[int]],
                  model: CostModel, perm: np.ndarray, show: bool, seed: int) -> None:
@@ -401,20 +402,25 @@ class _Tuner:
         faster one beats on recall by a clear factor (typically twice as fast as their best run)
         drop out after the third round; the close calls get every repeat."""
         nq = self.xq.shape[0]
-        q = self.xq[self.perm[: min(nq, self.TIMED_QUERIES)]]
-        times: Dict[Setting, List[float]] = {s: [] for s in settings}
+        big = min(nq, self.TIMED_QUERIES)
+        # Batches as large as in use for the fast settings (near a typical target, where the
+        # batch shape changes the ranking); slow ones, with plenty of work per query, on 256
+        # queries, so that each timed search takes about TIMED_SECONDS at most.
+        per_query = self._time_model(big)
+        size = {s: int(min(big, max(min(big, 256), self.TIMED_SECONDS / per_query.get(s, 1e-3)))) for s in settings}
+        times: Dict[Setting, List[float]] = {s: [] for s in settings}  # seconds per query
         alive = list(settings)
         with self._bar(None, f"time {len(settings)} settings") as update:
             for rnd in range(repeats):
                 for i in self.rng.permutation(len(alive)):
                     s = alive[int(i)]
-                    times[s].append(self._search(s, q)[1])
+                    times[s].append(self._search(s, self.xq[self.perm[: size[s]]])[1] / size[s])
                     update(1)
                 if 2 <= rnd + 1 < repeats:  # from three timings each on
                     med = {s: float(np.median(times[s])) for s in alive}
                     low = {s: min(times[s]) for s in alive}
                     alive = _clearly_slower(alive, med, low, self.recall, self.margin, 2.0)
-        return {s: q.shape[0] / max(float(np.median(times[s])), 1e-9) for s in alive}
+        return {s: 1.0 / max(float(np.median(times[s])), 1e-12) for s in alive}
 
     def _point(self, s: Setting, qps: float) -> OperatingPoint:
         return OperatingPoint(**dict(zip(_KEYS, s)), recall=self.recall[s], cost=self.cost[s], qps=qps)
