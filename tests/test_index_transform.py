@@ -106,7 +106,7 @@ def test_bad_transforms():
 
 
 def test_corrupted_transform_section_is_a_format_error(data, tmp_path):
-    from adanns._format import open_index_file, write_index_file
+    from adanns._format import write_index_file
 
     xb, _ = data
     idx = adanns.IVFIndex(24, 4, transform="pca")

@@ -18,7 +18,7 @@ def test_license_file_in_repository_and_installed_metadata():
 
 
 def test_license_file_in_sdist(tmp_path):
-    build = pytest.importorskip("build")  # noqa: F841  (the PyPA builder; optional)
+    pytest.importorskip("build")  # the PyPA builder; optional
     import subprocess
     import sys
 

@@ -1,6 +1,5 @@
 """Save / load: round trip in a fresh process, durability, corruption detection."""
 
-import os
 import subprocess
 import sys
 import textwrap

@@ -1,7 +1,6 @@
 """AdANNS-(O)PQ / IVF-(O)PQ: ADC exactness against numpy, exact mode against brute force,
 recall floors, OPQ, persistence (RAM and mmap), corruption, bad input."""
 
-import os
 
 import numpy as np
 import pytest
@@ -227,7 +226,6 @@ def test_corrupted_files_raise_format_error(data, tmp_path):
 def test_structural_defects_without_crc(data, tmp_path):
     """Values behind the checksums are validated too (the fuzzer's no-CRC mode)."""
     import json
-    import struct
 
     from adanns.io import _PREFIX, load_index
 

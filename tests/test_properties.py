@@ -2,7 +2,6 @@
 numpy reference; invalid combinations always raise clear exceptions."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

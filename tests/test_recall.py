@@ -1,6 +1,5 @@
 """Recall floors at approximate settings on the seeded synthetic Matryoshka set."""
 
-import numpy as np
 import pytest
 
 import adanns

@@ -1,8 +1,5 @@
 """Compute-aware search: probe_dim, tune, operating points, target_recall / budget."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 

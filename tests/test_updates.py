@@ -108,8 +108,6 @@ def test_huge_k_is_refused_cleanly():
 
 
 def test_result_size_guard(monkeypatch):
-    import adanns.index as ai
-
     rng = np.random.default_rng(0)
     x = rng.standard_normal((100, 4)).astype(np.float32)
     index = adanns.FlatIndex(4)
