@@ -171,6 +171,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
         for (std::size_t t = c + 1; t < s.size; ++t)
             if (!s.done[t]) {
                 __builtin_prefetch(&adj_[std::size_t(s.pool[t].id) * R], 0, 3);
+                __builtin_prefetch(&deg_[s.pool[t].id], 0, 3);
                 break;
             }
         const uint32_t* nbr = &adj_[std::size_t(node) * R];
@@ -779,7 +780,7 @@ void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32
     adj_.assign(neighbors, neighbors + n * R);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t t = deg[i]; t < R; ++t) adj_[i * R + t] = 0;
-    deg_ = std::move(deg);
+    deg_.assign(deg.begin(), deg.end());
     ids_.assign(ids, ids + n);
     deleted_.assign(n, 0);
     ndeleted_ = 0;
