@@ -484,21 +484,7 @@ void GraphCore::repair_connectivity() {
     if (n == 0) return;
     std::vector<uint8_t> seen(n, 0);
     std::vector<uint32_t> stack;
-    auto flood = [&](uint32_t from) {
-        seen[from] = 1;
-        stack.push_back(from);
-        while (!stack.empty()) {
-            const uint32_t v = stack.back();
-            stack.pop_back();
-            for (std::size_t t = 0; t < deg_[v]; ++t) {
-                const uint32_t u = adj_[std::size_t(v) * R + t];
-                if (!seen[u]) {
-                    seen[u] = 1;
-                    stack.push_back(u);
-                }
-            }
-        }
-    };
+    auto flood = [&](uint32_t from) { mark_reachable(from, seen, stack); };
     Scratch s;
     auto vt = visited_.get();
     for (int round = 0; round < 8; ++round) {
@@ -829,11 +815,18 @@ void GraphCore::encode(std::size_t begin, std::size_t end) {
 
 std::size_t GraphCore::reachable() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    const std::size_t n = ids_.size(), R = p_.degree;
+    const std::size_t n = ids_.size();
     if (n == 0) return 0;
     std::vector<uint8_t> seen(n, 0);
-    std::vector<uint32_t> stack{entry_};
-    seen[entry_] = 1;
+    std::vector<uint32_t> stack;
+    return mark_reachable(entry_, seen, stack);
+}
+
+std::size_t GraphCore::mark_reachable(uint32_t from, std::vector<uint8_t>& seen, std::vector<uint32_t>& stack) const {
+    const std::size_t R = p_.degree;
+    if (seen[from]) return 0;
+    seen[from] = 1;
+    stack.push_back(from);
     std::size_t count = 0;
     while (!stack.empty()) {
         const uint32_t v = stack.back();

@@ -136,6 +136,9 @@ private:
     void robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const;
     uint32_t medoid() const;
     void repair_connectivity();
+    // Depth-first flood over the edges from `from`, marking seen[v] = 1 (seen holds one flag per
+    // stored node; stack is scratch); returns how many nodes it newly marked.
+    std::size_t mark_reachable(uint32_t from, std::vector<uint8_t>& seen, std::vector<uint32_t>& stack) const;
     void set_neighbors(uint32_t p, const std::vector<uint32_t>& nb);
 
     GraphParams p_;
