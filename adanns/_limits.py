@@ -10,6 +10,7 @@ Vector values are bounded in :func:`adanns._validation.check_values` (one check 
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Dict, Tuple
 
@@ -42,13 +43,19 @@ def field(header: Dict[str, Any], name: str) -> int:
     return get_int(header, name, lo, hi)
 
 
+@functools.lru_cache(maxsize=None)
+def _physical_memory() -> int:
+    """The machine's physical memory in bytes (read once: it does not change while we run)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+
+
 def memory_limit() -> int:
     """Bytes this process may allocate at most: the machine's physical memory, lowered by the
-    soft RLIMIT_AS / RLIMIT_DATA limits where they are set."""
-    try:
-        limit = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        limit = 1 << 62
+    soft RLIMIT_AS / RLIMIT_DATA limits where they are set (read at every call: they may change)."""
+    limit = _physical_memory()
     try:
         import resource
 

@@ -50,6 +50,21 @@ def test_beam_as_large_as_the_index_equals_brute_force(data, metric, rerank_dim,
     assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, rerank_dim))
 
 
+def test_arrays_on_huge_pages_search_exactly():
+    # 17,000 nodes x 32 dims x degree 32: the float walk rows and the adjacency (2.2 MB each) take
+    # the 2 MiB-aligned huge-page allocation (csrc/common/huge_pages.h), the smaller fixtures never do
+    x = synthetic_matryoshka(17_003, 32, n_clusters=40, seed=3)
+    xb, xq = x[3:], x[:3].copy()
+    index = adanns.GraphIndex(32, 32, degree=32, metric="l2", build_beam=32)
+    index.add(xb)
+    assert len(xb) * 32 * 4 >= 2 << 20
+    assert index._core.reachable() == len(xb)
+    n = index.ntotal
+    D, I = index.search(xq, 10, beam=n, rerank_k=10)
+    Dr, Ir = brute_force(xb, xq, 10, "l2")
+    assert_matches(D, I, Dr, Ir, out_scores(xb, xq, "l2", 32))
+
+
 def test_visited_tags_wrap_around():
     # the visited table's 16-bit epoch wraps after 65,535 queries: a tag left by the first query
     # must not mark its node as visited in the query that reuses that epoch value

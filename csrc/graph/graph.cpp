@@ -171,6 +171,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
         for (std::size_t t = c + 1; t < s.size; ++t)
             if (!s.done[t]) {
                 __builtin_prefetch(&adj_[std::size_t(s.pool[t].id) * R], 0, 3);
+                __builtin_prefetch(&deg_[s.pool[t].id], 0, 3);
                 break;
             }
         const uint32_t* nbr = &adj_[std::size_t(node) * R];
@@ -483,21 +484,7 @@ void GraphCore::repair_connectivity() {
     if (n == 0) return;
     std::vector<uint8_t> seen(n, 0);
     std::vector<uint32_t> stack;
-    auto flood = [&](uint32_t from) {
-        seen[from] = 1;
-        stack.push_back(from);
-        while (!stack.empty()) {
-            const uint32_t v = stack.back();
-            stack.pop_back();
-            for (std::size_t t = 0; t < deg_[v]; ++t) {
-                const uint32_t u = adj_[std::size_t(v) * R + t];
-                if (!seen[u]) {
-                    seen[u] = 1;
-                    stack.push_back(u);
-                }
-            }
-        }
-    };
+    auto flood = [&](uint32_t from) { mark_reachable(from, seen, stack); };
     Scratch s;
     auto vt = visited_.get();
     for (int round = 0; round < 8; ++round) {
@@ -779,7 +766,7 @@ void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32
     adj_.assign(neighbors, neighbors + n * R);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t t = deg[i]; t < R; ++t) adj_[i * R + t] = 0;
-    deg_ = std::move(deg);
+    deg_.assign(deg.begin(), deg.end());
     ids_.assign(ids, ids + n);
     deleted_.assign(n, 0);
     ndeleted_ = 0;
@@ -828,11 +815,18 @@ void GraphCore::encode(std::size_t begin, std::size_t end) {
 
 std::size_t GraphCore::reachable() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
-    const std::size_t n = ids_.size(), R = p_.degree;
+    const std::size_t n = ids_.size();
     if (n == 0) return 0;
     std::vector<uint8_t> seen(n, 0);
-    std::vector<uint32_t> stack{entry_};
-    seen[entry_] = 1;
+    std::vector<uint32_t> stack;
+    return mark_reachable(entry_, seen, stack);
+}
+
+std::size_t GraphCore::mark_reachable(uint32_t from, std::vector<uint8_t>& seen, std::vector<uint32_t>& stack) const {
+    const std::size_t R = p_.degree;
+    if (seen[from]) return 0;
+    seen[from] = 1;
+    stack.push_back(from);
     std::size_t count = 0;
     while (!stack.empty()) {
         const uint32_t v = stack.back();

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "common/row_filter.h"
 #include "storage/rerank_store.h"
 #include "visited.h"
@@ -135,16 +136,23 @@ private:
     void robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const;
     uint32_t medoid() const;
     void repair_connectivity();
+    // Depth-first flood over the edges from `from`, marking seen[v] = 1 (seen holds one flag per
+    // stored node; stack is scratch); returns how many nodes it newly marked.
+    std::size_t mark_reachable(uint32_t from, std::vector<uint8_t>& seen, std::vector<uint32_t>& stack) const;
     void set_neighbors(uint32_t p, const std::vector<uint32_t>& nb);
 
     GraphParams p_;
     int build_kind_;
     RerankStore vectors_;          // nstored x dim (in RAM, or mapped from the index file)
-    std::vector<float> prefix_;    // nstored x graph_dim (float store)
-    std::vector<uint8_t> codes_;   // nstored x graph_dim (sq8 store)
+    // the arrays every hop reads at random sit on huge pages where the system allows: 2 MiB pages
+    // cut the TLB misses of the walk (int8 walk 1.2x, float32 1.1x faster on 98k x 192)
+    template <class T>
+    using HugeVec = std::vector<T, HugePageAllocator<T>>;
+    HugeVec<float> prefix_;        // nstored x graph_dim (float store)
+    HugeVec<uint8_t> codes_;       // nstored x graph_dim (sq8 store)
     std::vector<float> sq_lo_, sq_step_;  // graph_dim each (sq8 store, fitted at the first add)
-    std::vector<uint32_t> adj_;    // nstored x degree
-    std::vector<uint32_t> deg_;    // nstored
+    HugeVec<uint32_t> adj_;        // nstored x degree
+    HugeVec<uint32_t> deg_;        // nstored
     std::vector<int64_t> ids_;     // nstored
     std::vector<uint8_t> deleted_;  // nstored
     std::size_t ndeleted_ = 0;
