@@ -17,7 +17,7 @@ from reference import run_script
 
 SCRIPT = textwrap.dedent(
     r"""
-    import json, os, signal, sys, threading, time
+    import hashlib, json, os, signal, sys, threading, time
     import numpy as np
     import adanns
 
@@ -50,7 +50,12 @@ SCRIPT = textwrap.dedent(
         if not getattr(ix, "is_trained", True) or ix.ntotal == 0:
             return [bool(getattr(ix, "is_trained", True)), int(ix.ntotal)]
         D, I = ix.search(probe_q, 3)
-        return [True, int(ix.ntotal), I.tolist(), np.round(D, 4).tolist()]
+        out = [True, int(ix.ntotal), I.tolist(), np.round(D, 4).tolist()]
+        if family == "graph":  # the whole graph, edges included: the saved file's bytes
+            ix.save("snap.adanns")
+            with open("snap.adanns", "rb") as f:
+                out.append(hashlib.sha256(f.read()).hexdigest())
+        return out
 
     if op == "train":
         ix = make(trained=False)

@@ -360,7 +360,31 @@ void GraphCore::robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<u
     }
 }
 
+void GraphCore::journal(uint32_t p) {
+    if (p >= journal_.limit || journal_.saved[p]) return;
+    // Several threads may journal at once (one node each: every node is rewritten by one task).
+    // (.at: a team larger than at the add's start fails the add cleanly; the row is not yet changed)
+    std::vector<uint32_t>& e = journal_.entries.at(static_cast<std::size_t>(thread_id()));
+    const std::size_t R = p_.degree;
+    e.push_back(p);
+    e.push_back(deg_[p]);
+    e.insert(e.end(), adj_.begin() + std::size_t(p) * R, adj_.begin() + std::size_t(p + 1) * R);
+    journal_.saved[p] = 1;
+}
+
+void GraphCore::undo_journal() {
+    const std::size_t R = p_.degree;
+    for (const std::vector<uint32_t>& e : journal_.entries) {
+        for (std::size_t i = 0; i + R + 2 <= e.size(); i += R + 2) {
+            const std::size_t p = e[i];
+            deg_[p] = e[i + 1];
+            std::copy(e.begin() + i + 2, e.begin() + i + 2 + R, adj_.begin() + p * R);
+        }
+    }
+}
+
 void GraphCore::set_neighbors(uint32_t p, const std::vector<uint32_t>& nb) {
+    journal(p);
     const std::size_t R = p_.degree;
     const std::size_t m = std::min(nb.size(), R);
     std::copy(nb.begin(), nb.begin() + m, adj_.begin() + std::size_t(p) * R);
@@ -503,8 +527,11 @@ void GraphCore::repair_connectivity() {
                 if (deg_[v] < R) host = v;
             }
             if (host != kNone) {
+                journal(host);
                 adj_[std::size_t(host) * R + deg_[host]++] = static_cast<uint32_t>(u);
             } else if (nearest != kNone) {
+                journal(nearest);
+                journal(static_cast<uint32_t>(u));
                 uint32_t* hrow = &adj_[std::size_t(nearest) * R];
                 const uint32_t w = hrow[R - 1];
                 hrow[R - 1] = static_cast<uint32_t>(u);
@@ -536,9 +563,15 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n,
         throw std::invalid_argument("default ids would overflow int64; pass ids explicitly");
     }
     // An add that fails or is interrupted (Ctrl-C, common/cancel.h) part-way leaves the graph as
-    // it was: the new rows are cut off again and the old nodes' edges (which the insertion
-    // rewires) are restored from a copy taken here.
-    const std::vector<uint32_t> adj_before(adj_.begin(), adj_.end()), deg_before(deg_.begin(), deg_.end());
+    // it was: the new rows are cut off again and the old nodes' edges that the insertion rewired
+    // are restored from the undo journal (EdgeJournal).
+    struct EndJournal {
+        EdgeJournal& j;
+        ~EndJournal() { j = EdgeJournal{}; }
+    } end_journal{journal_};
+    journal_.saved.assign(old, 0);
+    journal_.entries.assign(static_cast<std::size_t>(max_threads()), {});
+    journal_.limit = old;
     const uint32_t entry_before = entry_;
     const int64_t next_before = next_id_;
     const bool sq_fitted = !sq_lo_.empty();
@@ -550,8 +583,9 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n,
             codes_.resize(old * gd);
         else
             prefix_.resize(old * gd);
-        adj_.assign(adj_before.begin(), adj_before.end());
-        deg_.assign(deg_before.begin(), deg_before.end());
+        undo_journal();
+        adj_.resize(old * p_.degree);
+        deg_.resize(old);
         ids_.resize(old);
         deleted_.resize(old);
         entry_ = entry_before;

@@ -140,6 +140,17 @@ private:
     // stored node; stack is scratch); returns how many nodes it newly marked.
     std::size_t mark_reachable(uint32_t from, std::vector<uint8_t>& seen, std::vector<uint32_t>& stack) const;
     void set_neighbors(uint32_t p, const std::vector<uint32_t>& nb);
+    // The undo journal of an add: the edges of the nodes that existed before it ([0, limit)) are
+    // saved the first time the insertion rewrites them (journal(p), before the write), so a
+    // failed or interrupted add restores just those rows, not a copy of the whole adjacency
+    // taken up front. Inactive (limit 0) outside add.
+    struct EdgeJournal {
+        std::size_t limit = 0;
+        std::vector<uint8_t> saved;                  // one flag per old node
+        std::vector<std::vector<uint32_t>> entries;  // per thread: node, degree, its degree-row, ...
+    };
+    void journal(uint32_t p);
+    void undo_journal();
 
     GraphParams p_;
     int build_kind_;
@@ -153,6 +164,7 @@ private:
     std::vector<float> sq_lo_, sq_step_;  // graph_dim each (sq8 store, fitted at the first add)
     HugeVec<uint32_t> adj_;        // nstored x degree
     HugeVec<uint32_t> deg_;        // nstored
+    EdgeJournal journal_;
     std::vector<int64_t> ids_;     // nstored
     std::vector<uint8_t> deleted_;  // nstored
     std::size_t ndeleted_ = 0;
