@@ -190,21 +190,21 @@ def test_ties_keep_the_first_rows(rerank_k):
 
 
 def test_thread_counts_give_identical_results(tmp_path):
-    """One thread (query chunks) and three (list-parallel chunks for short shortlists, query
-    chunks for long ones) return identical results, ties and rerank included."""
+    """One thread (query chunks) and three (list-parallel chunks where scan_dim >= 4 x the
+    shortlist, query chunks otherwise) return identical results, ties and rerank included."""
     code = """
         import sys
         import numpy as np
         import adanns
         from adanns.datasets import synthetic_matryoshka
-        x = synthetic_matryoshka(6000, 32, seed=11)
+        x = synthetic_matryoshka(6000, 64, seed=11)
         x[3000:3200] = x[3000]  # exact ties
-        index = adanns.IVFIndex(32, 24, coarse_dim=8, metric="ip", seed=0)
+        index = adanns.IVFIndex(64, 24, coarse_dim=16, metric="ip", seed=0)
         index.train(x)
         index.add(x)
         xq = np.concatenate([x[:300], x[3000:3010]])
         out = []
-        for kw in (dict(nprobe=6), dict(nprobe=6, scan_dim=8, rerank_k=12), dict(nprobe=6, scan_dim=8, rerank_k=60),
+        for kw in (dict(nprobe=6), dict(nprobe=6, scan_dim=48, rerank_k=12), dict(nprobe=6, scan_dim=8, rerank_k=60),
                    dict(nprobe=24, scan_dim=16, rerank_k=200)):
             D, I = index.search(xq, 10, **kw)
             out += [D, I]

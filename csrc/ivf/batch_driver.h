@@ -68,6 +68,9 @@ struct BatchSpec {
     // negated IP, with no norm division), so the rerank reads only dims [prefix_dim, rerank_dim)
     // of each row and adds them to it. 0: the rerank computes all rerank_dim dims.
     std::size_t prefix_dim = 0;
+    // Dims the scan reads of each row (0: unknown); with the shortlist length it decides between
+    // list-parallel and query chunks (see batch_search).
+    std::size_t scan_dim = 0;
 };
 
 // Queries per chunk: about 4 chunks per thread, but at least min_chunk queries (more reuse of
@@ -112,9 +115,10 @@ struct Shortlists {
 //
 // Two ways to spread a batch over the threads, with identical results (each shortlist keeps
 // exactly the K1 smallest (distance, label) pairs, whatever order they arrive in):
-// * query chunks (about 4 per thread, one thread per chunk): for few queries, for long
-//   shortlists (K1 > 16, e.g. a rerank short list), and for scanners whose per-chunk setup is
-//   costly (Scanner::kListParallel == false, e.g. PQ look-up tables);
+// * query chunks (about 4 per thread, one thread per chunk): for few queries, for shortlists
+//   long against the rows scanned (K1 > scan_dim / 4, e.g. a rerank short list of 100 on a
+//   128-dim scan), and for scanners whose per-chunk setup is costly (Scanner::kListParallel ==
+//   false, e.g. PQ look-up tables);
 // * list-parallel chunks (Scanner::kListParallel): all threads work on one large chunk of
 //   queries, each taking whole lists, so every probed list is read once per chunk for all of
 //   its queries (the most reuse of each row fetched from memory); per-thread shortlists are
@@ -329,13 +333,15 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         stats->candidates_reranked += reranked;
     };
 
-    // List-parallel chunks give every thread its own shortlist of every query of the chunk, so
-    // the shortlist work (pushes, compactions, the merge) is done once per thread: worth it only
-    // for short shortlists. Measured on 100k x 384 real embeddings, 2 threads, nprobe 16: with
-    // K1 = 10 list-parallel was 0.8-1.0x the time of query chunks, with K1 = 30-100 (a rerank
-    // short list) 0.93-1.47x, mostly 1.05-1.2x.
-    constexpr std::size_t kListParallelMaxK = 16;
-    const bool list_parallel = Scanner::kListParallel && K1 <= kListParallelMaxK && nthreads > 1 &&
+    // List-parallel chunks read each probed list once for more queries, but give every thread its
+    // own shortlist of every query of the chunk, so the shortlist work (pushes, compactions, the
+    // merge) is done once per thread: worth it while the rows read are long against the shortlist
+    // (scan_dim >= 4 K1). Measured on 98k x 384 real embeddings, 2 threads, nprobe 16, idle
+    // machine, time with list-parallel / query chunks: (scan_dim:K1) 384:30 0.92, 384:50 0.94,
+    // 192:30 0.95, 128:30 0.96, 128:20 0.93; 128:50 0.99, 384:100 1.01, 64:30 1.02; 32:30 1.05,
+    // 64:50 1.05, 192:64 1.06, 64:100 1.14, 128:100 1.16.
+    const bool long_rows = s.scan_dim == 0 || s.scan_dim >= 4 * K1;
+    const bool list_parallel = Scanner::kListParallel && long_rows && nthreads > 1 &&
                                nlist >= 8 * nthreads && s.nq * nprobe >= 64 * nthreads;
     if (!list_parallel) {
         parallel_for_chunks(s.nq, chunk_size(s.nq, K1, s.min_chunk, s.max_chunk), [&](std::size_t qb, std::size_t qe) {

@@ -148,6 +148,7 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
         // The scan's distance is the exact partial on sd dims unless it is divided by a norm (cosine
         // on a prefix): then the rerank reads only dims [sd, rerank_dim) of each row.
         if (!sc.m.use_norm && !StageMetric(metric_, rd, dim_).use_norm) s.prefix_dim = sd;
+        s.scan_dim = sd;
         batch_search(sc, &lists_, s, probes.data(), q, D + qb * p.k, I + qb * p.k, stats);
     }
 }
