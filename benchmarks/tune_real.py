@@ -7,8 +7,9 @@ queries. An IVF index (PCA ordering, inner product) is built, tuned on the tunin
 the point for ``target_recall`` is evaluated on the held-out queries. A separate sweep on the
 held-out queries then finds, for every (probe_dim, scan_dim, rerank_k) of a grid finer than the
 tuner's (and nprobe on a finer ladder), the smallest nprobe reaching the target; those settings
-and the tuner's choice are timed together (interleaved rounds, median, batch search) and the
-fastest one reaching the target is compared with the choice.
+and the tuner's choice are timed together (interleaved rounds, median, batch search); the five
+fastest and the choice are then timed again together with more rounds (``--final-rounds``: the
+fastest of ~60 noisy timings is biased upwards), and the fastest of those is compared with the choice.
 
     python benchmarks/tune_real.py --dataset ../shared/data/docs_minilm384_f16.npy [--out FILE]
 """
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=0.95)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=5, help="timing rounds of the held-out sweep")
+    ap.add_argument("--final-rounds", type=int, default=15,
+                    help="timing rounds of the sweep's five fastest settings and the choice, timed again together")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
     k, target = args.k, args.target
@@ -109,17 +112,23 @@ def main() -> None:
     settings = [c[0] for c in candidates] + [chosen.settings()]
     qps = timed_qps(index, xq_held, k, settings, args.rounds, np.random.default_rng(1))
     sweep_s = time.perf_counter() - t
-    best = int(np.argmax(qps[:-1]))
-    chosen_qps = qps[-1]
     rows = sorted(zip(qps[:-1], candidates), key=lambda r: -r[0])
+    # The fastest of ~60 noisy timings is biased upwards (the maximum of the noise): the sweep's
+    # five fastest and the choice are timed again together, with more rounds, and compared.
+    finals = [c for _, c in rows[:5]]
+    final_qps = timed_qps(index, xq_held, k, [c[0] for c in finals] + [chosen.settings()], args.final_rounds,
+                          np.random.default_rng(2))
+    best = int(np.argmax(final_qps[:-1]))
+    chosen_qps = final_qps[-1]
     result = dict(
         dataset=os.path.basename(args.dataset), n_base=int(xb.shape[0]), dim=dim, nlist=args.nlist,
         metric="ip", transform="pca", tune_queries=1000, heldout_queries=1000, k=k, target=target,
         threads=os.cpu_count(), build_s=build_s, tune_s=tune_s, operating_points=[p.to_dict() for p in ops.points],
         chosen=chosen.settings(), chosen_sample_recall=chosen.recall, chosen_sample_qps=chosen.qps,
         chosen_heldout_recall=chosen_held, chosen_heldout_qps=chosen_qps,
-        fastest_heldout=dict(settings=candidates[best][0], recall=candidates[best][1], qps=qps[best]),
-        qps_ratio_chosen_to_fastest=chosen_qps / qps[best],
+        fastest_heldout=dict(settings=finals[best][0], recall=finals[best][1], qps=final_qps[best]),
+        qps_ratio_chosen_to_fastest=chosen_qps / final_qps[best], final_rounds=args.final_rounds,
+        chosen_sweep_qps=qps[-1],
         sweep_settings=len(candidates), sweep_s=sweep_s, sweep_recall_s=sweep_recall_s,
         sweep_top5=[dict(settings=c[0], recall=c[1], qps=q) for q, c in rows[:5]],
     )
