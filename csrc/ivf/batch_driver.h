@@ -74,15 +74,19 @@ struct BatchSpec {
 };
 
 // Queries per chunk: about 4 chunks per thread, but at least min_chunk queries (more reuse of
-// each list read) as long as every thread still gets a chunk; at most max_chunk, and the
-// chunk's shortlists (2 K1 entries of 16 bytes and 2 K1 floats per query) bounded to about 64 MiB.
+// each list and candidate row read) as long as every thread still gets a chunk; at most
+// max_chunk, and the chunk's shortlists (2 K1 entries of 16 bytes and 2 K1 floats per query)
+// bounded to about 64 MiB. Then evened out: the number of chunks a multiple of the thread count,
+// so that no thread is left with one chunk more than the others (10,000 queries in chunks of at
+// most 4,096 on 2 threads: 4 of 2,500, not 4,096 + 4,096 + 1,808).
 inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_chunk, std::size_t max_chunk) {
     const std::size_t nthreads = static_cast<std::size_t>(max_threads());
     const std::size_t per_thread = (nq + nthreads - 1) / nthreads;
-    std::size_t chunk = std::max<std::size_t>(
-        1, std::min<std::size_t>(max_chunk, std::max<std::size_t>((nq + 4 * nthreads - 1) / (4 * nthreads),
-                                                                  std::min<std::size_t>(per_thread, min_chunk))));
-    return std::max<std::size_t>(1, std::min(chunk, (std::size_t(64) << 20) / (40 * K1)));
+    std::size_t chunk = std::max<std::size_t>((nq + 4 * nthreads - 1) / (4 * nthreads), std::min(per_thread, min_chunk));
+    chunk = std::max<std::size_t>(1, std::min({chunk, max_chunk, (std::size_t(64) << 20) / (40 * K1)}));
+    std::size_t nchunks = (nq + chunk - 1) / chunk;
+    nchunks = (nchunks + nthreads - 1) / nthreads * nthreads;
+    return std::max<std::size_t>(1, (nq + nchunks - 1) / nchunks);
 }
 
 // Queries per block of a search whose probe table (nq x nprobe list numbers) is built block by
@@ -115,10 +119,10 @@ struct Shortlists {
 //
 // Two ways to spread a batch over the threads, with identical results (each shortlist keeps
 // exactly the K1 smallest (distance, label) pairs, whatever order they arrive in):
-// * query chunks (about 4 per thread, one thread per chunk): for few queries, for shortlists
-//   long against the rows scanned (K1 > scan_dim / 4, e.g. a rerank short list of 100 on a
-//   128-dim scan), and for scanners whose per-chunk setup is costly (Scanner::kListParallel ==
-//   false, e.g. PQ look-up tables);
+// * query chunks (about 4 per thread, or as few as one per thread with a large min_chunk; one
+//   thread per chunk): for few queries, for shortlists not short against the rows scanned
+//   (K1 > scan_dim / 16, e.g. any rerank short list), and for scanners whose per-chunk setup is
+//   costly (Scanner::kListParallel == false, e.g. PQ look-up tables);
 // * list-parallel chunks (Scanner::kListParallel): all threads work on one large chunk of
 //   queries, each taking whole lists, so every probed list is read once per chunk for all of
 //   its queries (the most reuse of each row fetched from memory); per-thread shortlists are
@@ -335,12 +339,12 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
 
     // List-parallel chunks read each probed list once for more queries, but give every thread its
     // own shortlist of every query of the chunk, so the shortlist work (pushes, compactions, the
-    // merge) is done once per thread: worth it while the rows read are long against the shortlist
-    // (scan_dim >= 4 K1). Measured on 98k x 384 real embeddings, 2 threads, nprobe 16, idle
-    // machine, time with list-parallel / query chunks: (scan_dim:K1) 384:30 0.92, 384:50 0.94,
-    // 192:30 0.95, 128:30 0.96, 128:20 0.93; 128:50 0.99, 384:100 1.01, 64:30 1.02; 32:30 1.05,
-    // 64:50 1.05, 192:64 1.06, 64:100 1.14, 128:100 1.16.
-    const bool long_rows = s.scan_dim == 0 || s.scan_dim >= 4 * K1;
+    // merge) is done once per thread. Against query chunks of one per thread (BatchSpec::min_chunk
+    // 4096) they pay only for long rows against a short list: measured on 98k x 384 real
+    // embeddings, 2 threads, nprobe 16, idle machine, time list-parallel / query chunks
+    // (scan_dim:K1): 384:10 0.97-1.02 (256 to 20,000 queries), 128:10 1.03-1.06, 128:20 1.07,
+    // 128:30 1.04-1.10, 384:30 1.09, 384:50 1.08. Hence only for scan_dim >= 16 K1.
+    const bool long_rows = s.scan_dim == 0 || s.scan_dim >= 16 * K1;
     const bool list_parallel = Scanner::kListParallel && long_rows && nthreads > 1 &&
                                nlist >= 8 * nthreads && s.nq * nprobe >= 64 * nthreads;
     if (!list_parallel) {

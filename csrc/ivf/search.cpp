@@ -142,9 +142,12 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
         // The coarse stage runs its own parallel loop: its thread time is wall time x threads.
         if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), std::max<std::size_t>(cq, 1));
         const FlatScanner sc{lists_, q, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
-        // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||.
+        // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||. Query chunks
+        // as large as one per thread (up to 4096 queries): the larger the chunk, the more queries
+        // share each list and candidate row read (2,000 queries on 2 threads: chunks of 1,000 took
+        // 0.87-0.91x the time of chunks of 256 with rerank_k 30-100).
         BatchSpec s{cq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
-                    metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 256, filter};
+                    metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 4096, filter};
         // The scan's distance is the exact partial on sd dims unless it is divided by a norm (cosine
         // on a prefix): then the rerank reads only dims [sd, rerank_dim) of each row.
         if (!sc.m.use_norm && !StageMetric(metric_, rd, dim_).use_norm) s.prefix_dim = sd;
