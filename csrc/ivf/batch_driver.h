@@ -222,7 +222,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
 
     // Rerank stage. The chunk's (query, candidate) pairs are bucketed by list (counting sort) as
     // keys (row << 32) | pair, pair = j * K1 + i for candidate i of query j; within a list they
-    // are sorted by row, so a row wanted by several queries is read once and scored against all
+    // are sorted by row (counting sort), so a row wanted by several queries is read once and scored against all
     // of them by one kernel call (the rerank form: one row x several queries), the rows of a list
     // are visited in address order, and the rows of the next distinct rows are prefetched. The
     // exact distances go to a compact array (rd[pair]) and are copied back per query. With
@@ -255,6 +255,8 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     const std::size_t ahead = std::max<std::size_t>(4, std::min<std::size_t>(16, 96 / std::max<std::size_t>(1, row_lines)));
     auto rerank_lists = [&](std::size_t qb, RerankWork& w, std::size_t lb, std::size_t le) {
         std::vector<uint32_t> group;  // starts of the runs of equal row (+ end)
+        std::vector<uint32_t> count;  // counting sort by row
+        std::vector<uint64_t> sorted;
         std::vector<const float*> qs;
         std::vector<float> out;
         auto prefetch = [&](const float* x) {
@@ -265,7 +267,19 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             uint64_t* key = w.keys.data() + w.bucket[l];
             const std::size_t n = w.bucket[l + 1] - w.bucket[l];
             if (n == 0) continue;
-            std::sort(key, key + n);
+            // By row: a counting sort where the list is not much longer than its pairs (rows are
+            // below the list size), else a comparison sort. The order within a row is free.
+            const std::size_t nrows = sc.list_size(l);
+            if (nrows <= 8 * n) {
+                count.assign(nrows + 1, 0);
+                for (std::size_t u = 0; u < n; ++u) ++count[(key[u] >> 32) + 1];
+                for (std::size_t r = 0; r < nrows; ++r) count[r + 1] += count[r];
+                sorted.resize(n);
+                for (std::size_t u = 0; u < n; ++u) sorted[count[key[u] >> 32]++] = key[u];
+                std::copy(sorted.begin(), sorted.end(), key);
+            } else {
+                std::sort(key, key + n);
+            }
             group.clear();
             for (std::size_t u = 0; u < n; ++u)
                 if (u == 0 || (key[u] >> 32) != (key[u - 1] >> 32)) group.push_back(static_cast<uint32_t>(u));
