@@ -76,6 +76,47 @@ struct Candidate {
 
 inline bool operator<(const Candidate& a, const Candidate& b) { return worse(b.d, b.label, a.d, a.label); }
 
+// The value of rank k (0-based) among a[0..n); reorders a. Quickselect with the median of three
+// samples spread over the range as pivot and branch-free partitions (a buffer that was compacted
+// before holds its kept entries partitioned, a pattern on which std::nth_element degrades).
+inline float kth_smallest(float* a, std::size_t n, std::size_t k) {
+    std::size_t lo = 0, hi = n;
+    for (;;) {
+        if (hi - lo <= 16) {
+            for (std::size_t i = lo + 1; i < hi; ++i) {
+                const float x = a[i];
+                std::size_t j = i;
+                for (; j > lo && a[j - 1] > x; --j) a[j] = a[j - 1];
+                a[j] = x;
+            }
+            return a[k];
+        }
+        const std::size_t span = hi - lo;
+        const float x0 = a[lo + span / 4], x1 = a[lo + span / 2], x2 = a[lo + 3 * span / 4];
+        const float p = std::max(std::min(x0, x1), std::min(std::max(x0, x1), x2));
+        std::size_t j = lo;  // [lo, j): < p
+        for (std::size_t i = lo; i < hi; ++i) {
+            const float x = a[i];
+            a[i] = a[j];
+            a[j] = x;
+            j += x < p ? 1 : 0;
+        }
+        if (k < j) {
+            hi = j;
+            continue;
+        }
+        std::size_t e = j;  // [j, e): == p
+        for (std::size_t i = j; i < hi; ++i) {
+            const float x = a[i];
+            a[i] = a[e];
+            a[e] = x;
+            e += x == p ? 1 : 0;
+        }
+        if (k < e) return p;
+        lo = e;
+    }
+}
+
 // Top-k by batched selection: candidates at or under the threshold are appended to a buffer of
 // 2k entries; when it is full, it is compacted to the entries at or under its k-th smallest
 // distance (selected on a float copy of the distances), and the threshold tightens. Each push
@@ -94,20 +135,31 @@ public:
         if (++n_ == 2 * k_) compact();
     }
     // Pushes the t distances d[r] (labels label0 + r) that are at or under the threshold.
-    // Branch-free: each is written to the next free slot, which is kept only if it qualifies.
+    // Blocks of 8 with none under it are skipped after one (vectorisable) test; in the others
+    // each distance is written to the next free slot, which is kept only if it qualifies
+    // (branch-free).
     void push_run(const float* d, std::size_t t, int64_t label0) {
+        constexpr std::size_t kBlock = 8;
         const std::size_t cap = 2 * k_;
         std::size_t n = n_;
         float thr = thr_;
-        for (std::size_t r = 0; r < t; ++r) {
-            e_[n].d = d[r];
-            e_[n].label = label0 + static_cast<int64_t>(r);
-            n += d[r] <= thr ? 1 : 0;
-            if (n == cap) {
-                n_ = n;
-                compact();
-                n = n_;
-                thr = thr_;
+        for (std::size_t r0 = 0; r0 < t; r0 += kBlock) {
+            const std::size_t re = r0 + kBlock < t ? r0 + kBlock : t;
+            if (re - r0 == kBlock) {
+                int any = 0;
+                for (std::size_t r = r0; r < re; ++r) any |= d[r] <= thr ? 1 : 0;
+                if (!any) continue;
+            }
+            for (std::size_t r = r0; r < re; ++r) {
+                e_[n].d = d[r];
+                e_[n].label = label0 + static_cast<int64_t>(r);
+                n += d[r] <= thr ? 1 : 0;
+                if (n == cap) {
+                    n_ = n;
+                    compact();
+                    n = n_;
+                    thr = thr_;
+                }
             }
         }
         n_ = n;
@@ -130,17 +182,33 @@ public:
     const Candidate* data() const { return e_; }
 
 private:
-    // Exactly the k best (distance, label) pairs.
+    // Exactly the k best (distance, label) pairs: those under the k-th distance, then the ties
+    // with it by label.
     void cut() {
-        std::nth_element(e_, e_ + (k_ - 1), e_ + n_);
+        for (std::size_t i = 0; i < n_; ++i) s_[i] = e_[i].d;
+        const float thr = kth_smallest(s_, n_, k_ - 1);
+        std::size_t lt = 0;  // [0, lt): under thr
+        for (std::size_t i = 0; i < n_; ++i) {
+            const Candidate x = e_[i];
+            e_[i] = e_[lt];
+            e_[lt] = x;
+            lt += x.d < thr ? 1 : 0;
+        }
+        std::size_t eq = lt;  // [lt, eq): equal to thr (at least k - lt of them)
+        for (std::size_t i = lt; i < n_; ++i) {
+            const Candidate x = e_[i];
+            e_[i] = e_[eq];
+            e_[eq] = x;
+            eq += x.d == thr ? 1 : 0;
+        }
+        if (eq > k_) std::nth_element(e_ + lt, e_ + (k_ - 1), e_ + eq);  // ties: the smallest labels
         n_ = k_;
-        thr_ = e_[k_ - 1].d;
+        thr_ = thr;
     }
     // The entries at or under the k-th smallest distance (at least k; more only on ties).
     void compact() {
         for (std::size_t i = 0; i < n_; ++i) s_[i] = e_[i].d;
-        std::nth_element(s_, s_ + (k_ - 1), s_ + n_);
-        const float thr = s_[k_ - 1];
+        const float thr = kth_smallest(s_, n_, k_ - 1);
         std::size_t m = 0;
         for (std::size_t i = 0; i < n_; ++i) {
             e_[m] = e_[i];
