@@ -76,7 +76,8 @@ struct Candidate {
 
 inline bool operator<(const Candidate& a, const Candidate& b) { return worse(b.d, b.label, a.d, a.label); }
 
-// The value of rank k (0-based) among a[0..n); reorders a. Quickselect with the median of three
+// The value of rank k (0-based, k < n) among a[0..n), which must hold no NaN (TopKBuffer keeps
+// only distances at or under its threshold, so never a NaN); reorders a. Quickselect with the median of three
 // samples spread over the range as pivot and branch-free partitions (a buffer that was compacted
 // before holds its kept entries partitioned, a pattern on which std::nth_element degrades).
 inline float kth_smallest(float* a, std::size_t n, std::size_t k) {
