@@ -190,8 +190,8 @@ def test_ties_keep_the_first_rows(rerank_k):
 
 
 def test_thread_counts_give_identical_results(tmp_path):
-    """One thread (query chunks) and three (list-parallel chunks where scan_dim >= 4 x the
-    shortlist, query chunks otherwise) return identical results, ties and rerank included."""
+    """One thread and three (other query chunks) return identical results, ties and rerank
+    included."""
     code = """
         import sys
         import numpy as np

@@ -15,7 +15,6 @@
 //
 // Scanner concept (a class with these members, all const and thread-safe across chunks):
 //   static constexpr std::size_t kMembersPerCall;   // max m passed to scan_tile
-//   static constexpr bool kListParallel;            // begin_chunk is cheap: threads may share a chunk by lists
 //   static constexpr bool kFilterSpans;             // filtered search may score sub-ranges of a tile
 //                                                   // (starting at multiples of 32 rows) to skip rows
 //   struct Chunk;                                   // per-chunk scratch (LUTs, buffers)
@@ -34,7 +33,6 @@
 #pragma once
 #include <algorithm>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <cstddef>
 #include <cstdint>
@@ -68,9 +66,6 @@ struct BatchSpec {
     // negated IP, with no norm division), so the rerank reads only dims [prefix_dim, rerank_dim)
     // of each row and adds them to it. 0: the rerank computes all rerank_dim dims.
     std::size_t prefix_dim = 0;
-    // Dims the scan reads of each row (0: unknown); with the shortlist length it decides between
-    // list-parallel and query chunks (see batch_search).
-    std::size_t scan_dim = 0;
 };
 
 // Queries per chunk: about 4 chunks per thread, but at least min_chunk queries (more reuse of
@@ -91,8 +86,7 @@ inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_ch
 
 // Queries per block of a search whose probe table (nq x nprobe list numbers) is built block by
 // block: the table stays within about 64 MiB whatever nq and nprobe (nq = 1e6 with nprobe =
-// 2048 would need 16 GiB at once; a block still holds 4096 queries there, a whole list-parallel
-// chunk). Every per-chunk buffer of batch_search is bounded as well.
+// 2048 would need 16 GiB at once; a block still holds 4096 queries there, a whole query chunk). Every per-chunk buffer of batch_search is bounded as well.
 inline std::size_t probe_block_size(std::size_t nprobe) {
     return std::max<std::size_t>(1, (std::size_t(64) << 20) / (sizeof(int64_t) * std::max<std::size_t>(1, nprobe)));
 }
@@ -117,17 +111,13 @@ struct Shortlists {
 // probes: nq x nprobe lists per query. xq: the rerank queries (nq x dim; only read when
 // rerank_k > 0 or qscale_dim > 0). rows may be null when rerank_k == 0.
 //
-// Two ways to spread a batch over the threads, with identical results (each shortlist keeps
-// exactly the K1 smallest (distance, label) pairs, whatever order they arrive in):
-// * query chunks (about 4 per thread, or as few as one per thread with a large min_chunk; one
-//   thread per chunk): for few queries, for shortlists not short against the rows scanned
-//   (K1 > scan_dim / 16, e.g. any rerank short list), and for scanners whose per-chunk setup is
-//   costly (Scanner::kListParallel == false, e.g. PQ look-up tables);
-// * list-parallel chunks (Scanner::kListParallel): all threads work on one large chunk of
-//   queries, each taking whole lists, so every probed list is read once per chunk for all of
-//   its queries (the most reuse of each row fetched from memory); per-thread shortlists are
-//   merged per query, then the rerank runs list-major over the chunk's (query, candidate)
-//   pairs, bucketed by list and spread over the threads by list.
+// The batch is spread over the threads in query chunks (about 4 per thread, or as few as one per
+// thread with a large min_chunk; one thread per chunk, chunk counts a multiple of the thread
+// count); results do not depend on the chunking (each shortlist keeps exactly the K1 smallest
+// (distance, label) pairs, whatever order they arrive in). A list-parallel mode (all threads on
+// one chunk, split by lists, per-thread shortlists merged per query) was measured against
+// query chunks of one per thread and removed: 0.97-1.02x the time for a 384-dim scan with k 10,
+// 1.03-1.10x with shorter rows or longer shortlists (98k x 384 real embeddings, 2 threads).
 template <class Scanner, class RowSource>
 void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, const int64_t* probes,
                   const float* xq, float* D, int64_t* I, SearchStats* stats = nullptr) {
@@ -151,7 +141,6 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     constexpr std::size_t kFilterBlock = 32;  // filtered search: granularity of the skipped row blocks
     const bool l2 = s.metric == kMetricL2;
     const float missing = l2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
-    const std::size_t nthreads = static_cast<std::size_t>(max_threads());
     std::mutex stats_mu;
 
     // Scan stage for lists [lb, le) of a chunk (queries qb + group members): threshold push of
@@ -351,93 +340,29 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         stats->candidates_reranked += reranked;
     };
 
-    // List-parallel chunks read each probed list once for more queries, but give every thread its
-    // own shortlist of every query of the chunk, so the shortlist work (pushes, compactions, the
-    // merge) is done once per thread. Against query chunks of one per thread (BatchSpec::min_chunk
-    // 4096) they pay only for long rows against a short list: measured on 98k x 384 real
-    // embeddings, 2 threads, nprobe 16, idle machine, time list-parallel / query chunks
-    // (scan_dim:K1): 384:10 0.97-1.02 (256 to 20,000 queries), 128:10 1.03-1.06, 128:20 1.07,
-    // 128:30 1.04-1.10, 384:30 1.09, 384:50 1.08. Hence only for scan_dim >= 16 K1.
-    const bool long_rows = s.scan_dim == 0 || s.scan_dim >= 16 * K1;
-    const bool list_parallel = Scanner::kListParallel && long_rows && nthreads > 1 &&
-                               nlist >= 8 * nthreads && s.nq * nprobe >= 64 * nthreads;
-    if (!list_parallel) {
-        parallel_for_chunks(s.nq, chunk_size(s.nq, K1, s.min_chunk, s.max_chunk), [&](std::size_t qb, std::size_t qe) {
-            const std::size_t cq = qe - qb;
-            detail::Shortlists sl(cq, K1);
-            const auto t0 = Clock::now();
-            typename Scanner::Chunk chunk = sc.begin_chunk(qb, cq);
-            const ListGroups groups = group_by_list(probes + qb * nprobe, cq, nprobe, nlist);
-            std::vector<float> dist(kMB * tile);
-            const std::size_t scanned = scan_lists(chunk, groups, 0, nlist, sl.heaps, dist);
-            const auto t1 = Clock::now();
-            std::vector<std::size_t> found(cq);
-            for (std::size_t j = 0; j < cq; ++j) found[j] = rerank ? sl.heaps[j].select() : sl.heaps[j].finalize();
-            std::size_t reranked = 0;
-            if (rerank) {
-                RerankWork w;
-                bucket_pairs(sl.heaps, found, w);
-                rerank_lists(qb, w, 0, nlist);
-                sort_best(sl.heaps, found, w, 0, cq);
-                reranked = w.keys.size();
-            }
-            const auto t2 = Clock::now();
-            output(qb, sl.heaps, 0, cq);
-            add_stats(seconds(t0, t1), seconds(t1, t2), seconds(t2, Clock::now()), scanned, reranked);
-        });
-        return;
-    }
-
-    // List-parallel chunks: per-thread shortlists bounded with the merged ones to about 64 MiB.
-    const std::size_t cmax = std::max<std::size_t>(
-        1, std::min<std::size_t>(s.max_chunk * 4, (std::size_t(64) << 20) / ((nthreads + 1) * 40 * K1)));
-    const double nt = static_cast<double>(nthreads);
-    for (std::size_t qb = 0; qb < s.nq; qb += cmax) {
-        const std::size_t cq = std::min(cmax, s.nq - qb);
-        const auto t0 = Clock::now();
-        const ListGroups groups = group_by_list(probes + qb * nprobe, cq, nprobe, nlist);
-        std::vector<std::unique_ptr<detail::Shortlists>> local(nthreads);
-        std::vector<std::size_t> scanned(nthreads, 0);
-        const std::size_t lgrain = std::max<std::size_t>(1, nlist / (32 * nthreads));
-        parallel_for_chunks(nlist, lgrain, [&](std::size_t lb, std::size_t le) {
-            const std::size_t tid = static_cast<std::size_t>(thread_id());
-            if (!local[tid]) local[tid] = std::make_unique<detail::Shortlists>(cq, K1);
-            typename Scanner::Chunk chunk = sc.begin_chunk(qb, cq);
-            std::vector<float> dist(kMB * tile);
-            scanned[tid] += scan_lists(chunk, groups, lb, le, local[tid]->heaps, dist);
-        });
-        // Merge the threads' shortlists into one per query.
+    parallel_for_chunks(s.nq, chunk_size(s.nq, K1, s.min_chunk, s.max_chunk), [&](std::size_t qb, std::size_t qe) {
+        const std::size_t cq = qe - qb;
         detail::Shortlists sl(cq, K1);
-        std::vector<std::size_t> found(cq);
-        parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) {
-            for (std::size_t j = jb; j < je; ++j) {
-                for (auto& part : local) {
-                    if (!part) continue;
-                    TopKBuffer& h = part->heaps[j];
-                    const std::size_t n = h.select();
-                    for (std::size_t i = 0; i < n; ++i)
-                        if (h.data()[i].d <= sl.heaps[j].threshold()) sl.heaps[j].push(h.data()[i].d, h.data()[i].label);
-                }
-                found[j] = rerank ? sl.heaps[j].select() : sl.heaps[j].finalize();
-            }
-        });
-        local.clear();
+        const auto t0 = Clock::now();
+        typename Scanner::Chunk chunk = sc.begin_chunk(qb, cq);
+        const ListGroups groups = group_by_list(probes + qb * nprobe, cq, nprobe, nlist);
+        std::vector<float> dist(kMB * tile);
+        const std::size_t scanned = scan_lists(chunk, groups, 0, nlist, sl.heaps, dist);
         const auto t1 = Clock::now();
+        std::vector<std::size_t> found(cq);
+        for (std::size_t j = 0; j < cq; ++j) found[j] = rerank ? sl.heaps[j].select() : sl.heaps[j].finalize();
         std::size_t reranked = 0;
         if (rerank) {
             RerankWork w;
             bucket_pairs(sl.heaps, found, w);
-            parallel_for_chunks(nlist, lgrain, [&](std::size_t lb, std::size_t le) { rerank_lists(qb, w, lb, le); });
-            parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) { sort_best(sl.heaps, found, w, jb, je); });
+            rerank_lists(qb, w, 0, nlist);
+            sort_best(sl.heaps, found, w, 0, cq);
             reranked = w.keys.size();
         }
         const auto t2 = Clock::now();
-        parallel_for_chunks(cq, 256, [&](std::size_t jb, std::size_t je) { output(qb, sl.heaps, jb, je); });
-        std::size_t total = 0;
-        for (std::size_t v : scanned) total += v;
-        // Every stage kept all threads busy: thread time = wall time x threads.
-        add_stats(seconds(t0, t1) * nt, seconds(t1, t2) * nt, seconds(t2, Clock::now()) * nt, total, reranked);
-    }
+        output(qb, sl.heaps, 0, cq);
+        add_stats(seconds(t0, t1), seconds(t1, t2), seconds(t2, Clock::now()), scanned, reranked);
+    });
 }
 
 }  // namespace adanns

@@ -369,7 +369,6 @@ namespace {
 // Scanner of PQ codes (IVF-PQ, PQ): per chunk, the queries' PQ targets, rotated targets and
 // LUT parts; per list, each member's constant; per tile, a LUT per member and one ADC pass.
 struct PQScanner {
-    static constexpr bool kListParallel = false;
     static constexpr bool kFilterSpans = false;  // per-call table set-up: scan whole tiles
     static constexpr std::size_t kMembersPerCall = 4;
     static constexpr std::size_t kTileRows = 4096;  // a multiple of kCodeGroup

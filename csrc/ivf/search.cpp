@@ -20,7 +20,6 @@ namespace {
 
 // Scanner of float rows (IVF-Flat): prefix scan of scan_dim dims of each row, row stride dim.
 struct FlatScanner {
-    static constexpr bool kListParallel = true;
     static constexpr bool kFilterSpans = true;
     static constexpr std::size_t kMembersPerCall = 8;
     const InvertedLists& lists;
@@ -151,7 +150,6 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
         // The scan's distance is the exact partial on sd dims unless it is divided by a norm (cosine
         // on a prefix): then the rerank reads only dims [sd, rerank_dim) of each row.
         if (!sc.m.use_norm && !StageMetric(metric_, rd, dim_).use_norm) s.prefix_dim = sd;
-        s.scan_dim = sd;
         batch_search(sc, &lists_, s, probes.data(), q, D + qb * p.k, I + qb * p.k, stats);
     }
 }
