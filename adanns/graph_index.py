@@ -220,8 +220,9 @@ class GraphIndex(Transformed, MappedGuard, Tunable):
             beam: candidates kept by the walk (the search list L; default 64, at least ``k`` is
                 used). With ``beam >= ntotal`` the walk visits every vector. (``nprobe`` in the
                 shared vocabulary.)
-            rerank_k: candidates of the walk re-scored exactly (default and minimum ``k``;
-                at most the ``beam`` candidates exist).
+            rerank_k: candidates of the walk re-scored exactly (default and minimum ``k``).
+                It may exceed ``beam``: the walk still expands only the best ``beam``, but
+                keeps the best ``rerank_k`` of every vector it scored for the rerank.
             rerank_dim: dims of the exact re-scoring (default: all).
             walk_dim: prefix used by the walk, 1..graph_dim (default ``graph_dim``; ``scan_dim``
                 in the shared vocabulary).
@@ -314,7 +315,7 @@ class GraphIndex(Transformed, MappedGuard, Tunable):
         if filt is not None:
             beam = filt.widened(beam, k, ntotal, max(ntotal, k))
         beam = min(beam, max(nstored, k))  # a larger pool cannot hold more
-        rerank_k = min(max(rerank_k, k), max(beam, k))
+        rerank_k = min(max(rerank_k, k), max(nstored, k))  # may exceed beam: the pool then keeps more
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         check_memory(12 * xq.shape[0] * k, "the (D, I) result arrays", "search fewer queries at a time")

@@ -120,6 +120,25 @@ def test_recall_floors_prefix_walk(big, metric, store):
     assert r1 < r3  # the beam matters: the test can fail
 
 
+def test_rerank_k_beyond_the_beam_keeps_the_walk(big, data):
+    # the pool then also keeps the best candidates the walk scored but did not expand: the walk is
+    # the beam's, the rerank sees more of it
+    xb, xq = big
+    index = adanns.GraphIndex(64, 24, degree=24, metric="ip", build_beam=48)
+    index.add(xb)
+    _, gt = brute_force(xb, xq, 10, "ip")
+    rec = {r: recall_at_k(index.search(xq, 10, beam=16, rerank_k=r)[1], gt, 10) for r in (16, 48)}
+    assert rec[48] > rec[16] + 0.01, rec
+    # a walk on all dims already ranks exactly: reranking more of its pool changes nothing
+    xs, xqs = data
+    full = adanns.GraphIndex(DIM, DIM, degree=16, metric="l2")
+    full.add(xs)
+    D1, I1 = full.search(xqs, 10, beam=12, rerank_k=10)
+    D2, I2 = full.search(xqs, 10, beam=12, rerank_k=200)
+    np.testing.assert_array_equal(I1, I2)
+    np.testing.assert_allclose(D1, D2, rtol=1e-5)
+
+
 def test_shorter_walk_than_graph_dim(big):
     xb, xq = big
     index = adanns.GraphIndex(64, 32, degree=24, metric="l2", build_beam=48)

@@ -132,7 +132,8 @@ private:
     void add_rows(const float* x, const int64_t* ids, std::size_t n, std::size_t old,
                   const std::function<void(std::size_t)>* progress);
     void insert_range(std::size_t begin, std::size_t end, const std::function<void(std::size_t)>* progress = nullptr);
-    std::size_t beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s, bool keep_expanded) const;
+    std::size_t beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s, bool keep_expanded,
+                            std::size_t keep = 0) const;
     void robust_prune(uint32_t p, std::vector<Cand>& cands, std::vector<uint32_t>& out, Scratch& s) const;
     uint32_t medoid() const;
     void repair_connectivity();

@@ -18,7 +18,7 @@ void RerankStore::reserve(std::size_t extra) {
             f->reserve(std::max<std::size_t>(need, 1) * sizeof(float));
             if (ntail_) std::memcpy(f->data(), ram_.data(), ntail_ * dim_ * sizeof(float));
             spill_ = std::move(f);
-            std::vector<float>().swap(ram_);
+            Rows().swap(ram_);
         } else {
             spill_->reserve(need * sizeof(float));
         }
@@ -39,7 +39,7 @@ void RerankStore::append(const float* x, std::size_t n) {
 }
 
 void RerankStore::assign(const float* x, std::size_t n) {
-    std::vector<float> v(x, x + n * dim_);
+    Rows v(x, x + n * dim_);
     clear();
     ram_.swap(v);
     ntail_ = n;
@@ -60,7 +60,7 @@ void RerankStore::map_file(const std::string& path, std::size_t offset, std::siz
         throw std::invalid_argument("the file is too short for its full-vector section");
     }
     if (offset % alignof(float) != 0) {  // cannot map as floats: read a RAM copy instead
-        std::vector<float> v(n * dim_);
+        Rows v(n * dim_);
         std::size_t done = 0;
         while (done < bytes) {
             const ssize_t got = ::pread(fd, reinterpret_cast<char*>(v.data()) + done, bytes - done,
@@ -96,7 +96,7 @@ void RerankStore::clear() {
     mapping_.reset();
     map_ = nullptr;
     nmap_ = 0;
-    std::vector<float>().swap(ram_);
+    Rows().swap(ram_);
     spill_.reset();
     ntail_ = 0;
     sync_tail();
@@ -104,7 +104,7 @@ void RerankStore::clear() {
 
 void RerankStore::to_ram() {
     if (nmap_ == 0 && !spill_) return;
-    std::vector<float> v(rows() * dim_);
+    Rows v(rows() * dim_);
     for (std::size_t r = 0, n = rows(); r < n; ++r) std::memcpy(v.data() + r * dim_, row(r), dim_ * sizeof(float));
     const std::size_t n = rows();
     clear();
