@@ -180,6 +180,41 @@ def test_graph_independent_of_thread_count(tmp_path):
     assert outs[0] == outs[1] and len(outs[0]) == 64
 
 
+_INT8_WALK_CHECK = """
+import numpy as np, adanns
+from adanns.datasets import synthetic_matryoshka
+x = synthetic_matryoshka(2200, 48, n_clusters=30, seed=11)
+xb, xq = x[200:], x[:200]
+for metric in ("l2", "ip"):
+    for gd, walk in ((16, 16), (16, 12), (16, 6), (5, 5)):
+        g = adanns.GraphIndex(48, gd, degree=16, metric=metric, store="int8")
+        g.add(xb)
+        lo, step = g._core.quantizer()
+        top = np.where(np.arange(gd) < min(8, gd), 65535, 255)  # the leading dims have 16-bit codes
+        rec = (lo + np.clip(np.rint((xb[:, :gd] - lo) / step), 0, top) * step)[:, :walk]
+        q = xq[:, :walk]
+        s = -(q @ rec.T) if metric == "ip" else ((q ** 2).sum(1)[:, None] - 2 * q @ rec.T + (rec ** 2).sum(1))
+        ref = np.argsort(s, axis=1, kind="stable")[:, :10]
+        # a full beam and no extra rerank: the ids are the walk distance's top-10
+        _, I = g.search(xq, 10, beam=len(xb), rerank_k=10, walk_dim=walk)
+        hit = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(I, ref)])
+        assert hit >= 0.98, (metric, gd, walk, hit)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("simd", ["auto", "scalar"])
+def test_int8_walk_ranks_by_the_dequantised_prefix(tmp_path, simd):
+    """The int8 walk's distances are those of the dequantised prefix (16-bit leading dims, then
+    8-bit; with walk_dim inside and beyond the wide dims), for the SIMD and the scalar kernels."""
+    env = dict(os.environ)
+    if simd == "scalar":
+        env["ADANNS_SIMD"] = "scalar"
+    r = subprocess.run([sys.executable, "-c", _INT8_WALK_CHECK], capture_output=True, text=True, env=env,
+                       cwd=str(tmp_path))
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]
+
+
 def test_scalar_kernels_give_an_exact_search(tmp_path):
     code = """
 import numpy as np, adanns, sys
@@ -304,6 +339,8 @@ def test_int8_quantiser_is_fitted_once_and_clamps(data):
     sq = index._core.quantizer().copy()
     assert sq.shape == (2, 16) and (sq[1] > 0).all()
     np.testing.assert_allclose(sq[0], xb[:500, :16].min(0), rtol=1e-6)
+    span = xb[:500, :16].max(0) - xb[:500, :16].min(0)  # 16-bit codes for the first 8 dims
+    np.testing.assert_allclose(sq[1], span / np.where(np.arange(16) < 8, 65535, 255), rtol=1e-5)
     index.add(xb[500:] * 3)  # outside the fitted range: clamped codes, exact rerank still exact
     np.testing.assert_array_equal(index._core.quantizer(), sq)
     allx = np.vstack([xb[:500], xb[500:] * 3])

@@ -139,6 +139,18 @@ def test_fuzz_seed_files_load_and_save_byte_identical(seed, tmp_path):
     index = adanns.load(src)
     assert index.ntotal >= 0
     index.save(dst)
+    if seed.name.startswith("graph_") and "int8" in seed.name:
+        # the one format change since: int8 graph files now say how many leading dims have
+        # 16-bit codes (sq_wide); files without it load with those dims' steps converted, and
+        # the new file then round-trips byte for byte
+        sq = index._core.quantizer()
+        index.save(dst)
+        again = tmp_path / "again.adanns"
+        back = adanns.load(dst)
+        back.save(again)
+        assert again.read_bytes() == dst.read_bytes() and dst.read_bytes() != raw
+        np.testing.assert_array_equal(back._core.quantizer(), sq)
+        return
     assert dst.read_bytes() == raw
 
 

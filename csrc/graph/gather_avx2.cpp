@@ -62,47 +62,90 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
     });
 }
 
+// The 16-bit leading dims of four rows (gather_kernels.h): per row, the float sum over its hw
+// wide dims of qhi[j] * c_j (kSq8IP) or wgt[j] * (q[j] - c_j)^2 (kSq8L2). One step of eight
+// when hw == 8 (the usual case), a scalar loop otherwise.
+template <int KIND>
+inline __m128 wide_dims4(const uint8_t* const* x, std::size_t hw, const float* qhi, const float* q,
+                         const float* wgt) {
+    if (hw == 8) {
+        __m256 a[4];
+        const __m256 qv = _mm256_loadu_ps(KIND == kSq8IP ? qhi : q);
+        const __m256 wv = KIND == kSq8IP ? _mm256_setzero_ps() : _mm256_loadu_ps(wgt);
+        for (int r = 0; r < 4; ++r) {
+            const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r]));
+            const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(h));
+            if (KIND == kSq8IP) {
+                a[r] = _mm256_mul_ps(qv, v);
+            } else {
+                const __m256 d = _mm256_sub_ps(qv, v);
+                a[r] = _mm256_mul_ps(_mm256_mul_ps(d, d), wv);
+            }
+        }
+        return hsum4(a[0], a[1], a[2], a[3]);
+    }
+    float t[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int r = 0; r < 4; ++r)
+        for (std::size_t j = 0; j < hw; ++j) {
+            const float v = float(unsigned(x[r][2 * j]) | (unsigned(x[r][2 * j + 1]) << 8));
+            if (KIND == kSq8IP) {
+                t[r] += qhi[j] * v;
+            } else {
+                const float d = q[j] - v;
+                t[r] += wgt[j] * (d * d);
+            }
+        }
+    return _mm_loadu_ps(t);
+}
+
 // kSq8L2: weighted squared differences in float32, 8 codes per step.
-void gather_sq8_l2(const float* q, const float* wgt, const uint8_t* base, std::size_t stride, const uint32_t* idx,
-                   std::size_t n, std::size_t w, float* out) {
-    const std::size_t nfull = w / 8;
-    for_rows4(base, stride, idx, n, w, [&](const uint8_t* const* x, std::size_t i, std::size_t m) {
+void gather_sq8_l2(const Sq8Query& sq, const uint8_t* base, std::size_t stride, const uint32_t* idx, std::size_t n,
+                   std::size_t w, float* out) {
+    const std::size_t hw = w < sq.wide ? w : sq.wide, off = 2 * sq.wide;
+    const std::size_t lw = w - hw, nfull = lw / 8;
+    const float* q = sq.q + hw;  // the 8-bit dims
+    const float* wgt = sq.wgt + hw;
+    for_rows4(base, stride, idx, n, off + lw, [&](const uint8_t* const* x, std::size_t i, std::size_t m) {
         __m256 a[4];
         for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
         for (std::size_t c = 0; c < nfull; ++c) {
             const __m256 qv = _mm256_loadu_ps(q + c * 8);
             const __m256 wv = _mm256_loadu_ps(wgt + c * 8);
             for (int r = 0; r < 4; ++r) {
-                const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[r] + c * 8));
+                const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(x[r] + off + c * 8));
                 const __m256 d = _mm256_sub_ps(qv, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)));
                 a[r] = _mm256_fmadd_ps(_mm256_mul_ps(d, d), wv, a[r]);
             }
         }
-        float tmp[4];
+        float tmp[4], hi[4];
         _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
+        _mm_storeu_ps(hi, wide_dims4<kSq8L2>(x, hw, nullptr, sq.q, sq.wgt));
         for (std::size_t r = 0; r < m; ++r) {
             float s = tmp[r];
-            for (std::size_t j = nfull * 8; j < w; ++j) {  // tail: fewer than 8 codes
-                const float d = q[j] - float(x[r][j]);
+            for (std::size_t j = nfull * 8; j < lw; ++j) {  // tail: fewer than 8 codes
+                const float d = q[j] - float(x[r][off + j]);
                 s += wgt[j] * (d * d);
             }
-            out[i + r] = s;
+            out[i + r] = s + hi[r];
         }
     });
 }
 
-// kSq8IP: exact 32-bit integer sums of q16 * code, 16 codes per step (zero-extend to 16 bits,
-// multiply-add pairs); bit-identical to the scalar kernel.
-void gather_sq8_ip(const int16_t* q16, float inv_scale, const uint8_t* base, std::size_t stride,
-                   const uint32_t* idx, std::size_t n, std::size_t w, float* out) {
-    const std::size_t nfull = w / 16;
-    for_rows4(base, stride, idx, n, w, [&](const uint8_t* const* x, std::size_t i, std::size_t m) {
+// kSq8IP: exact 32-bit integer sums of q16 * code over the 8-bit dims, 16 codes per step
+// (zero-extend to 16 bits, multiply-add pairs; bit-identical to the scalar kernel), plus the
+// wide dims in float.
+void gather_sq8_ip(const Sq8Query& sq, const uint8_t* base, std::size_t stride, const uint32_t* idx, std::size_t n,
+                   std::size_t w, float* out) {
+    const std::size_t hw = w < sq.wide ? w : sq.wide, off = 2 * sq.wide;
+    const std::size_t lw = w - hw, nfull = lw / 16;
+    const int16_t* q16 = sq.q16;
+    for_rows4(base, stride, idx, n, off + lw, [&](const uint8_t* const* x, std::size_t i, std::size_t m) {
         __m256i a[4];
         for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_si256();
         for (std::size_t c = 0; c < nfull; ++c) {
             const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q16 + c * 16));
             for (int r = 0; r < 4; ++r) {
-                const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r] + c * 16));
+                const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r] + off + c * 16));
                 a[r] = _mm256_add_epi32(a[r], _mm256_madd_epi16(_mm256_cvtepu8_epi16(b), qv));
             }
         }
@@ -112,10 +155,12 @@ void gather_sq8_ip(const int16_t* q16, float inv_scale, const uint8_t* base, std
         alignas(16) int32_t tmp[4];
         _mm_store_si128(reinterpret_cast<__m128i*>(tmp),
                         _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1)));
+        float hi[4];
+        _mm_storeu_ps(hi, wide_dims4<kSq8IP>(x, hw, sq.qhi, nullptr, nullptr));
         for (std::size_t r = 0; r < m; ++r) {
             int32_t s = tmp[r];
-            for (std::size_t j = nfull * 16; j < w; ++j) s += int32_t(q16[j]) * int32_t(x[r][j]);  // tail
-            out[i + r] = float(s) * inv_scale;
+            for (std::size_t j = nfull * 16; j < lw; ++j) s += int32_t(q16[j]) * int32_t(x[r][off + j]);  // tail
+            out[i + r] = float(s) * sq.inv_scale + hi[r];
         }
     });
 }
@@ -125,9 +170,9 @@ void gather_sq8_ip(const int16_t* q16, float inv_scale, const uint8_t* base, std
 void gather_sq8_avx2(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
                      std::size_t n, std::size_t w, float* out) {
     if (q.kind == kSq8IP)
-        gather_sq8_ip(q.q16, q.inv_scale, base, stride, idx, n, w, out);
+        gather_sq8_ip(q, base, stride, idx, n, w, out);
     else
-        gather_sq8_l2(q.q, q.wgt, base, stride, idx, n, w, out);
+        gather_sq8_l2(q, base, stride, idx, n, w, out);
 }
 
 void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,

@@ -22,20 +22,26 @@ using GatherFn = void (*)(int kind, const float* q, const float* base, std::size
 // The implementation chosen for this CPU.
 GatherFn gather_kernel();
 
-// The same over 8-bit codes (rows of `stride` bytes at base + idx[i] * stride; w codes read).
-// With codes c_j = round((x_j - lo_j) / step_j):
-//   kSq8IP: out[i] = inv_scale * sum_j q16[j] * c_j, summed exactly in 32-bit integers, where
-//           q16 = round(query * step * scale) (make_sq8_ip_query): the inner product less a
-//           per-query constant, at 16-bit query precision;
-//   kSq8L2: out[i] = sum_j wgt[j] * (q[j] - c_j)^2 with q = (query - lo) / step, wgt = step^2:
-//           the squared L2 distance.
+// The same over the graph's int8 walk rows (rows of `stride` bytes at base + idx[i] * stride):
+// the first `wide` dims as 16-bit codes (2 bytes each, little-endian: the leading dims of a PCA /
+// Matryoshka prefix carry the most energy, and 8-bit codes there cost most of the walk's ranking
+// error), then one 8-bit code per dim. With codes c_j = round((x_j - lo_j) / step_j), over the
+// first w dims (hw = min(wide, w) of them wide):
+//   kSq8IP: out[i] = inv_scale * sum_{j >= hw} q16[j - hw] * c_j (summed exactly in 32-bit
+//           integers; q16 = round(query * step * scale) of the 8-bit dims, make_sq8_ip_query)
+//           + sum_{j < hw} qhi[j] * c_j (float; qhi = query * step): the inner product less a
+//           per-query constant;
+//   kSq8L2: out[i] = sum_j wgt[j] * (q[j] - c_j)^2 with q = (query - lo) / step, wgt = step^2
+//           (q, wgt index every dim from 0): the squared L2 distance.
 enum Sq8Kind : int { kSq8IP = 0, kSq8L2 = 1 };
 struct Sq8Query {
     int kind;
     const float* q;       // kSq8L2
     const float* wgt;     // kSq8L2
-    const int16_t* q16;   // kSq8IP
+    const int16_t* q16;   // kSq8IP: the 8-bit dims
     float inv_scale;      // kSq8IP
+    std::size_t wide;     // leading 16-bit dims of a row
+    const float* qhi;     // kSq8IP: the 16-bit dims
 };
 // q16 and its 1 / scale for kSq8IP from qw[j] = query_j * step_j (j < w): the largest |q16| is
 // chosen so that no 32-bit sum of w products with codes <= 255 can overflow.

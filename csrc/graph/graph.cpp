@@ -146,6 +146,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
     const float* base = fbase();
     const std::size_t stride = fstride();
     const uint8_t* cbase = codes_.data();
+    const std::size_t cb = code_bytes(), wide = sq_wide();
     const GatherFn gather = gather_kernel();
     const GatherSq8Fn gather8 = gather_sq8_kernel();
     const float sign = (wk.sq8 ? wk.kind == kSq8L2 : wk.kind == kScanL2) ? 1.f : -1.f;  // the walk minimises -ip
@@ -155,7 +156,8 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
     };
     auto dist = [&](const uint32_t* idx, std::size_t m) {
         if (wk.sq8)
-            gather8(Sq8Query{wk.kind, wk.q, wk.wgt, wk.q16, wk.inv_scale}, cbase, gd, idx, m, w, s.dist.data());
+            gather8(Sq8Query{wk.kind, wk.q, wk.wgt, wk.q16, wk.inv_scale, wide, wk.q}, cbase, cb, idx, m, w,
+                    s.dist.data());
         else
             gather(wk.kind, wk.q, base, stride, idx, m, w, s.dist.data(), s.dist2.data());
     };
@@ -190,7 +192,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
             if (vt.insert(v)) {
                 s.nb[m++] = v;
                 if (wk.sq8)
-                    prefetch_row(cbase + std::size_t(v) * gd, w);
+                    prefetch_row(cbase + std::size_t(v) * cb, w + std::min(wide, w));
                 else
                     prefetch_row(base + std::size_t(v) * stride, w * sizeof(float));
             }
@@ -247,8 +249,9 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
                     }
                 }
                 wk = Walk{walk_kind == kScanL2 ? kSq8L2 : kSq8IP, s.qw.data(), s.wg.data(), walk_dim, true};
-                if (walk_kind != kScanL2) {
-                    wk.inv_scale = make_sq8_ip_query(s.qw.data(), walk_dim, s.q16.data());
+                if (walk_kind != kScanL2) {  // the 8-bit dims' integer query (the 16-bit ones use qw)
+                    const std::size_t h = std::min(sq_wide(), walk_dim);
+                    wk.inv_scale = make_sq8_ip_query(s.qw.data() + h, walk_dim - h, s.q16.data());
                     wk.q16 = s.q16.data();
                 }
             }
@@ -594,7 +597,7 @@ void GraphCore::add(const float* x, const int64_t* ids, std::size_t n,
     } catch (...) {
         vectors_.resize(old);  // (rows; a mapped store was copied into RAM by the add)
         if (p_.store == kStoreSq8)
-            codes_.resize(old * gd);
+            codes_.resize(old * code_bytes());
         else
             prefix_.resize(old * gd);
         undo_journal();
@@ -615,7 +618,7 @@ void GraphCore::add_rows(const float* x, const int64_t* ids, std::size_t n, std:
     vectors_.resize(old + n);  // (a mapped store is copied into RAM first)
     float* const vec = vectors_.mutable_data();
     if (p_.store == kStoreSq8)
-        codes_.resize((old + n) * gd);
+        codes_.resize((old + n) * code_bytes());
     else
         prefix_.resize((old + n) * gd);
     adj_.resize((old + n) * R, 0);
@@ -716,7 +719,7 @@ void GraphCore::consolidate() {
         if (j != i) {
             std::memmove(vec + std::size_t(j) * dim, vec + i * dim, dim * sizeof(float));
             if (p_.store == kStoreSq8)
-                std::memmove(&codes_[std::size_t(j) * gd], &codes_[i * gd], gd);
+                std::memmove(&codes_[std::size_t(j) * code_bytes()], &codes_[i * code_bytes()], code_bytes());
             else
                 std::memmove(&prefix_[std::size_t(j) * gd], &prefix_[i * gd], gd * sizeof(float));
             ids_[j] = ids_[i];
@@ -730,7 +733,7 @@ void GraphCore::consolidate() {
     }
     vectors_.resize(m);
     if (p_.store == kStoreSq8)
-        codes_.resize(m * gd);
+        codes_.resize(m * code_bytes());
     else
         prefix_.resize(m * gd);
     adj_.resize(m * R);
@@ -805,7 +808,7 @@ void GraphCore::set_graph(const float* vectors, const int64_t* ids, const uint32
             sq_lo_.clear();
             sq_step_.clear();
         }
-        codes_.resize(n * gd);
+        codes_.resize(n * code_bytes());
         encode(0, n);
     } else {
         prefix_.resize(n * gd);
@@ -830,7 +833,8 @@ std::vector<float> GraphCore::export_sq() const {
 }
 
 // Per-dim affine quantiser of the graph prefix, fitted to the first rows added: codes
-// 0..255 span [min, max] of each dim (later rows are clamped).
+// 0..255 (0..65535 for the sq_wide() leading dims) span [min, max] of each dim (later rows
+// are clamped).
 void GraphCore::fit_sq(const float* x, std::size_t n, std::size_t stride) {
     const std::size_t gd = p_.graph_dim;
     sq_lo_.assign(gd, kInf);
@@ -843,19 +847,28 @@ void GraphCore::fit_sq(const float* x, std::size_t n, std::size_t stride) {
     sq_step_.resize(gd);
     for (std::size_t t = 0; t < gd; ++t) {
         const float span = hi[t] - sq_lo_[t];
-        sq_step_[t] = span > 0.f ? span / 255.f : 1.f;
+        const float step = span / (t < sq_wide() ? 65535.f : 255.f);
+        sq_step_[t] = step > 0.f ? step : 1.f;  // (a zero or tiny span: every code 0)
     }
 }
 
 void GraphCore::encode(std::size_t begin, std::size_t end) {
-    const std::size_t gd = p_.graph_dim, dim = p_.dim;
+    const std::size_t gd = p_.graph_dim, dim = p_.dim, cb = code_bytes(), wide = sq_wide();
     parallel_for_chunks(end - begin, 1024, [&](std::size_t b, std::size_t e) {
         for (std::size_t i = begin + b; i < begin + e; ++i) {
             const float* x = vectors_.data() + i * dim;
-            uint8_t* c = &codes_[i * gd];
+            uint8_t* c = &codes_[i * cb];
             for (std::size_t t = 0; t < gd; ++t) {
-                const float v = std::nearbyint((x[t] - sq_lo_[t]) / sq_step_[t]);
-                c[t] = static_cast<uint8_t>(v < 0.f ? 0.f : (v > 255.f ? 255.f : v));
+                const float top = t < wide ? 65535.f : 255.f;
+                float v = std::nearbyint((x[t] - sq_lo_[t]) / sq_step_[t]);
+                v = v < 0.f ? 0.f : (v > top ? top : v);  // (NaN-free: the rows are checked finite)
+                const unsigned u = static_cast<unsigned>(v);
+                if (t < wide) {  // little-endian 16-bit code
+                    c[2 * t] = static_cast<uint8_t>(u & 0xFF);
+                    c[2 * t + 1] = static_cast<uint8_t>(u >> 8);
+                } else {
+                    c[wide + t] = static_cast<uint8_t>(u);
+                }
             }
         }
     });

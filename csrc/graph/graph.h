@@ -49,6 +49,9 @@ constexpr int kStoreSq8 = 1;
 class GraphCore {
 public:
     static constexpr uint32_t kNone = 0xFFFFFFFFu;  // padding of the exported adjacency
+    // The int8 store codes its first min(kSq8Wide, graph_dim) dims in 16 bits (their quantiser
+    // steps span [min, max] in 65535 steps, not 255): a row is graph_dim + that many bytes.
+    static constexpr std::size_t kSq8Wide = 8;
 
     explicit GraphCore(const GraphParams& p);
 
@@ -112,13 +115,15 @@ private:
     // or a prepared query over the 8-bit codes.
     struct Walk {
         int kind;
-        const float* q;
+        const float* q;    // the query (float), or in code space (int8 store: q * step for ip)
         const float* wgt;
         std::size_t w;
         bool sq8;
-        const int16_t* q16 = nullptr;  // the 16-bit query of an int8 inner-product walk
+        const int16_t* q16 = nullptr;  // the 16-bit query of an int8 inner-product walk (dims wide..w)
         float inv_scale = 1.f;
     };
+    std::size_t sq_wide() const { return p_.graph_dim < kSq8Wide ? p_.graph_dim : kSq8Wide; }
+    std::size_t code_bytes() const { return p_.graph_dim + sq_wide(); }  // one int8-store row
     const float* fbase() const { return p_.store == kStoreSq8 ? vectors_.data() : prefix_.data(); }
     // Exact distances of rows idx[0..m) on rerank_dim dims pushed into top (ip / cosine negated).
     void rescore(const float* q, const uint32_t* idx, std::size_t m, std::size_t rerank_dim, Scratch& s,
@@ -161,7 +166,7 @@ private:
     template <class T>
     using HugeVec = std::vector<T, HugePageAllocator<T>>;
     HugeVec<float> prefix_;        // nstored x graph_dim (float store)
-    HugeVec<uint8_t> codes_;       // nstored x graph_dim (sq8 store)
+    HugeVec<uint8_t> codes_;       // nstored x code_bytes() (sq8 store)
     std::vector<float> sq_lo_, sq_step_;  // graph_dim each (sq8 store, fitted at the first add)
     HugeVec<uint32_t> adj_;        // nstored x degree
     HugeVec<uint32_t> deg_;        // nstored

@@ -44,6 +44,7 @@ void init_graph(py::module_& m) {
         .def_property_readonly("seed", [](const GraphCore& g) { return g.params().seed; })
         .def_property_readonly("metric", [](const GraphCore& g) { return g.params().metric; })
         .def_property_readonly("store", [](const GraphCore& g) { return g.params().store; })
+        .def_property_readonly_static("sq_wide", [](py::object) { return GraphCore::kSq8Wide; })
         .def("quantizer", [](const GraphCore& g) {
             auto sq = g.export_sq();
             const py::ssize_t rows = sq.empty() ? 0 : 2;
