@@ -7,7 +7,8 @@ orders the dims by energy first. ``--queries`` rows (seeded) are held out as que
 
 Methods (batch search on ``--threads`` threads; single-query latency on one query at a time):
   adanns-graph        GraphIndex walked on a ``--graph-dim`` prefix, exact rerank on 384 dims
-  adanns-graph-int8   the same with the walk prefix stored as 8-bit codes (store="int8")
+  adanns-graph-int8   the same with the walk prefix stored as int8 codes (store="int8", on a
+                      ``--graph-dim-int8`` prefix: 184 dims make 192-byte rows)
   adanns-graph-full   the same code with graph_dim = 384 (the full-dim walk), float32
   svs-vamana          Intel SVS Vamana, float32 (degree 32, window 64, alpha 0.95 for MIP)
   faiss-hnsw          Faiss IndexHNSWFlat M=32
@@ -46,6 +47,8 @@ from adanns.bench.methods.graphs import HnswLib, SVSVamana
 from adanns.transforms import PCATransform
 
 DEFAULT_DATA = "/work/shared/data/docs_minilm384_f16.npy"
+# the beam / window / ef values every method sweeps (steps of 2 where recall 0.95 is reached)
+GRID = [10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 32, 40, 48, 64, 96, 128, 192, 256, 384]
 
 
 class AdannsGraph(Method):
@@ -71,7 +74,7 @@ class AdannsGraph(Method):
         self.index.add(self.ctx.xb)
 
     def series(self) -> List[List[Setting]]:
-        beams = [10, 12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256]
+        beams = GRID[:-1]
         if self.family == "adanns-graph-full":  # the walk is already exact: rerank k only
             return [[{"beam": b, "rerank_k": 10} for b in beams]]
         return [[{"beam": b, "rerank_k": b} for b in beams], [{"beam": b, "rerank_k": max(10, b // 2)} for b in beams]]
@@ -104,6 +107,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--graph-dim", type=int, default=192)
+    ap.add_argument("--graph-dim-int8", type=int, default=184,
+                    help="graph_dim of the int8 store (184: rows of 192 bytes, three cache lines)")
     ap.add_argument("--degree", type=int, default=32)
     ap.add_argument("--build-beam", type=int, default=128)
     ap.add_argument("--alpha", type=float, default=1.2)
@@ -127,7 +132,7 @@ def main() -> int:
     metric = "ip"
     gt, _ = cached_ground_truth(xb, xq, metric, 100, args.gt_cache)
     cfg = SweepConfig(threads=args.threads, stop_recall=0.985, n_single=args.n_single, n_recall100=0,
-                      efs=[10, 12, 16, 20, 24, 28, 32, 40, 48, 64, 96, 128, 192, 256, 384], seed=args.seed,
+                      efs=GRID, seed=args.seed,
                       hnsw_m=32, hnswlib_m=16)
     ctx = Context(xb, xq, gt, metric, cfg)
     fams = args.families.split(",")
@@ -136,7 +141,7 @@ def main() -> int:
         if f == "adanns-graph":
             methods.append(AdannsGraph(ctx, args.graph_dim, args.degree, args.build_beam, args.alpha))
         elif f == "adanns-graph-int8":
-            methods.append(AdannsGraph(ctx, args.graph_dim, args.degree, args.build_beam, args.alpha, "int8"))
+            methods.append(AdannsGraph(ctx, args.graph_dim_int8, args.degree, args.build_beam, args.alpha, "int8"))
         elif f == "adanns-graph-full":
             methods.append(AdannsGraph(ctx, None, args.degree, args.build_beam, args.alpha))
         elif f == "svs-vamana":
