@@ -55,8 +55,12 @@ inline std::size_t grain_for(std::size_t n) {
 
 // A sorted candidate pool of bounded size with "expanded" flags (DiskANN's retset).
 struct GraphCore::Scratch {
-    std::vector<Cand> pool;
-    std::vector<uint8_t> done;
+    struct Slot {
+        float d;
+        uint32_t id;
+        uint32_t done;  // expanded (one array: an insertion shifts one block, not two)
+    };
+    std::vector<Slot> pool;
     std::size_t size = 0, cursor = 0, cap = 0;
     std::vector<Cand> expanded;
     std::vector<uint32_t> nb, pos;
@@ -66,14 +70,11 @@ struct GraphCore::Scratch {
 
     void init(std::size_t L) {
         cap = L;
-        if (pool.size() < L + 1) {
-            pool.resize(L + 1);
-            done.resize(L + 1);
-        }
+        if (pool.size() < L + 1) pool.resize(L + 1);
         size = cursor = 0;
         expanded.clear();
     }
-    static bool before(float d, uint32_t id, const Cand& c) { return d < c.d || (d == c.d && id < c.id); }
+    static bool before(float d, uint32_t id, const Slot& c) { return d < c.d || (d == c.d && id < c.id); }
     // Inserts (d, id) in order; returns its position, or SIZE_MAX when the full pool rejects it.
     std::size_t push(float d, uint32_t id) {
         if (size == cap && !before(d, id, pool[size - 1])) return std::size_t(-1);
@@ -83,10 +84,8 @@ struct GraphCore::Scratch {
             if (before(d, id, pool[mid])) hi = mid; else lo = mid + 1;
         }
         const std::size_t keep = size == cap ? size - 1 : size;  // the last one drops out when full
-        std::memmove(&pool[lo + 1], &pool[lo], (keep - lo) * sizeof(Cand));
-        std::memmove(&done[lo + 1], &done[lo], (keep - lo));
-        pool[lo] = Cand{d, id};
-        done[lo] = 0;
+        std::memmove(&pool[lo + 1], &pool[lo], (keep - lo) * sizeof(Slot));
+        pool[lo] = Slot{d, id, 0};
         size = keep + 1;
         if (lo < cursor) cursor = lo;
         return lo;
@@ -174,13 +173,13 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
     while (s.cursor < std::min(s.size, limit)) {
         const std::size_t c = s.cursor;
         const uint32_t node = s.pool[c].id;
-        s.done[c] = 1;
-        if (keep_expanded) s.expanded.push_back(s.pool[c]);
+        s.pool[c].done = 1;
+        if (keep_expanded) s.expanded.push_back(Cand{s.pool[c].d, node});
         ++hops;
         // the next node to expand is likely the next undone one: fetch its edges now (they were
         // fetched when it entered the pool, but may have left the cache since)
         for (std::size_t t = c + 1; t < std::min(s.size, limit); ++t)
-            if (!s.done[t]) {
+            if (!s.pool[t].done) {
                 prefetch_edges(s.pool[t].id);
                 break;
             }
@@ -204,7 +203,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
             for (std::size_t j = 0; j < m; ++j)
                 if (s.push(sign * s.dist[j], s.nb[j]) < limit) prefetch_edges(s.nb[j]);
         }
-        while (s.cursor < s.size && s.done[s.cursor]) ++s.cursor;
+        while (s.cursor < s.size && s.pool[s.cursor].done) ++s.cursor;
     }
     return hops;
 }
@@ -467,7 +466,7 @@ void GraphCore::insert_range(std::size_t begin, std::size_t end, const std::func
                 const uint32_t p = order[pos + i];
                 beam_search(Walk{build_kind_, frow(p), nullptr, gd, false}, p_.build_beam, *vt, s, true);
                 s.cands.assign(s.expanded.begin(), s.expanded.end());
-                s.cands.insert(s.cands.end(), s.pool.begin(), s.pool.begin() + s.size);
+                for (std::size_t t = 0; t < s.size; ++t) s.cands.push_back(Cand{s.pool[t].d, s.pool[t].id});
                 robust_prune(p, s.cands, out[i], s);
             }
         });
