@@ -58,7 +58,13 @@ def main() -> None:
         graph = adanns.GraphIndex(6, 3, degree=4, metric=metric, build_beam=8, store=store)
         graph.add(x, ids=np.arange(40) * 3)
         graph.remove_ids([0, 3])  # saved consolidated
-        made[f"graph_{metric}_{store}"] = graph
+        # int8 files carry sq_wide since the leading dims got 16-bit codes; the graph_*_int8_*.bin
+        # seeds without it are kept as files of the earlier layout (converted on load)
+        made[f"graph_{metric}_{store}" + ("_wide" if store == "int8" else "")] = graph
+    x12 = np.random.default_rng(1).standard_normal((40, 12)).astype(np.float32)
+    mixed = adanns.GraphIndex(12, 10, degree=4, metric="ip", build_beam=8, store="int8")  # 8 wide + 2 narrow dims
+    mixed.add(x12)
+    made["graph_ip_int8_mixed"] = mixed
     with tempfile.TemporaryDirectory() as tmp:
         for name, index in made.items():
             p = os.path.join(tmp, name)

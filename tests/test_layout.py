@@ -139,7 +139,7 @@ def test_fuzz_seed_files_load_and_save_byte_identical(seed, tmp_path):
     index = adanns.load(src)
     assert index.ntotal >= 0
     index.save(dst)
-    if seed.name.startswith("graph_") and "int8" in seed.name:
+    if seed.name.startswith("graph_") and "int8" in seed.name and b"sq_wide" not in raw:
         # the one format change since: int8 graph files now say how many leading dims have
         # 16-bit codes (sq_wide); files without it load with those dims' steps converted, and
         # the new file then round-trips byte for byte
