@@ -38,16 +38,7 @@ void gather_sq8_scalar(const Sq8Query& q, const uint8_t* base, std::size_t strid
     for (std::size_t i = 0; i < n; ++i) {
         const uint8_t* c = base + static_cast<std::size_t>(idx[i]) * stride;
         const uint8_t* c8 = c + 2 * q.wide;  // the 8-bit dims
-        float hi = 0.f;
-        for (std::size_t j = 0; j < hw; ++j) {
-            const float v = float(unsigned(c[2 * j]) | (unsigned(c[2 * j + 1]) << 8));
-            if (q.kind == kSq8IP) {
-                hi += q.qhi[j] * v;
-            } else {
-                const float d = q.q[j] - v;
-                hi += q.wgt[j] * (d * d);
-            }
-        }
+        const float hi = sq8_wide_term(q, c, hw);
         if (q.kind == kSq8IP) {
             int32_t s = 0;
             for (std::size_t j = hw; j < w; ++j) s += int32_t(q.q16[j - hw]) * int32_t(c8[j - hw]);

@@ -66,12 +66,11 @@ void gather_impl(const float* q, const float* base, std::size_t stride, const ui
 // wide dims of qhi[j] * c_j (kSq8IP) or wgt[j] * (q[j] - c_j)^2 (kSq8L2). One step of eight
 // when hw == 8 (the usual case), a scalar loop otherwise.
 template <int KIND>
-inline __m128 wide_dims4(const uint8_t* const* x, std::size_t hw, const float* qhi, const float* q,
-                         const float* wgt) {
+inline __m128 wide_dims4(const Sq8Query& sq, const uint8_t* const* x, std::size_t hw) {
     if (hw == 8) {
         __m256 a[4];
-        const __m256 qv = _mm256_loadu_ps(KIND == kSq8IP ? qhi : q);
-        const __m256 wv = KIND == kSq8IP ? _mm256_setzero_ps() : _mm256_loadu_ps(wgt);
+        const __m256 qv = _mm256_loadu_ps(KIND == kSq8IP ? sq.qhi : sq.q);
+        const __m256 wv = KIND == kSq8IP ? _mm256_setzero_ps() : _mm256_loadu_ps(sq.wgt);
         for (int r = 0; r < 4; ++r) {
             const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r]));
             const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(h));
@@ -84,18 +83,8 @@ inline __m128 wide_dims4(const uint8_t* const* x, std::size_t hw, const float* q
         }
         return hsum4(a[0], a[1], a[2], a[3]);
     }
-    float t[4] = {0.f, 0.f, 0.f, 0.f};
-    for (int r = 0; r < 4; ++r)
-        for (std::size_t j = 0; j < hw; ++j) {
-            const float v = float(unsigned(x[r][2 * j]) | (unsigned(x[r][2 * j + 1]) << 8));
-            if (KIND == kSq8IP) {
-                t[r] += qhi[j] * v;
-            } else {
-                const float d = q[j] - v;
-                t[r] += wgt[j] * (d * d);
-            }
-        }
-    return _mm_loadu_ps(t);
+    return _mm_setr_ps(sq8_wide_term(sq, x[0], hw), sq8_wide_term(sq, x[1], hw), sq8_wide_term(sq, x[2], hw),
+                       sq8_wide_term(sq, x[3], hw));
 }
 
 // kSq8L2: weighted squared differences in float32, 8 codes per step.
@@ -119,7 +108,7 @@ void gather_sq8_l2(const Sq8Query& sq, const uint8_t* base, std::size_t stride, 
         }
         float tmp[4], hi[4];
         _mm_storeu_ps(tmp, hsum4(a[0], a[1], a[2], a[3]));
-        _mm_storeu_ps(hi, wide_dims4<kSq8L2>(x, hw, nullptr, sq.q, sq.wgt));
+        _mm_storeu_ps(hi, wide_dims4<kSq8L2>(sq, x, hw));
         for (std::size_t r = 0; r < m; ++r) {
             float s = tmp[r];
             for (std::size_t j = nfull * 8; j < lw; ++j) {  // tail: fewer than 8 codes
@@ -156,7 +145,7 @@ void gather_sq8_ip(const Sq8Query& sq, const uint8_t* base, std::size_t stride, 
         _mm_store_si128(reinterpret_cast<__m128i*>(tmp),
                         _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1)));
         float hi[4];
-        _mm_storeu_ps(hi, wide_dims4<kSq8IP>(x, hw, sq.qhi, nullptr, nullptr));
+        _mm_storeu_ps(hi, wide_dims4<kSq8IP>(sq, x, hw));
         for (std::size_t r = 0; r < m; ++r) {
             int32_t s = tmp[r];
             for (std::size_t j = nfull * 16; j < lw; ++j) s += int32_t(q16[j]) * int32_t(x[r][off + j]);  // tail

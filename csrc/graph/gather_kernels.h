@@ -43,6 +43,22 @@ struct Sq8Query {
     std::size_t wide;     // leading 16-bit dims of a row
     const float* qhi;     // kSq8IP: the 16-bit dims
 };
+// The 16-bit dims' term of one row (the first hw <= wide dims): sum_j qhi[j] * c_j (kSq8IP) or
+// sum_j wgt[j] * (q[j] - c_j)^2 (kSq8L2). static: every translation unit (the AVX2 one too) gets
+// its own copy, compiled for its own instruction set.
+static inline float sq8_wide_term(const Sq8Query& q, const uint8_t* row, std::size_t hw) {
+    float s = 0.f;
+    for (std::size_t j = 0; j < hw; ++j) {
+        const float v = float(unsigned(row[2 * j]) | (unsigned(row[2 * j + 1]) << 8));
+        if (q.kind == kSq8IP) {
+            s += q.qhi[j] * v;
+        } else {
+            const float d = q.q[j] - v;
+            s += q.wgt[j] * (d * d);
+        }
+    }
+    return s;
+}
 // q16 and its 1 / scale for kSq8IP from qw[j] = query_j * step_j (j < w): the largest |q16| is
 // chosen so that no 32-bit sum of w products with codes <= 255 can overflow.
 float make_sq8_ip_query(const float* qw, std::size_t w, int16_t* q16);

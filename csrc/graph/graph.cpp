@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -169,7 +168,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
     dist(&ep, 1);
     s.push(sign * s.dist[0], ep);
     std::size_t hops = 0;
-    const std::size_t limit = std::min(L, s.cap);
+    const std::size_t limit = L;  // only the best L are expanded (the pool may keep more for the rerank)
     while (s.cursor < std::min(s.size, limit)) {
         const std::size_t c = s.cursor;
         const uint32_t node = s.pool[c].id;
