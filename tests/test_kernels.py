@@ -28,16 +28,43 @@ def test_scan_kernels_match_numpy(kind, impl):
     if impl == "avx2" and not _core.cpu_has_avx2():
         pytest.skip("CPU without AVX2")
     rng = np.random.default_rng(kind)
-    for n in (0, 1, 3, 4, 7, 8, 9, 33):
-        for stride in (1, 5, 8, 13, 32, 50):
-            for w in sorted({1, stride // 2 or 1, stride}):
-                X = rng.standard_normal((n, stride)).astype(np.float32)
-                q = rng.standard_normal(stride).astype(np.float32)
-                acc, accn = _core.scan(kind, q, X, w, impl)
-                ra, rn = ref_scan(kind, q, X, w)
-                np.testing.assert_allclose(acc, ra, rtol=1e-4, atol=1e-4)
-                if kind == 2:
-                    np.testing.assert_allclose(accn, rn, rtol=1e-4, atol=1e-4)
+    for m in (1, 2, 3, 4, 7):
+        for n in (0, 1, 3, 4, 7, 8, 9, 33):
+            for stride in (1, 5, 8, 13, 32, 50):
+                for w in sorted({1, stride // 2 or 1, stride}):
+                    X = rng.standard_normal((n, stride)).astype(np.float32)
+                    Q = rng.standard_normal((m, stride + 2)).astype(np.float32)
+                    out, xn = _core.scan(kind, Q, X, w, impl)
+                    assert out.shape == (m, n)
+                    for i in range(m):
+                        ra, rn = ref_scan(kind, Q[i], X, w)
+                        np.testing.assert_allclose(out[i], ra, rtol=1e-4, atol=1e-4)
+                    if kind == 2 and n:
+                        np.testing.assert_allclose(xn, rn, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2])
+@pytest.mark.parametrize("impl", ["scalar", "avx2"])
+def test_scan_values_do_not_depend_on_the_tile_and_equal_the_rerank(kind, impl):
+    """A (query, row) value is the same bits alone, in any block of queries and rows, at any
+    position, and the same as the rerank kernel's (so a scan partial and a rerank add up alike)."""
+    if impl == "avx2" and not _core.cpu_has_avx2():
+        pytest.skip("CPU without AVX2")
+    rng = np.random.default_rng(20 + kind)
+    for w in (3, 8, 21, 64):
+        X = rng.standard_normal((11, w + 5)).astype(np.float32)
+        Q = rng.standard_normal((7, w + 1)).astype(np.float32)
+        out, xn = _core.scan(kind, Q, X, w, impl)
+        for i in (0, 3, 6):
+            for r in (0, 5, 10):
+                one, xn1 = _core.scan(kind, Q[i : i + 1], X[r : r + 1], w, impl)
+                assert one[0, 0] == out[i, r]
+                assert kind != 2 or xn1[0] == xn[r]
+        sub, _ = _core.scan(kind, np.ascontiguousarray(Q[::-1]), np.ascontiguousarray(X[2:9]), w, impl)
+        np.testing.assert_array_equal(sub[::-1], out[:, 2:9])
+        for r in (0, 4, 10):
+            rr, _ = _core.rerank(kind, X[r], Q, w, impl)
+            np.testing.assert_array_equal(rr, out[:, r])
 
 
 @pytest.mark.parametrize("kind", [0, 1, 2])

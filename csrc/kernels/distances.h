@@ -1,7 +1,7 @@
 // Distance kernels on prefixes of row-major float32 rows (the kernel table is kernels/kernels.h).
 //
-// The scan kernel serves the list scan and the rerank: it accumulates a partial
-// distance between one query and n rows. Every kernel has an AVX2/FMA implementation
+// The scan kernel scores a tile of list rows against the queries that probe the list (the
+// list scan); the rerank kernel scores one row against the queries that want it. Every kernel has an AVX2/FMA implementation
 // and a portable scalar one; the choice is made once at run time from the CPU's
 // features (never at compile time).
 //
@@ -28,13 +28,16 @@ enum ScanKind : int {
     kScanIPNorm = 2,  // acc[i] += sum_j q_j * x_ij ; acc_norm[i] += sum_j x_ij^2
 };
 
-// acc[i] (+ acc_norm[i]) += partial distance over the first `w` floats of
-// q and of row i, where row i starts at X + i * stride (stride >= w).
-// Reads exactly the w floats of each row: no over-read past a row's end.
+// The tile form: m queries against n rows, row r at X + r * stride (stride >= w):
+// out[i * ldo + r] = partial distance of `kind` between qs[i][:w] and row r[:w] (overwritten);
+// for kScanIPNorm also xnorm[r] = |row r[:w]|^2 (xnorm may be null otherwise). Nothing is
+// written when m == 0. Reads exactly the w floats of each row: no over-read past a row's end.
+// Each (query, row) value is one sequential chain over the w dims, the same whatever m and n are
+// and wherever the query and the row sit in the call, and the same as the rerank form's value.
 // (Each kernel's function type, e.g. ScanKernel, declares its implementations below; its
 // pointer type, e.g. ScanFn, is the kernel table's column.)
-using ScanKernel = void(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
-                        std::size_t w, float* acc, float* acc_norm);
+using ScanKernel = void(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t n,
+                        std::size_t stride, std::size_t w, float* out, std::size_t ldo, float* xnorm);
 using ScanFn = ScanKernel*;
 
 // The rerank form: one row x against m queries (a row wanted by several queries is read once):

@@ -8,12 +8,12 @@
 
 namespace adanns {
 
-void scan_scalar(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
-                 std::size_t w, float* acc, float* acc_norm) {
-    for (std::size_t i = 0; i < n; ++i) {
+void scan_scalar(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t n,
+                 std::size_t stride, std::size_t w, float* out, std::size_t ldo, float* xnorm) {
+    for (std::size_t r = 0; r < n; ++r) {
         float nn = 0.f;
-        acc[i] += row_distance(kind, q, X + i * stride, w, &nn);
-        if (kind == kScanIPNorm) acc_norm[i] += nn;
+        for (std::size_t i = 0; i < m; ++i) out[i * ldo + r] = row_distance(kind, qs[i], X + r * stride, w, &nn);
+        if (kind == kScanIPNorm && m > 0) xnorm[r] = nn;
     }
 }
 

@@ -20,8 +20,8 @@ using namespace adanns;
 using namespace adanns::pyutil;
 
 namespace {
-// The arguments the scan and rerank hooks share: a known kind, one 1-D vector v and the 2-D
-// rows M, and a width w within both.
+// The rerank hook's arguments: a known kind, one 1-D vector v and the 2-D rows M, and a width w
+// within both.
 void check_scan_args(int kind, const FArray& v, const FArray& M, std::size_t w, const char* shapes) {
     if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
     if (v.ndim() != 1 || M.ndim() != 2) throw std::invalid_argument(shapes);
@@ -33,16 +33,21 @@ void check_scan_args(int kind, const FArray& v, const FArray& M, std::size_t w, 
 void bind_test_hooks(py::module_& m) {
     m.def(
         "scan",
-        [](int kind, FArray q, FArray X, std::size_t w, const std::string& impl) {
-            check_scan_args(kind, q, X, w, "q must be 1-D, X 2-D");
-            const std::size_t n = X.shape(0), stride = X.shape(1);
-            std::vector<float> acc(n, 0.f), accn(n, 0.f);
-            kernels_named(impl.c_str()).scan(kind, q.data(), X.data(), n, stride, w, acc.data(), accn.data());
-            return py::make_tuple(to_numpy(std::move(acc), {py::ssize_t(n)}),
-                                  to_numpy(std::move(accn), {py::ssize_t(n)}));
+        [](int kind, FArray Q, FArray X, std::size_t w, const std::string& impl) {
+            if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
+            if (Q.ndim() != 2 || X.ndim() != 2) throw std::invalid_argument("Q and X must be 2-D");
+            if (w > static_cast<std::size_t>(X.shape(1)) || w > static_cast<std::size_t>(Q.shape(1)))
+                throw std::invalid_argument("w too large");
+            const std::size_t m = Q.shape(0), n = X.shape(0), stride = X.shape(1);
+            std::vector<const float*> qs(m);
+            for (std::size_t i = 0; i < m; ++i) qs[i] = Q.data() + i * Q.shape(1);
+            std::vector<float> out(m * n, 0.f), xnorm(n, 0.f);
+            kernels_named(impl.c_str()).scan(kind, qs.data(), m, X.data(), n, stride, w, out.data(), n, xnorm.data());
+            return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(m), py::ssize_t(n)}),
+                                  to_numpy(std::move(xnorm), {py::ssize_t(n)}));
         },
-        py::arg("kind"), py::arg("q"), py::arg("X"), py::arg("w"), py::arg("impl"),
-        "Test hook: run one scan kernel implementation.");
+        py::arg("kind"), py::arg("Q"), py::arg("X"), py::arg("w"), py::arg("impl"),
+        "Test hook: run one scan kernel implementation (the rows of Q against the rows of X).");
 
     m.def(
         "rerank",

@@ -53,24 +53,18 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
     parallel_for_chunks(n, 16, [&](std::size_t b, std::size_t e) {
         std::vector<float> dist((e - b) * k);
         gemm(x + b * ldx, e - b, ldx, packed, k, d, bias, alpha, dist.data(), k);
-        // Top-nprobe by (distance, index): a bounded max-heap, so most centroids are rejected
-        // by one comparison with the current worst.
-        std::vector<float> hd(nprobe);
-        std::vector<int64_t> hl(nprobe);
+        // Top-nprobe by (distance, index): batched selection (TopKBuffer's branch-free pushes;
+        // most centroids are rejected in blocks of 8 by one test). NaN / inf distances rank last.
+        std::vector<Candidate> buf(2 * nprobe);
+        std::vector<float> scratch(2 * nprobe);
         for (std::size_t i = b; i < e; ++i) {
-            const float* acc = dist.data() + (i - b) * k;
-            TopK heap(hd.data(), hl.data(), nprobe);
-            float thr = heap.threshold();
-            for (std::size_t j = 0; j < k; ++j) {
-                float v = acc[j];
-                if (!(v < std::numeric_limits<float>::infinity())) v = std::numeric_limits<float>::max();
-                if (v <= thr) {
-                    heap.push(v, static_cast<int64_t>(j));
-                    thr = heap.threshold();
-                }
-            }
-            heap.sort();
-            std::copy(hl.begin(), hl.end(), out + i * nprobe);
+            float* acc = dist.data() + (i - b) * k;
+            for (std::size_t j = 0; j < k; ++j)
+                if (!(acc[j] < std::numeric_limits<float>::infinity())) acc[j] = std::numeric_limits<float>::max();
+            TopKBuffer top(buf.data(), nprobe, scratch.data());
+            top.push_run(acc, k, 0);
+            const std::size_t got = top.finalize();
+            for (std::size_t j = 0; j < nprobe; ++j) out[i * nprobe + j] = j < got ? buf[j].label : -1;
         }
     });
 }

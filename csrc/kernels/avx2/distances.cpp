@@ -15,48 +15,116 @@ using avx2::hsum4;
 using avx2::step;
 using avx2::tail_mask;
 
-// R rows at a time (R = 8 for L2/IP, 4 for IPNorm which needs two accumulators per row).
-template <int KIND, int R>
-void scan_impl(const float* q, const float* X, std::size_t n, std::size_t stride, std::size_t w,
-               float* acc, float* acc_norm) {
-    const std::size_t nfull = w / 8;
-    const std::size_t rem = w % 8;
-    const __m256i mask = tail_mask(rem);
-    const __m256 qtail = rem ? _mm256_maskload_ps(q + nfull * 8, mask) : _mm256_setzero_ps();
-    std::size_t i = 0;
-    for (; i + R <= n; i += R) {
-        const float* x = X + i * stride;
-        __m256 a[R], nn[R];
+// The tile form: a block of R (<= 4) rows against Q (<= 3) queries. Per 8-dim step: Q query
+// loads, R row loads (each used by Q FMAs), R * Q FMAs; a tile's rows are read from L2 once per
+// row block for all the queries of the call. Each (row, query) value is the chain
+// a = step(q, x, a) over the full steps, the masked tail, then hsum4's fixed per-lane order:
+// the same for any R, Q, block position, and the same as the rerank form's value.
+// NORM: also the rows' squared norms (once per row, in the first query block).
+template <int KIND, int R, int Q, bool NORM>
+__attribute__((always_inline)) inline void scan_block(const float* x, std::size_t stride, const float* const* qs,
+                                                      std::size_t nfull, std::size_t rem, __m256i mask, float* out,
+                                                      std::size_t ldo, float* xnorm) {
+    constexpr int kDot = KIND == kScanL2 ? kScanL2 : kScanIP;
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 a[Q][R], nn[R], unused = zero;
+    const float* q[Q];
+    for (int j = 0; j < Q; ++j) q[j] = qs[j];
+    for (int r = 0; r < R; ++r) {
+        nn[r] = zero;
+        for (int j = 0; j < Q; ++j) a[j][r] = zero;
+    }
+    for (std::size_t c = 0; c < nfull; ++c) {
+        __m256 qv[Q];
+        for (int j = 0; j < Q; ++j) qv[j] = _mm256_loadu_ps(q[j] + c * 8);
         for (int r = 0; r < R; ++r) {
-            a[r] = _mm256_setzero_ps();
-            nn[r] = _mm256_setzero_ps();
-        }
-        for (std::size_t c = 0; c < nfull; ++c) {
-            const __m256 qv = _mm256_loadu_ps(q + c * 8);
-            for (int r = 0; r < R; ++r)
-                step<KIND>(qv, _mm256_loadu_ps(x + r * stride + c * 8), a[r], nn[r]);
-        }
-        if (rem) {
-            for (int r = 0; r < R; ++r)
-                step<KIND>(qtail, _mm256_maskload_ps(x + r * stride + nfull * 8, mask), a[r], nn[r]);
-        }
-        for (int r = 0; r < R; r += 4) {
-            const __m128 s = hsum4(a[r], a[r + 1], a[r + 2], a[r + 3]);
-            _mm_storeu_ps(acc + i + r, _mm_add_ps(_mm_loadu_ps(acc + i + r), s));
-            if (KIND == kScanIPNorm) {
-                const __m128 t = hsum4(nn[r], nn[r + 1], nn[r + 2], nn[r + 3]);
-                _mm_storeu_ps(acc_norm + i + r, _mm_add_ps(_mm_loadu_ps(acc_norm + i + r), t));
-            }
+            const __m256 xv = _mm256_loadu_ps(x + r * stride + c * 8);
+            for (int j = 0; j < Q; ++j) step<kDot>(qv[j], xv, a[j][r], unused);
+            if (NORM) nn[r] = _mm256_fmadd_ps(xv, xv, nn[r]);
         }
     }
-    for (; i < n; ++i) {
-        const float* x = X + i * stride;
-        __m256 a = _mm256_setzero_ps(), nn = _mm256_setzero_ps();
-        for (std::size_t c = 0; c < nfull; ++c)
-            step<KIND>(_mm256_loadu_ps(q + c * 8), _mm256_loadu_ps(x + c * 8), a, nn);
-        if (rem) step<KIND>(qtail, _mm256_maskload_ps(x + nfull * 8, mask), a, nn);
-        acc[i] += hsum1(a);
-        if (KIND == kScanIPNorm) acc_norm[i] += hsum1(nn);
+    if (rem) {
+        __m256 qv[Q];
+        for (int j = 0; j < Q; ++j) qv[j] = _mm256_maskload_ps(q[j] + nfull * 8, mask);
+        for (int r = 0; r < R; ++r) {
+            const __m256 xv = _mm256_maskload_ps(x + r * stride + nfull * 8, mask);
+            for (int j = 0; j < Q; ++j) step<kDot>(qv[j], xv, a[j][r], unused);
+            if (NORM) nn[r] = _mm256_fmadd_ps(xv, xv, nn[r]);
+        }
+    }
+    auto sum = [&](const __m256* v) {
+        return hsum4(v[0], R > 1 ? v[1 % R] : zero, R > 2 ? v[2 % R] : zero, R > 3 ? v[3 % R] : zero);
+    };
+    alignas(16) float s[4];
+    for (int j = 0; j < Q; ++j) {
+        const __m128 v = sum(a[j]);
+        if (R == 4) {
+            _mm_storeu_ps(out + j * ldo, v);
+        } else {
+            _mm_store_ps(s, v);
+            for (int r = 0; r < R; ++r) out[j * ldo + r] = s[r];
+        }
+    }
+    if (NORM) {
+        _mm_store_ps(s, sum(nn));
+        for (int r = 0; r < R; ++r) xnorm[r] = s[r];
+    }
+}
+
+// Q (1..3) picked at run time for a block of R rows.
+template <int KIND, int R, bool NORM>
+__attribute__((always_inline)) inline void scan_block_q(std::size_t q, const float* x, std::size_t stride, const float* const* qs,
+                         std::size_t nfull, std::size_t rem, __m256i mask, float* out, std::size_t ldo,
+                         float* xnorm) {
+    switch (q) {
+        case 1: scan_block<KIND, R, 1, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
+        case 2: scan_block<KIND, R, 2, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
+        default: scan_block<KIND, R, 3, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
+    }
+}
+
+// All m queries against R rows: the rows stay in L1 while the query blocks go over them. With the
+// norms (IPNorm), the first block holds at most 2 queries (its 4 norm accumulators need the room).
+template <int KIND, int R>
+__attribute__((always_inline)) inline void scan_rows(const float* x, std::size_t stride, const float* const* qs, std::size_t m, std::size_t nfull,
+                      std::size_t rem, __m256i mask, float* out, std::size_t ldo, float* xnorm) {
+    std::size_t j = 0;
+    if (KIND == kScanIPNorm) {
+        j = m < 2 ? m : 2;
+        scan_block_q<KIND, R, true>(j, x, stride, qs, nfull, rem, mask, out, ldo, xnorm);
+    }
+    for (; j < m; j += 3)
+        scan_block_q<KIND, R, false>(m - j, x, stride, qs + j, nfull, rem, mask, out + j * ldo, ldo, xnorm);
+}
+
+template <int KIND>
+void scan_impl(const float* const* qs, std::size_t m, const float* X, std::size_t n, std::size_t stride,
+               std::size_t w, float* out, std::size_t ldo, float* xnorm) {
+    if (m == 0) return;
+    const std::size_t nfull = w / 8, rem = w % 8;
+    const __m256i mask = tail_mask(rem);
+    // The scanned prefixes of the rows ahead are prefetched (about 64 lines in flight): list rows
+    // are usually read here for the first time, from DRAM, and a short prefix of a long row is a
+    // strided stream the hardware prefetchers follow late.
+    const std::size_t lines = (w * sizeof(float) + 63) / 64;
+    const std::size_t ahead = (64 / lines + 3) / 4 * 4;  // rows, a multiple of the block
+    auto prefetch_rows = [&](std::size_t b, std::size_t e) {
+        for (std::size_t r = b; r < e; ++r) {
+            const char* p = reinterpret_cast<const char*>(X + r * stride);
+            for (std::size_t o = 0; o < lines; ++o) _mm_prefetch(p + 64 * o, _MM_HINT_T0);
+        }
+    };
+    prefetch_rows(0, n < ahead ? n : ahead);
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        if (i + ahead < n) prefetch_rows(i + ahead, i + ahead + 4 < n ? i + ahead + 4 : n);
+        scan_rows<KIND, 4>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i);
+    }
+    switch (n - i) {
+        case 1: scan_rows<KIND, 1>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
+        case 2: scan_rows<KIND, 2>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
+        case 3: scan_rows<KIND, 3>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
+        default: break;
     }
 }
 
@@ -304,12 +372,12 @@ void gemm_argmin_avx2(const float* X, std::size_t n, std::size_t ldx, const floa
     }
 }
 
-void scan_avx2(int kind, const float* q, const float* X, std::size_t n, std::size_t stride,
-               std::size_t w, float* acc, float* acc_norm) {
+void scan_avx2(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t n,
+               std::size_t stride, std::size_t w, float* out, std::size_t ldo, float* xnorm) {
     switch (kind) {
-        case kScanL2: scan_impl<kScanL2, 8>(q, X, n, stride, w, acc, acc_norm); break;
-        case kScanIP: scan_impl<kScanIP, 8>(q, X, n, stride, w, acc, acc_norm); break;
-        default: scan_impl<kScanIPNorm, 4>(q, X, n, stride, w, acc, acc_norm); break;
+        case kScanL2: scan_impl<kScanL2>(qs, m, X, n, stride, w, out, ldo, xnorm); break;
+        case kScanIP: scan_impl<kScanIP>(qs, m, X, n, stride, w, out, ldo, xnorm); break;
+        default: scan_impl<kScanIPNorm>(qs, m, X, n, stride, w, out, ldo, xnorm); break;
     }
 }
 
