@@ -212,8 +212,9 @@ private:
         const float thr = kth_smallest(s_, n_, k_ - 1);
         std::size_t m = 0;
         for (std::size_t i = 0; i < n_; ++i) {
-            e_[m] = e_[i];
-            m += e_[i].d <= thr ? 1 : 0;
+            const Candidate x = e_[i];  // (a copy: the store to e_[m] may alias e_[i])
+            e_[m] = x;
+            m += x.d <= thr ? 1 : 0;
         }
         n_ = m;
         thr_ = thr;
