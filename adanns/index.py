@@ -138,6 +138,10 @@ class _CoreProperties:
         return xq, k, ntotal
 
 
+# What an IVFIndex's list scan can read (IVFIndex(scan_store=...)).
+SCAN_STORES = ("float32", "int8")
+
+
 class MappedGuard:
     """Every index that can serve rows from its memory-mapped file (``load(mmap=True)``,
     ``keep_full="mmap"``): the file is held open and checked on entry to each search, add,
@@ -161,6 +165,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
     """Shared machinery of the AdANNS indices: one C++ core, three search stages."""
 
     _kind = ""
+    _scan_store = "float32"  # IVFIndex(scan_store="int8"): the scan reads the int8 copy
 
     @property
     def is_mapped(self) -> bool:
@@ -239,7 +244,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
 
     # ----------------------------------------------------------------- search
     def _search_with(self, xq: Any, k: int, s: Mapping[str, Optional[int]], stats: Optional[SearchStats] = None,
-                     filt: Optional[IDFilter] = None) -> Tuple[np.ndarray, np.ndarray]:
+                     filt: Optional[IDFilter] = None, exact: bool = False) -> Tuple[np.ndarray, np.ndarray]:
         xq, k, ntotal = self._queries(xq, k)
         xq = self._apply_transform(xq)
         xq, settings = search_settings(xq, k, s, dim=self._dim, ntotal=ntotal, nlist=self._core.nlist,
@@ -247,6 +252,8 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         fargs = {} if filt is None else filt.core_args()
+        if self._scan_store == "int8" and not exact:
+            fargs["int8_scan"] = True
         self._check_mapped()
         if stats is None:
             return self._core.search(xq, *settings, **fargs)
@@ -278,7 +285,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         return self._core.probe(self._apply_transform(xq), nprobe, probe_dim)
 
     def _exact_ground_truth(self, xq: np.ndarray, k: int) -> np.ndarray:
-        return self._search_with(xq, k, {"nprobe": self._core.nlist})[1]  # every list, all dims
+        return self._search_with(xq, k, {"nprobe": self._core.nlist}, exact=True)[1]  # every list, all dims
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: PathLike) -> None:
@@ -333,12 +340,16 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
                 raise FormatError(f"section {name!r} has shape {s[name].shape}, expected {shape}")
         index: _Index
         if kind == "ivf":
+            scan_store = header.get("scan_store", "float32")
+            if scan_store not in SCAN_STORES:
+                raise FormatError("header field 'scan_store' is invalid")
             index = IVFIndex(
                 dim, nlist, coarse_dim, metric,
                 niter=field(header, "niter"),
                 seed=get_int(header, "seed", 0, 2**64 - 1),
                 kmeanspp=bool(header.get("kmeanspp", False)),
                 max_points_per_centroid=field(header, "max_points_per_centroid"),
+                scan_store=scan_store,
             )
             index._transform = transform_from_file(header.get("transform"), s, dim, metric)
         else:
@@ -418,6 +429,14 @@ class IVFIndex(_Index):
             centred PCA for ``l2`` (which preserves L2 distances); a centred transform is
             refused for ``ip`` / ``cosine``. Distances returned are those of the rotated
             vectors, equal to the original ones up to float rounding.
+        scan_store: what the list scan reads. ``"float32"`` (default): the stored rows.
+            ``"int8"``: an int8 copy of every row (per-dim affine codes, the first 8 dims in 16
+            bits; ``dim + 8`` bytes a vector, about a quarter of the float rows) built from the
+            stored rows at the first search after they change and never saved (a save keeps only
+            this setting). The scan then only ranks: every search re-scores at least its ``k``
+            results exactly (``rerank_k`` is raised to ``k`` if lower), so the distances returned
+            are exact. Fastest for ``ip`` / ``cosine`` (a tile kernel, with AVX-512 VNNI where the
+            CPU has it); ``l2`` works, with a slower kernel. See docs/ivf.md.
 
     Prefix semantics per metric: ``l2`` and ``ip`` are computed on the prefix as is;
     ``cosine`` is the cosine of the prefixes (``x[:d]`` and ``q[:d]`` each normalised).
@@ -437,7 +456,10 @@ class IVFIndex(_Index):
         kmeanspp: bool = False,
         max_points_per_centroid: int = 256,
         transform: Union[None, str, PCATransform] = None,
+        scan_store: str = "float32",
     ) -> None:
+        if scan_store not in SCAN_STORES:
+            raise ValueError(f"scan_store must be one of {SCAN_STORES}, got {scan_store!r}")
         dim = param(dim, "dim")
         nlist = param(nlist, "nlist")
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
@@ -448,7 +470,13 @@ class IVFIndex(_Index):
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = param(max_points_per_centroid, "max_points_per_centroid")
+        self._scan_store = scan_store
         self._operating_points = None
+
+    @property
+    def scan_store(self) -> str:
+        """``"float32"`` or ``"int8"``: what the list scan reads (see the class docstring)."""
+        return self._scan_store
 
     def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
         """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim)),
@@ -489,10 +517,13 @@ class IVFIndex(_Index):
             h["trained"] = False
         if self._transform is not None:  # (absent otherwise: files without a transform are unchanged)
             h["transform"] = transform_header(self._transform)
+        if self._scan_store != "float32":  # (absent: float32, as in files written before this field)
+            h["scan_store"] = self._scan_store
         return h
 
     def _describe(self) -> str:
         t = "" if self._transform is None else ", transform='pca'"
+        t += "" if self._scan_store == "float32" else f", scan_store={self._scan_store!r}"
         return f"dim={self.dim}, nlist={self.nlist}, coarse_dim={self.coarse_dim}, metric={self.metric!r}{t}"
 
 

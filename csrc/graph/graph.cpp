@@ -17,6 +17,7 @@
 #include "common/parallel.h"
 #include "common/topk.h"
 #include "gather_kernels.h"
+#include "graph/sq8.h"
 
 namespace adanns {
 
@@ -237,21 +238,9 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
             }
             Walk wk{walk_kind, s.q.data(), nullptr, walk_dim, false};
             if (p_.store == kStoreSq8) {
-                // the query in code space: q * step (ip), or (q - lo) / step with weights step^2 (l2)
-                for (std::size_t t = 0; t < walk_dim; ++t) {
-                    if (walk_kind == kScanL2) {
-                        s.qw[t] = (s.q[t] - sq_lo_[t]) / sq_step_[t];
-                        s.wg[t] = sq_step_[t] * sq_step_[t];
-                    } else {
-                        s.qw[t] = s.q[t] * sq_step_[t];
-                    }
-                }
-                wk = Walk{walk_kind == kScanL2 ? kSq8L2 : kSq8IP, s.qw.data(), s.wg.data(), walk_dim, true};
-                if (walk_kind != kScanL2) {  // the 8-bit dims' integer query (the 16-bit ones use qw)
-                    const std::size_t h = std::min(sq_wide(), walk_dim);
-                    wk.inv_scale = make_sq8_ip_query(s.qw.data() + h, walk_dim - h, s.q16.data());
-                    wk.q16 = s.q16.data();
-                }
+                const Sq8Query q8 = sq8_query(walk_kind == kScanL2, s.q.data(), walk_dim, sq_wide(), sq_lo_.data(),
+                                              sq_step_.data(), s.qw.data(), s.wg.data(), s.q16.data());
+                wk = Walk{q8.kind, q8.q, q8.wgt, walk_dim, true, q8.q16, q8.inv_scale};
             }
             beam_search(wk, L, *vt, s, false, K);
             // the best K live candidates of the walk, re-scored on rerank_dim dims of the full rows
@@ -833,42 +822,18 @@ std::vector<float> GraphCore::export_sq() const {
 // Per-dim affine quantiser of the graph prefix, fitted to the first rows added: codes
 // 0..255 (0..65535 for the sq_wide() leading dims) span [min, max] of each dim (later rows
 // are clamped).
+// The int8 store's quantiser, fitted to the first rows added (later rows are clamped).
 void GraphCore::fit_sq(const float* x, std::size_t n, std::size_t stride) {
-    const std::size_t gd = p_.graph_dim;
-    sq_lo_.assign(gd, kInf);
-    std::vector<float> hi(gd, -kInf);
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t t = 0; t < gd; ++t) {
-            sq_lo_[t] = std::min(sq_lo_[t], x[i * stride + t]);
-            hi[t] = std::max(hi[t], x[i * stride + t]);
-        }
-    sq_step_.resize(gd);
-    for (std::size_t t = 0; t < gd; ++t) {
-        const float span = hi[t] - sq_lo_[t];
-        const float step = span / (t < sq_wide() ? 65535.f : 255.f);
-        sq_step_[t] = step > 0.f ? step : 1.f;  // (a zero or tiny span: every code 0)
-    }
+    sq_lo_.resize(p_.graph_dim);
+    sq_step_.resize(p_.graph_dim);
+    sq8_fit(x, n, stride, p_.graph_dim, sq_wide(), sq_lo_.data(), sq_step_.data());
 }
 
 void GraphCore::encode(std::size_t begin, std::size_t end) {
     const std::size_t gd = p_.graph_dim, dim = p_.dim, cb = code_bytes(), wide = sq_wide();
     parallel_for_chunks(end - begin, 1024, [&](std::size_t b, std::size_t e) {
-        for (std::size_t i = begin + b; i < begin + e; ++i) {
-            const float* x = vectors_.data() + i * dim;
-            uint8_t* c = &codes_[i * cb];
-            for (std::size_t t = 0; t < gd; ++t) {
-                const float top = t < wide ? 65535.f : 255.f;
-                float v = std::nearbyint((x[t] - sq_lo_[t]) / sq_step_[t]);
-                v = v < 0.f ? 0.f : (v > top ? top : v);  // (NaN-free: the rows are checked finite)
-                const unsigned u = static_cast<unsigned>(v);
-                if (t < wide) {  // little-endian 16-bit code
-                    c[2 * t] = static_cast<uint8_t>(u & 0xFF);
-                    c[2 * t + 1] = static_cast<uint8_t>(u >> 8);
-                } else {
-                    c[wide + t] = static_cast<uint8_t>(u);
-                }
-            }
-        }
+        for (std::size_t i = begin + b; i < begin + e; ++i)
+            sq8_encode(vectors_.data() + i * dim, gd, wide, sq_lo_.data(), sq_step_.data(), &codes_[i * cb]);
     });
 }
 

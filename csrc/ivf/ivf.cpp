@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -9,6 +10,7 @@
 #include "common/norms.h"
 #include "common/parallel.h"
 #include "kernels/kernels.h"
+#include "graph/sq8.h"
 #include "storage/list_walk.h"
 #include "storage/remove.h"
 
@@ -150,6 +152,7 @@ std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) {
                 }
         }
     }
+    ++version_;
     return remove_ids_from(lists_, ids, n);
 }
 
@@ -168,6 +171,7 @@ void IVFCore::map_lists(const std::string& path, std::size_t offset, const int64
     if (!trained_) throw std::logic_error("the index must be trained before its lists are mapped");
     if (lists_.total() > 0) throw std::logic_error("cannot map lists into an index that holds vectors");
     lists_.map_rows(std::move(map), sizes, ids);
+    ++version_;
     next_id_ = next;
 }
 
@@ -189,6 +193,7 @@ void IVFCore::add_locked(const float* x, std::size_t n, const int64_t* ids, cons
     // Group rows by list (stable), reserve everything first so that an allocation
     // failure leaves the index unchanged, then append (cannot fail, cannot be interrupted).
     const NoCancel whole;
+    ++version_;
     std::vector<std::size_t> start(nlist_ + 1, 0);
     for (std::size_t i = 0; i < n; ++i) ++start[static_cast<std::size_t>(lists[i]) + 1];
     for (std::size_t l = 0; l < nlist_; ++l) {
@@ -222,6 +227,7 @@ void IVFCore::add_locked(const float* x, std::size_t n, const int64_t* ids, cons
 void IVFCore::reset() {
     std::unique_lock<std::shared_mutex> lock(mu_);
     lists_.clear();
+    ++version_;
     next_id_ = 0;
 }
 
@@ -245,6 +251,38 @@ void IVFCore::export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& id
         std::copy(lists_.ids(l), lists_.ids(l) + n, ids.begin() + row);
         std::copy(lists_.list_data(l), lists_.list_data(l) + n * dim_, vectors.begin() + row * dim_);
     });
+}
+
+}  // namespace adanns
+
+namespace adanns {
+
+std::shared_ptr<const ScanCodes> IVFCore::scan_codes() const {
+    std::lock_guard<std::mutex> guard(codes_mu_);
+    if (codes_ && codes_->version == version_) return codes_;
+    codes_.reset();  // (the old copy's memory first)
+    auto c = std::make_shared<ScanCodes>();
+    c->version = version_;
+    c->wide = std::min(ScanCodes::kWide, dim_);
+    c->bytes = dim_ + c->wide;
+    c->start.assign(nlist_ + 1, 0);
+    for (std::size_t l = 0; l < nlist_; ++l) c->start[l + 1] = c->start[l] + lists_.list_size(l);
+    // the quantiser: [min, max] of each dim over every stored row
+    c->lo.assign(dim_, std::numeric_limits<float>::infinity());
+    std::vector<float> hi(dim_, -std::numeric_limits<float>::infinity());
+    for (std::size_t l = 0; l < nlist_; ++l)
+        sq8_range(lists_.list_data(l), lists_.list_size(l), dim_, dim_, c->lo.data(), hi.data());
+    c->step.resize(dim_);
+    sq8_steps(c->lo.data(), hi.data(), dim_, c->wide, c->step.data());
+    c->codes.resize(c->start[nlist_] * c->bytes + ScanCodes::kPad);
+    parallel_for_chunks(nlist_, 16, [&](std::size_t lb, std::size_t le) {
+        for (std::size_t l = lb; l < le; ++l)
+            for (std::size_t r = 0, n = lists_.list_size(l); r < n; ++r)
+                sq8_encode(lists_.row(l, r), dim_, c->wide, c->lo.data(), c->step.data(),
+                           &c->codes[(c->start[l] + r) * c->bytes]);
+    });
+    codes_ = std::move(c);
+    return codes_;
 }
 
 }  // namespace adanns

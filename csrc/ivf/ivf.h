@@ -4,12 +4,15 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "common/row_filter.h"
 
+#include "common/huge_pages.h"
 #include "common/metric.h"
 #include "common/stats.h"
 #include "storage/invlists.h"
@@ -24,6 +27,21 @@ struct SearchParams {
     std::size_t rerank_k = 0;    // 0: no rerank
     std::size_t rerank_dim = 0;  // dims used by the rerank
     std::size_t probe_dim = 0;   // dims used by the coarse probe (1..coarse_dim; 0: coarse_dim)
+    bool int8_scan = false;      // scan the int8 copy (ScanCodes) instead of the float rows
+};
+
+// The int8 scan store of an IVF index: every stored row coded by one per-dim quantiser
+// (graph/sq8.h: the first kWide dims in 16 bits, the others in 8), the lists one after the other
+// in list order. Derived data: built from the float rows at the first int8 search after the lists
+// changed (never saved), so it always codes exactly the stored rows.
+struct ScanCodes {
+    static constexpr std::size_t kWide = 8;
+    static constexpr std::size_t kPad = 64;  // bytes past the last row (the VNNI tile kernel reads 64-code steps)
+    uint64_t version = 0;             // IVFCore's list version it codes
+    std::size_t wide = 0, bytes = 0;  // 16-bit dims, bytes per row (dim + wide)
+    std::vector<float> lo, step;      // dim each
+    std::vector<std::size_t> start;   // nlist + 1: row offsets of the lists
+    std::vector<uint8_t, HugePageAllocator<uint8_t>> codes;  // ntotal x bytes, then kPad bytes
 };
 
 class IVFCore {
@@ -98,8 +116,15 @@ private:
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
                       int64_t* probes) const;
 
+    // The int8 scan store of the current lists (built if they changed since it was last built);
+    // call with mu_ held (shared is enough: builders are serialised by codes_mu_).
+    std::shared_ptr<const ScanCodes> scan_codes() const;
+
     std::size_t dim_, nlist_, coarse_dim_;
     int metric_;
+    uint64_t version_ = 0;  // bumped by every change of the lists (under the unique lock)
+    mutable std::mutex codes_mu_;
+    mutable std::shared_ptr<const ScanCodes> codes_;
     bool trained_ = false;
     int64_t next_id_ = 0;
     std::vector<float> centroids_;       // nlist x coarse_dim

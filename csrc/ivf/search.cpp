@@ -3,6 +3,7 @@
 // rerank run in the shared list-major batch driver (ivf/batch_driver.h) with the float-row
 // scanner below.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -11,8 +12,10 @@
 #include "common/norms.h"
 #include "common/parallel.h"
 #include "ivf/batch_driver.h"
+#include "graph/gather_kernels.h"
 #include "ivf/ivf.h"
 #include "kernels/kernels.h"
+#include "graph/sq8.h"
 
 namespace adanns {
 
@@ -52,6 +55,69 @@ struct FlatScanner {
         } else if (m.negate) {
             for (std::size_t r = 0; r < nm * t; ++r) dist[r] = -dist[r];
         }
+    }
+};
+
+// Scanner of the int8 scan store (ScanCodes): the scan_dim prefix of each row's codes against
+// each member query in code space (prepared once per chunk: q16 for the AVX2 / scalar kernels,
+// q8 for the VNNI one). IP and cosine: the tile-form kernel (graph/gather_kernels.h, ScanSq8Fn),
+// minus the inner product less a per-query constant; L2: the graph's gather kernel over the
+// tile's consecutive rows, the squared distance. Either ranks like the metric on the prefix (the
+// cosine of a prefix is ranked by the inner product of the unit rows' prefixes), and the rerank,
+// which an int8 scan always has, gives the exact values.
+struct Sq8Scanner {
+    static constexpr bool kFilterSpans = true;
+    static constexpr std::size_t kMembersPerCall = 16;
+    static constexpr std::size_t kTile = 256;
+    const InvertedLists& lists;
+    const ScanCodes& codes;
+    const float* xq;  // the batch's queries (nq x dim)
+    std::size_t dim, scan_dim;
+    bool l2;
+    GatherSq8Fn gather;   // L2: one query x the tile's rows
+    ScanSq8Fn scan_ip;    // IP / cosine: the tile form
+
+    struct Chunk {
+        std::vector<Sq8Query> q;
+        std::vector<float> qw, wg;
+        std::vector<int16_t> q16;  // per query: the 8-bit dims' codes rounded up to 16, zeros past them
+        std::vector<int8_t> q8;    // per query: the same rounded up to 64
+        const Sq8Query* qs[kMembersPerCall];
+    };
+    Chunk begin_chunk(std::size_t qb, std::size_t cq) const {
+        const std::size_t h = std::min(codes.wide, scan_dim), lw = scan_dim - h;
+        const std::size_t q16s = (lw + 15) / 16 * 16, q8s = (lw + 63) / 64 * 64;
+        Chunk c{std::vector<Sq8Query>(cq), std::vector<float>(cq * scan_dim), std::vector<float>(cq * scan_dim),
+                std::vector<int16_t>(cq * q16s, 0), std::vector<int8_t>(cq * q8s, 0), {}};
+        for (std::size_t j = 0; j < cq; ++j) {
+            c.q[j] = sq8_query(l2, xq + (qb + j) * dim, scan_dim, codes.wide, codes.lo.data(), codes.step.data(),
+                               c.qw.data() + j * scan_dim, c.wg.data() + j * scan_dim, c.q16.data() + j * q16s);
+            if (!l2) {  // the 8-bit query of the VNNI kernel
+                c.q[j].q8 = c.q8.data() + j * q8s;
+                c.q[j].inv_scale8 = make_sq8_ip_query8(c.qw.data() + j * scan_dim + h, lw, c.q8.data() + j * q8s);
+            }
+        }
+        return c;
+    }
+    std::size_t tile_rows() const { return kTile; }
+    std::size_t list_size(std::size_t l) const { return lists.list_size(l); }
+    const int64_t* ids(std::size_t l) const { return lists.ids(l); }
+    void begin_list(Chunk&, std::size_t, const uint32_t*, std::size_t) const {}
+    void scan_tile(Chunk& c, std::size_t l, std::size_t r0, std::size_t t, const uint32_t* members,
+                   std::size_t nm, float* dist) const {
+        const uint8_t* base = codes.codes.data() + (codes.start[l] + r0) * codes.bytes;
+        if (!l2) {  // IP / cosine: the tile form, then minus the inner products
+            for (std::size_t i = 0; i < nm; ++i) c.qs[i] = &c.q[members[i]];
+            scan_ip(c.qs, nm, base, codes.bytes, t, scan_dim, dist, t);
+            for (std::size_t r = 0; r < nm * t; ++r) dist[r] = -dist[r];
+            return;
+        }
+        static const std::array<uint32_t, kTile> iota = [] {
+            std::array<uint32_t, kTile> a{};
+            for (std::size_t i = 0; i < kTile; ++i) a[i] = static_cast<uint32_t>(i);
+            return a;
+        }();
+        for (std::size_t i = 0; i < nm; ++i) gather(c.q[members[i]], base, codes.bytes, iota.data(), t, scan_dim, dist + i * t);
     }
 };
 
@@ -103,7 +169,7 @@ void IVFCore::search(const float* xq, std::size_t nq, const SearchParams& p, flo
     if (p.nprobe == 0 || p.nprobe > nlist_) throw std::invalid_argument("nprobe must be in 1..nlist");
     if (p.scan_dim == 0 || p.scan_dim > dim_) throw std::invalid_argument("scan_dim must be in 1..dim");
     if (p.probe_dim > coarse_dim_) throw std::invalid_argument("probe_dim must be in 1..coarse_dim");
-    if (p.rerank_k > 0 && (p.rerank_dim == 0 || p.rerank_dim > dim_))
+    if ((p.rerank_k > 0 || p.int8_scan) && (p.rerank_dim == 0 || p.rerank_dim > dim_))
         throw std::invalid_argument("rerank_dim must be in 1..dim");
     std::vector<float> normed;
     xq = prepare_queries(xq, nq, normed);
@@ -126,7 +192,8 @@ void IVFCore::probe(const float* xq, std::size_t nq, std::size_t nprobe, std::si
 void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams& p, float* D, int64_t* I,
                             SearchStats* stats, const RowFilter* filter) const {
     const std::size_t sd = p.scan_dim;
-    const std::size_t rd = p.rerank_k > 0 ? p.rerank_dim : sd;
+    const std::shared_ptr<const ScanCodes> codes = p.int8_scan ? scan_codes() : nullptr;
+    const std::size_t rd = p.rerank_k > 0 || codes ? p.rerank_dim : sd;
     // Row tiles of 256 rows: the tile-form kernel reads each row once for all the members of a
     // call, so the tile only bounds the distance block (members x rows) the driver pushes from,
     // 16 KiB (L1); its rows (at most 384 KiB at 384 dims) stay in L2 for a list's next members.
@@ -141,13 +208,21 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
         coarse_probe(q, cq, p.nprobe, p.probe_dim, probes.data());
         // The coarse stage runs its own parallel loop: its thread time is wall time x threads.
         if (stats) stats->coarse_s += seconds(t0, Clock::now()) * std::min<std::size_t>(max_threads(), std::max<std::size_t>(cq, 1));
-        const FlatScanner sc{lists_, q, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
         // Cosine on a final prefix rd < dim: similarities are divided by ||q[:rd]||. Query chunks
         // as large as one per thread (up to 4096 queries): the larger the chunk, the more queries
         // share each list and candidate row read (2,000 queries on 2 threads: chunks of 1,000 took
         // 0.87-0.91x the time of chunks of 256 with rerank_k 30-100).
         BatchSpec s{cq,  nlist_, p.nprobe, p.k, p.rerank_k, dim_, p.rerank_dim,
                     metric_ == kMetricCosine && rd < dim_ ? rd : 0, metric_, 4096, 4096, filter};
+        if (codes) {
+            // The int8 scan ranks; at least the k results are re-scored exactly on rerank_dim.
+            s.rerank_k = std::max(p.rerank_k, p.k);
+            const Sq8Scanner sc{lists_, *codes, q, dim_, sd, metric_ == kMetricL2, gather_sq8_kernel(),
+                                scan_sq8_ip_kernel()};
+            batch_search(sc, &lists_, s, probes.data(), q, D + qb * p.k, I + qb * p.k, stats);
+            continue;
+        }
+        const FlatScanner sc{lists_, q, dim_, sd, tile, StageMetric(metric_, sd, dim_), kernels().scan};
         // The scan's distance is the exact partial on sd dims unless it is divided by a norm (cosine
         // on a prefix): then the rerank reads only dims [sd, rerank_dim) of each row.
         if (!sc.m.use_norm && !StageMetric(metric_, rd, dim_).use_norm) s.prefix_dim = sd;

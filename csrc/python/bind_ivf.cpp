@@ -141,15 +141,15 @@ void bind_ivf(py::module_& m) {
             "search",
             [](const IVFCore& self, FArray xq, std::size_t k, std::size_t nprobe, std::size_t scan_dim,
                std::size_t rerank_k, std::size_t rerank_dim, std::size_t probe_dim, bool with_stats,
-               std::optional<UArray> filter_bits, std::optional<IArray> filter_ids) -> py::object {
-                const SearchParams p{k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim};
+               std::optional<UArray> filter_bits, std::optional<IArray> filter_ids, bool int8_scan) -> py::object {
+                const SearchParams p{k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim, int8_scan};
                 return batch_search_binding(xq, self.dim(), k, with_stats, filter_bits, filter_ids,
                                             [&](const float* q, std::size_t nq, float* D, int64_t* I, SearchStats* st,
                                                 const RowFilter* f) { self.search(q, nq, p, D, I, st, f); });
             },
             py::arg("xq"), py::arg("k"), py::arg("nprobe"), py::arg("scan_dim"), py::arg("rerank_k"),
             py::arg("rerank_dim"), py::arg("probe_dim") = 0, py::arg("with_stats") = false,
-            py::arg("filter_bits") = py::none(), py::arg("filter_ids") = py::none())
+            py::arg("filter_bits") = py::none(), py::arg("filter_ids") = py::none(), py::arg("int8_scan") = false)
         .def(
             "probe",
             [](const IVFCore& self, FArray xq, std::size_t nprobe, std::size_t probe_dim) {

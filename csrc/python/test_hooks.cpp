@@ -5,15 +5,18 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "graph/gather_kernels.h"
 #include "graph/visited.h"
 #include "kernels/kernels.h"
 #include "python/py_utils.h"
+#include "graph/sq8.h"
 
 namespace py = pybind11;
 using namespace adanns;
@@ -48,6 +51,50 @@ void bind_test_hooks(py::module_& m) {
         },
         py::arg("kind"), py::arg("Q"), py::arg("X"), py::arg("w"), py::arg("impl"),
         "Test hook: run one scan kernel implementation (the rows of Q against the rows of X).");
+
+    m.def(
+        "scan_sq8_ip",
+        [](FArray X, FArray Q, std::size_t w, const std::string& impl) {
+            if (X.ndim() != 2 || Q.ndim() != 2 || X.shape(1) != Q.shape(1)) throw std::invalid_argument("X, Q: 2-D, same columns");
+            const std::size_t n = X.shape(0), m = Q.shape(0), d = X.shape(1);
+            if (w == 0 || w > d) throw std::invalid_argument("w must be in 1..d");
+            const ScanSq8Fn fn = scan_sq8_ip_named(impl.c_str());
+            const std::size_t wide = std::min<std::size_t>(8, d), bytes = d + wide;
+            std::vector<float> lo(d), step(d);
+            sq8_fit(X.data(), n, d, d, wide, lo.data(), step.data());
+            std::vector<uint8_t> codes(n * bytes + 64, 0);  // (the padding the kernels may read)
+            for (std::size_t r = 0; r < n; ++r) sq8_encode(X.data() + r * d, d, wide, lo.data(), step.data(), &codes[r * bytes]);
+            // the dequantised rows (the reference's inputs)
+            std::vector<float> deq(n * d);
+            for (std::size_t r = 0; r < n; ++r)
+                for (std::size_t t = 0; t < d; ++t) {
+                    const uint8_t* c = &codes[r * bytes];
+                    const float v = t < wide ? float(unsigned(c[2 * t]) | (unsigned(c[2 * t + 1]) << 8)) : float(c[wide + t]);
+                    deq[r * d + t] = lo[t] + step[t] * v;
+                }
+            const std::size_t h = std::min(wide, w), lw = w - h;
+            const std::size_t q16s = (lw + 15) / 16 * 16, q8s = (lw + 63) / 64 * 64;
+            std::vector<float> qw(m * w), wg(m * w);
+            std::vector<int16_t> q16(m * q16s, 0);
+            std::vector<int8_t> q8(m * q8s, 0);
+            std::vector<Sq8Query> sq(m);
+            std::vector<const Sq8Query*> qs(m);
+            for (std::size_t i = 0; i < m; ++i) {
+                sq[i] = sq8_query(false, Q.data() + i * d, w, wide, lo.data(), step.data(), &qw[i * w], &wg[i * w], &q16[i * q16s]);
+                sq[i].q8 = &q8[i * q8s];
+                sq[i].inv_scale8 = make_sq8_ip_query8(&qw[i * w + h], lw, &q8[i * q8s]);
+                qs[i] = &sq[i];
+            }
+            std::vector<float> out(m * n, 0.f);
+            fn(qs.data(), m, codes.data(), bytes, n, w, out.data(), n);
+            return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(m), py::ssize_t(n)}),
+                                  to_numpy(std::move(deq), {py::ssize_t(n), py::ssize_t(d)}),
+                                  to_numpy(std::move(lo), {py::ssize_t(d)}));
+        },
+        py::arg("X"), py::arg("Q"), py::arg("w"), py::arg("impl"),
+        "Test hook: the int8 IVF scan's tile kernel by name ('scalar', 'avx2', 'vnni') on rows X coded by a "
+        "quantiser fitted to them; returns (inner products less q.lo, dequantised rows, lo).");
+    m.def("cpu_has_avx512_vnni", &cpu_has_avx512_vnni);
 
     m.def(
         "rerank",

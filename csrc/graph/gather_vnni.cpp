@@ -1,0 +1,80 @@
+// The AVX-512 VNNI tile kernel of the IVF int8 scan (gather_kernels.h, ScanSq8Fn). This unit
+// alone is compiled with -mavx512f -mavx512bw -mavx512vnni; no STL templates in it.
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "gather_kernels.h"
+
+namespace adanns {
+namespace {
+
+// Four consecutive rows against Q (<= 4) queries: per 64-code step each row is loaded once and
+// multiplied with every query's q8 (vpdpbusd: unsigned codes x signed query, 4 products summed
+// into each 32-bit lane; exact integer sums).
+template <int Q>
+__attribute__((always_inline)) inline void vnni_tile4(const Sq8Query* const* qs, const uint8_t* const* x, std::size_t m,
+                                                      std::size_t hw, std::size_t off, std::size_t nsteps, float* out,
+                                                      std::size_t ldo) {
+    __m512i a[Q][4];
+    for (int j = 0; j < Q; ++j)
+        for (int r = 0; r < 4; ++r) a[j][r] = _mm512_setzero_si512();
+    for (std::size_t c = 0; c < nsteps; ++c) {
+        __m512i qv[Q];
+        for (int j = 0; j < Q; ++j) qv[j] = _mm512_loadu_si512(qs[j]->q8 + c * 64);
+        for (int r = 0; r < 4; ++r) {
+            const __m512i xv = _mm512_loadu_si512(x[r] + off + c * 64);
+            for (int j = 0; j < Q; ++j) a[j][r] = _mm512_dpbusd_epi32(a[j][r], xv, qv[j]);
+        }
+    }
+    // the 16-bit dims: with 8 of them (the usual case) the four rows' codes as floats, once
+    __m256 v[4];
+    if (hw == 8)
+        for (int r = 0; r < 4; ++r)
+            v[r] = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r]))));
+    for (int j = 0; j < Q; ++j) {
+        const __m256 qh = hw == 8 ? _mm256_loadu_ps(qs[j]->qhi) : _mm256_setzero_ps();
+        for (std::size_t r = 0; r < m; ++r) {
+            float hi;
+            if (hw == 8) {
+                const __m256 p = _mm256_mul_ps(qh, v[r]);
+                __m128 s = _mm_add_ps(_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1));
+                s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                hi = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+            } else {
+                hi = sq8_wide_term(*qs[j], x[r], hw);
+            }
+            out[j * ldo + r] = float(_mm512_reduce_add_epi32(a[j][r])) * qs[j]->inv_scale8 + hi;
+        }
+    }
+}
+
+}  // namespace
+
+void scan_sq8_ip_vnni(const Sq8Query* const* qs, std::size_t m, const uint8_t* base, std::size_t stride,
+                      std::size_t n, std::size_t w, float* out, std::size_t ldo) {
+    if (m == 0) return;
+    const std::size_t wide = qs[0]->wide, hw = w < wide ? w : wide, off = 2 * wide;
+    const std::size_t nsteps = (w - hw + 63) / 64, row_bytes = off + (w - hw);
+    const std::size_t ahead = 8;
+    auto prefetch = [&](std::size_t r) {
+        const char* row = reinterpret_cast<const char*>(base + r * stride);
+        for (std::size_t o = 0; o < row_bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
+    };
+    for (std::size_t r = 0; r < n && r < ahead; ++r) prefetch(r);
+    const uint8_t* x[4];
+    for (std::size_t i = 0; i < n; i += 4) {
+        for (std::size_t r = i + ahead; r < i + ahead + 4 && r < n; ++r) prefetch(r);
+        const std::size_t rows = n - i < 4 ? n - i : 4;
+        for (std::size_t r = 0; r < 4; ++r) x[r] = base + (i + (r < rows ? r : 0)) * stride;
+        std::size_t j = 0;
+        for (; j + 4 <= m; j += 4) vnni_tile4<4>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo);
+        switch (m - j) {
+            case 1: vnni_tile4<1>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo); break;
+            case 2: vnni_tile4<2>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo); break;
+            case 3: vnni_tile4<3>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo); break;
+            default: break;
+        }
+    }
+}
+
+}  // namespace adanns
