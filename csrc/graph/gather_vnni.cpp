@@ -26,24 +26,37 @@ __attribute__((always_inline)) inline void vnni_tile4(const Sq8Query* const* qs,
             for (int j = 0; j < Q; ++j) a[j][r] = _mm512_dpbusd_epi32(a[j][r], xv, qv[j]);
         }
     }
-    // the 16-bit dims: with 8 of them (the usual case) the four rows' codes as floats, once
+    // The four rows' sums of each query at once: 512 -> 256 bits, then the AVX2 horizontal adds
+    // (exact integer sums in any order); the 16-bit dims (with 8 of them, the usual case) as four
+    // float dot products of the rows' codes, converted once, with the query's qhi.
     __m256 v[4];
     if (hw == 8)
         for (int r = 0; r < 4; ++r)
             v[r] = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r]))));
     for (int j = 0; j < Q; ++j) {
-        const __m256 qh = hw == 8 ? _mm256_loadu_ps(qs[j]->qhi) : _mm256_setzero_ps();
-        for (std::size_t r = 0; r < m; ++r) {
-            float hi;
-            if (hw == 8) {
-                const __m256 p = _mm256_mul_ps(qh, v[r]);
-                __m128 s = _mm_add_ps(_mm256_castps256_ps128(p), _mm256_extractf128_ps(p, 1));
-                s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-                hi = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-            } else {
-                hi = sq8_wide_term(*qs[j], x[r], hw);
-            }
-            out[j * ldo + r] = float(_mm512_reduce_add_epi32(a[j][r])) * qs[j]->inv_scale8 + hi;
+        __m256i h[4];
+        for (int r = 0; r < 4; ++r)
+            h[r] = _mm256_add_epi32(_mm512_castsi512_si256(a[j][r]), _mm512_extracti64x4_epi64(a[j][r], 1));
+        const __m256i abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(h[0], h[1]), _mm256_hadd_epi32(h[2], h[3]));
+        const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+        __m128 hi;
+        if (hw == 8) {
+            const __m256 qh = _mm256_loadu_ps(qs[j]->qhi);
+            __m256 p[4];
+            for (int r = 0; r < 4; ++r) p[r] = _mm256_mul_ps(qh, v[r]);
+            const __m256 pq = _mm256_hadd_ps(_mm256_hadd_ps(p[0], p[1]), _mm256_hadd_ps(p[2], p[3]));
+            hi = _mm_add_ps(_mm256_castps256_ps128(pq), _mm256_extractf128_ps(pq, 1));
+        } else {
+            hi = _mm_setr_ps(sq8_wide_term(*qs[j], x[0], hw), sq8_wide_term(*qs[j], x[1], hw),
+                             sq8_wide_term(*qs[j], x[2], hw), sq8_wide_term(*qs[j], x[3], hw));
+        }
+        const __m128 val = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(sums), _mm_set1_ps(qs[j]->inv_scale8)), hi);
+        if (m == 4) {
+            _mm_storeu_ps(out + j * ldo, val);
+        } else {
+            alignas(16) float t[4];
+            _mm_store_ps(t, val);
+            for (std::size_t r = 0; r < m; ++r) out[j * ldo + r] = t[r];
         }
     }
 }

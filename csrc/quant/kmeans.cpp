@@ -57,10 +57,10 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
         // most centroids are rejected in blocks of 8 by one test). NaN / inf distances rank last.
         std::vector<Candidate> buf(2 * nprobe);
         std::vector<float> scratch(2 * nprobe);
+        constexpr float kInf = std::numeric_limits<float>::infinity(), kMax = std::numeric_limits<float>::max();
         for (std::size_t i = b; i < e; ++i) {
             float* acc = dist.data() + (i - b) * k;
-            for (std::size_t j = 0; j < k; ++j)
-                if (!(acc[j] < std::numeric_limits<float>::infinity())) acc[j] = std::numeric_limits<float>::max();
+            for (std::size_t j = 0; j < k; ++j) acc[j] = acc[j] < kInf ? acc[j] : kMax;  // (branch-free)
             TopKBuffer top(buf.data(), nprobe, scratch.data());
             top.push_run(acc, k, 0);
             const std::size_t got = top.finalize();
