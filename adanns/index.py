@@ -436,7 +436,7 @@ class IVFIndex(_Index):
             this setting). The scan then only ranks: every search re-scores at least its ``k``
             results exactly (``rerank_k`` is raised to ``k`` if lower), so the distances returned
             are exact. Fastest for ``ip`` / ``cosine`` (a tile kernel, with AVX-512 VNNI where the
-            CPU has it); ``l2`` works, with a slower kernel. See docs/ivf.md.
+            CPU has it); ``l2`` works, with a slower kernel. See docs/choosing-parameters.md.
 
     Prefix semantics per metric: ``l2`` and ``ip`` are computed on the prefix as is;
     ``cosine`` is the cosine of the prefixes (``x[:d]`` and ``q[:d]`` each normalised).
@@ -475,8 +475,15 @@ class IVFIndex(_Index):
 
     @property
     def scan_store(self) -> str:
-        """``"float32"`` or ``"int8"``: what the list scan reads (see the class docstring)."""
+        """``"float32"`` or ``"int8"``: what the list scan reads (see the class docstring). It can
+        be changed on a built index: the int8 copy is made at the next search that needs it."""
         return self._scan_store
+
+    @scan_store.setter
+    def scan_store(self, value: str) -> None:
+        if value not in SCAN_STORES:
+            raise ValueError(f"scan_store must be one of {SCAN_STORES}, got {value!r}")
+        self._scan_store = value
 
     def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
         """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim)),

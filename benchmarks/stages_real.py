@@ -5,8 +5,9 @@ builds one IVF index (cached in ``--cache``), and for each (nprobe, scan_dim, re
 recall@10, batch QPS (best of ``--repeat``) and the thread time per query of each stage from
 ``adanns.SearchStats``, with the rerank cost per reranked candidate and the scan cost per scanned
 row, and the process CPU time per query (all threads; on a shared machine it varies less than
-the wall time). Then the best adaptive (scan_dim < dim) and rigid (scan_dim = dim, no rerank) QPS at each
-recall target.
+the wall time). The front grid also scans the int8 copy (``IVFIndex.scan_store = "int8"``, always
+reranked). Then, at each recall target, the best rigid (float rows, scan_dim = dim, no rerank),
+adaptive (float rows, scan_dim < dim), adaptive-int8 (int8, scan_dim < dim) and int8-all-dims QPS.
 
     python benchmarks/stages_real.py --data /work/shared/data/docs_minilm384_f16.npy \
         --cache /tmp/docs384.adanns [--grid table|front] [--out stages.json]
@@ -27,17 +28,24 @@ from adanns.evaluation import ground_truth, recall_at_k, timed
 from adanns.transforms import PCATransform
 
 # (nprobe, scan_dim, rerank_k, probe_dim; 0: coarse_dim)
-TABLE = [(16, 384, 0, 0), (16, 128, 0, 0), (16, 128, 30, 0), (16, 128, 100, 0), (16, 64, 0, 0), (16, 64, 100, 0),
-         (16, 32, 0, 0), (16, 32, 10, 0)]
+TABLE = [(16, 384, 0, 0, "float32"), (16, 128, 0, 0, "float32"), (16, 128, 30, 0, "float32"),
+         (16, 128, 100, 0, "float32"), (16, 64, 0, 0, "float32"), (16, 64, 100, 0, "float32"),
+         (16, 32, 0, 0, "float32"), (16, 32, 10, 0, "float32")]
 
 
 def front_grid(dim):
-    g = [(p, dim, 0, 0) for p in (8, 16, 24, 32, 48, 64)]
-    for p in (16, 24, 32, 48, 64):
+    """(nprobe, scan_dim, rerank_k, probe_dim, scan_store): the rigid rows, then the adaptive ones
+    on the float rows and on the int8 copy (which also scans all dims, reranked)."""
+    g = [(p, dim, 0, 0, "float32") for p in (8, 16, 20, 24, 32, 48, 64)]
+    for p in (16, 24, 32, 40, 48, 64):
         for sd in (64, 128, 192):
             for rk in (30, 100):
                 for pd in (64, 0):
-                    g.append((p, sd, rk, pd))
+                    g.append((p, sd, rk, pd, "float32"))
+        for sd in (128, 192, 256, dim):
+            for rk in (20, 40):
+                for pd in (64, 128, 0):
+                    g.append((p, sd, rk, pd, "int8"))
     return g
 
 
@@ -78,7 +86,8 @@ def main():
     gt = ground_truth(xb, xq, 10, "ip")
     grid = TABLE if a.grid == "table" else front_grid(d)
     rows = []
-    for p, sd, rk, pd in grid:
+    for p, sd, rk, pd, store in grid:
+        index.scan_store = store
         kw = dict(nprobe=p, scan_dim=sd, rerank_k=rk)
         if pd or a.probe_dim:
             kw["probe_dim"] = pd or a.probe_dim
@@ -87,28 +96,32 @@ def main():
         st = adanns.SearchStats()
         index.search(xq, 10, stats=st, **kw)
         us = st.per_query_us()
-        r = dict(nprobe=p, scan_dim=sd, rerank_k=rk, probe_dim=kw.get("probe_dim", a.coarse_dim), recall=recall_at_k(I, gt, 10), qps=len(xq) / t,
+        r = dict(scan_store=store, nprobe=p, scan_dim=sd, rerank_k=rk, probe_dim=kw.get("probe_dim", a.coarse_dim), recall=recall_at_k(I, gt, 10), qps=len(xq) / t,
                  cpu_us=1e6 * cpu / len(xq),
                  coarse_us=us["coarse"], scan_us=us["scan"], rerank_us=us["rerank"], output_us=us["output"],
                  scan_ns_row=1e9 * st.scan_s / max(1, st.rows_scanned),
                  rerank_ns_cand=1e9 * st.rerank_s / max(1, st.candidates_reranked))
         rows.append(r)
-        print(f"probe_dim {r['probe_dim']:3d} nprobe {p:3d} scan_dim {sd:3d} rerank_k {rk:3d}  recall {r['recall']:.3f}  QPS {r['qps']:8.0f}  cpu {r['cpu_us']:5.1f} us/q  "
+        print(f"{store:7s} probe_dim {r['probe_dim']:3d} nprobe {p:3d} scan_dim {sd:3d} rerank_k {rk:3d}  recall {r['recall']:.3f}  QPS {r['qps']:8.0f}  cpu {r['cpu_us']:5.1f} us/q  "
               f"coarse {r['coarse_us']:6.1f} scan {r['scan_us']:6.1f} rerank {r['rerank_us']:6.1f} out {r['output_us']:4.1f} us/q  "
               f"scan {r['scan_ns_row']:5.2f} ns/row  rerank {r['rerank_ns_cand']:6.1f} ns/cand", flush=True)
     summary = {}
+    kinds = (("rigid", lambda r: r["scan_store"] == "float32" and r["scan_dim"] == d and r["rerank_k"] == 0),
+             ("adaptive", lambda r: r["scan_store"] == "float32" and r["scan_dim"] < d),
+             ("adaptive-int8", lambda r: r["scan_store"] == "int8" and r["scan_dim"] < d),
+             ("int8-all-dims", lambda r: r["scan_store"] == "int8" and r["scan_dim"] == d))
     for target in (0.90, 0.95, 0.99):
         best = {}
-        for kind, ok in (("rigid", lambda r: r["scan_dim"] == d and r["rerank_k"] == 0),
-                         ("adaptive", lambda r: r["scan_dim"] < d)):
+        for kind, ok in kinds:
             hit = [r for r in rows if ok(r) and r["recall"] >= target]
             best[kind] = max(hit, key=lambda r: r["qps"]) if hit else None
-        if best["rigid"] and best["adaptive"]:
-            ratio = best["adaptive"]["qps"] / best["rigid"]["qps"]
-            b = best["adaptive"]
-            print(f"recall >= {target}: adaptive {b['qps']:.0f} (probe_dim {b['probe_dim']} nprobe {b['nprobe']} "
-                  f"scan_dim {b['scan_dim']} rerank_k {b['rerank_k']}) vs rigid {best['rigid']['qps']:.0f} "
-                  f"(nprobe {best['rigid']['nprobe']}): {ratio:.2f}x")
+        rigid = best["rigid"]
+        for kind, _ in kinds[1:]:
+            b = best[kind]
+            if rigid and b:
+                print(f"recall >= {target}: {kind} {b['qps']:.0f} (probe_dim {b['probe_dim']} nprobe {b['nprobe']} "
+                      f"scan_dim {b['scan_dim']} rerank_k {b['rerank_k']}) vs rigid {rigid['qps']:.0f} "
+                      f"(nprobe {rigid['nprobe']}): {b['qps'] / rigid['qps']:.2f}x")
         summary[str(target)] = best
     if a.out:
         with open(a.out, "w") as f:

@@ -92,7 +92,7 @@ def run_method(method: Method, ctx: Context, tmp_root: str) -> MethodReport:
         try:
             path = method.serialize(d)
             if path is not None:
-                rep.bytes_per_vector = _path_size(path) / ctx.xb.shape[0]
+                rep.bytes_per_vector = _path_size(path) / ctx.xb.shape[0] + method.unsaved_bytes_per_vector()
         except Exception as e:  # noqa: BLE001 - size is optional
             log(f"[{rep.name}] size unavailable: {type(e).__name__}: {e}")
         finally:

@@ -5,6 +5,7 @@
 #include "kernels/avx2/simd.h"
 #include "kernels/distances.h"
 #include "gather_kernels.h"
+#include "sq8_tile_rows.h"
 
 namespace adanns {
 namespace {
@@ -200,22 +201,12 @@ void scan_sq8_ip_avx2(const Sq8Query* const* qs, std::size_t m, const uint8_t* b
                       std::size_t n, std::size_t w, float* out, std::size_t ldo) {
     if (m == 0) return;
     const std::size_t wide = qs[0]->wide, hw = w < wide ? w : wide, off = 2 * wide;
-    const std::size_t nsteps = (w - hw + 15) / 16, row_bytes = off + (w - hw);
-    const std::size_t ahead = 8;  // rows prefetched ahead (their codes: a few lines each)
-    auto prefetch = [&](std::size_t r) {
-        const char* row = reinterpret_cast<const char*>(base + r * stride);
-        for (std::size_t o = 0; o < row_bytes; o += 64) _mm_prefetch(row + o, _MM_HINT_T0);
-    };
-    for (std::size_t r = 0; r < n && r < ahead; ++r) prefetch(r);
-    const uint8_t* x[4];
-    for (std::size_t i = 0; i < n; i += 4) {
-        for (std::size_t r = i + ahead; r < i + ahead + 4 && r < n; ++r) prefetch(r);
-        const std::size_t rows = n - i < 4 ? n - i : 4;
-        for (std::size_t r = 0; r < 4; ++r) x[r] = base + (i + (r < rows ? r : 0)) * stride;
+    const std::size_t nsteps = (w - hw + 15) / 16;
+    sq8_tile_rows(base, stride, n, off + (w - hw), [&](const uint8_t* const* x, std::size_t i, std::size_t rows) {
         std::size_t j = 0;
         for (; j + 2 <= m; j += 2) sq8_ip_tile4<2>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo);
         if (j < m) sq8_ip_tile4<1>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo);
-    }
+    });
 }
 
 void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,

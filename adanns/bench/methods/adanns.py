@@ -37,38 +37,50 @@ class _Adanns(Method):
 
 
 class AdannsIVF(_Adanns):
-    family = "adanns-ivf"
+    """IVFIndex, one instance per coarse_dim and scan store: the float32 rows (the rigid rows,
+    every stage on all dims, are its full-dim settings without rerank) and the int8 copy (scans
+    on prefixes and on all dims, always reranked)."""
 
-    def __init__(self, ctx: Context, coarse_dim: int) -> None:
+    family = "adanns-ivf"
+    _name_keys = ("coarse_dim", "scan_store")
+
+    def __init__(self, ctx: Context, coarse_dim: int, scan_store: str = "float32") -> None:
         super().__init__(ctx)
         self.coarse_dim = coarse_dim
-        self.build_params = {"nlist": ctx.cfg.nlist, "coarse_dim": coarse_dim}
+        self.scan_store = scan_store
+        self.build_params = {"nlist": ctx.cfg.nlist, "coarse_dim": coarse_dim, "scan_store": scan_store}
 
     @classmethod
     def instances(cls, ctx: Context) -> List[Method]:
-        return [cls(ctx, c) for c in ctx.cfg.coarse_dims]
+        return [cls(ctx, c, store) for c in ctx.cfg.coarse_dims for store in ("float32", "int8")]
 
     def memory_bytes(self) -> float:
         n, d = self.ctx.xb.shape
-        return 1.3 * n * (d * 4 + 8)
+        return 1.3 * n * (d * 4 + 8 + (d + 8 if self.scan_store == "int8" else 0))
+
+    def unsaved_bytes_per_vector(self) -> float:
+        return float(self.ctx.dim + 8) if self.scan_store == "int8" else 0.0  # the int8 copy (not saved)
 
     def build(self) -> None:
         d = self.ctx.dim
-        self.index = IVFIndex(d, self.ctx.cfg.nlist, self.coarse_dim, self.ctx.metric, seed=1234 + self.ctx.cfg.seed)
+        self.index = IVFIndex(d, self.ctx.cfg.nlist, self.coarse_dim, self.ctx.metric, seed=1234 + self.ctx.cfg.seed,
+                              scan_store=self.scan_store)
         self.index.train(self.ctx.xb)
         self.index.add(self.ctx.xb)
+        if self.scan_store == "int8":  # the int8 copy is made now, not in the first timed search
+            self.index.search(self.ctx.xb[:1], 1)
 
     def series(self) -> List[List[Setting]]:
         d = self.ctx.dim
-        combos: List[Tuple[int, int]] = [(d, 0)]
+        combos: List[Tuple[int, int]] = [] if self.scan_store == "int8" else [(d, 0)]
         for sd in self.ctx.cfg.scan_dims:
-            if sd < d:
+            if sd < d or self.scan_store == "int8":
                 combos += [(sd, r) for r in self.ctx.cfg.rerank_ks]
         return [[{"nprobe": p, "scan_dim": sd, "rerank_k": r} for p in self.ctx.nprobes] for sd, r in combos]
 
     def family_of(self, s: Setting) -> str:
         d = self.ctx.dim
-        rigid = self.coarse_dim == d and s["scan_dim"] == d and s["rerank_k"] == 0
+        rigid = self.coarse_dim == d and s["scan_dim"] == d and s["rerank_k"] == 0 and self.scan_store == "float32"
         return "adanns-ivf-rigid" if rigid else "adanns-ivf"
 
 

@@ -83,6 +83,11 @@ class Method:
     def save(self, path: str) -> None:
         raise NotImplementedError
 
+    def unsaved_bytes_per_vector(self) -> float:
+        """Bytes per vector the index holds in memory but does not save (derived copies), added
+        to the saved size in the report's bytes per vector."""
+        return 0.0
+
     def release(self) -> None:
         for attr in list(vars(self)):
             if attr not in ("ctx", "build_params"):
