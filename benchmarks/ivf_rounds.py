@@ -35,7 +35,9 @@ SETTINGS = [
     ("adaptive", "float32", 40, 192, 30, 64),
     ("adaptive-int8", "int8", 16, 256, 20, 64),
     ("adaptive-int8", "int8", 24, 256, 20, 128),
+    ("adaptive-int8", "int8", 28, 256, 20, 128),
     ("adaptive-int8", "int8", 32, 256, 20, 128),
+    ("adaptive-int8", "int8", 40, 256, 20, 64),
     ("adaptive-int8", "int8", 32, 192, 20, 128),
     ("int8-all-dims", "int8", 32, 0, 20, 128),
 ]

@@ -48,6 +48,12 @@ def main() -> None:
         pca.train(x)
         pca.add(x[:12])
         made[f"ivf_pca_{metric}"] = pca
+    x12 = np.random.default_rng(1).standard_normal((40, 12)).astype(np.float32)
+    for metric, xs in (("ip", x12), ("cosine", x)):  # the int8 scan copy: 8 wide + 4 narrow dims; 6 wide
+        i8 = adanns.IVFIndex(xs.shape[1], 3, coarse_dim=4, metric=metric, niter=2, scan_store="int8")
+        i8.train(xs)
+        i8.add(xs)
+        made[f"ivf_int8_{metric}"] = i8
     untrained = adanns.IVFPQIndex(6, 2, pq_dim=4, m=2, opq=True)
     made["ivfpq_untrained"] = untrained
     flatpq = adanns.PQIndex(6, pq_dim=6, m=3, metric="ip", keep_full="ram", pq_niter=2)
@@ -61,7 +67,6 @@ def main() -> None:
         # int8 files carry sq_wide since the leading dims got 16-bit codes; the graph_*_int8_*.bin
         # seeds without it are kept as files of the earlier layout (converted on load)
         made[f"graph_{metric}_{store}" + ("_wide" if store == "int8" else "")] = graph
-    x12 = np.random.default_rng(1).standard_normal((40, 12)).astype(np.float32)
     mixed = adanns.GraphIndex(12, 10, degree=4, metric="ip", build_beam=8, store="int8")  # 8 wide + 2 narrow dims
     mixed.add(x12)
     made["graph_ip_int8_mixed"] = mixed
