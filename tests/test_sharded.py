@@ -430,3 +430,25 @@ def test_filtered_search_equals_one_index_and_brute_force(l2_pair, form, fractio
     few = allowed[:3]
     _, I = sharded.search(xq, 10, nprobe=NLIST, filter=few)
     assert (np.sort(I[:, :3], axis=1) == few).all() and (I[:, 3:] == -1).all()
+
+
+def test_int8_scan_store_reaches_the_shards(ray_session):
+    """IVFIndex keywords reach every shard: with scan_store="int8" each shard re-scores its
+    results exactly on all dims (rerank_k raised to k), so a 8-dim scan returns the full-dim
+    scores, where the float rows would return the prefix's; at exact settings it is brute force."""
+    from reference import out_scores
+
+    xb, xq = _data(n=800, nq=10)
+    sharded = adanns.ShardedIndex(adanns.IVFIndex, shards=2, dim=DIM, nlist=NLIST, coarse_dim=COARSE,
+                                  metric="ip", scan_store="int8")
+    try:
+        sharded.train(xb)
+        sharded.add(xb)
+        D, I = sharded.search(xq, 5, nprobe=NLIST, scan_dim=8)
+        full = out_scores(xb, xq, "ip", DIM)
+        np.testing.assert_allclose(D, np.take_along_axis(full, I, 1), rtol=0, atol=1e-4 * np.abs(full).max())
+        D, I = sharded.search(xq, 5, nprobe=NLIST, scan_dim=8, rerank_k=len(xb))
+        Dr, _ = brute_force(xb, xq, 5, "ip")
+        np.testing.assert_allclose(D, Dr, rtol=0, atol=1e-4 * np.abs(Dr).max())
+    finally:
+        sharded.close()

@@ -11,11 +11,11 @@
 
 #include "common/norms.h"
 #include "common/parallel.h"
-#include "ivf/batch_driver.h"
 #include "graph/gather_kernels.h"
+#include "graph/sq8.h"
+#include "ivf/batch_driver.h"
 #include "ivf/ivf.h"
 #include "kernels/kernels.h"
-#include "graph/sq8.h"
 
 namespace adanns {
 
@@ -79,19 +79,20 @@ struct Sq8Scanner {
 
     struct Chunk {
         std::vector<Sq8Query> q;
-        std::vector<float> qw, wg;
-        std::vector<int16_t> q16;  // per query: the 8-bit dims' codes rounded up to 16, zeros past them
-        std::vector<int8_t> q8;    // per query: the same rounded up to 64
+        std::vector<float> qw, wg;  // wg: L2 only
+        std::vector<int16_t> q16;   // IP: per query, the 8-bit dims' codes rounded up to 16, zeros past them
+        std::vector<int8_t> q8;     // IP: the same rounded up to 64 (the VNNI kernel's query)
         const Sq8Query* qs[kMembersPerCall];
     };
     Chunk begin_chunk(std::size_t qb, std::size_t cq) const {
         const std::size_t h = std::min(codes.wide, scan_dim), lw = scan_dim - h;
-        const std::size_t q16s = (lw + 15) / 16 * 16, q8s = (lw + 63) / 64 * 64;
-        Chunk c{std::vector<Sq8Query>(cq), std::vector<float>(cq * scan_dim), std::vector<float>(cq * scan_dim),
+        const std::size_t q16s = l2 ? 0 : (lw + 15) / 16 * 16, q8s = l2 ? 0 : (lw + 63) / 64 * 64;
+        Chunk c{std::vector<Sq8Query>(cq), std::vector<float>(cq * scan_dim), std::vector<float>(l2 ? cq * scan_dim : 0),
                 std::vector<int16_t>(cq * q16s, 0), std::vector<int8_t>(cq * q8s, 0), {}};
         for (std::size_t j = 0; j < cq; ++j) {
             c.q[j] = sq8_query(l2, xq + (qb + j) * dim, scan_dim, codes.wide, codes.lo.data(), codes.step.data(),
-                               c.qw.data() + j * scan_dim, c.wg.data() + j * scan_dim, c.q16.data() + j * q16s);
+                               c.qw.data() + j * scan_dim, l2 ? c.wg.data() + j * scan_dim : nullptr,
+                               l2 ? nullptr : c.q16.data() + j * q16s);
             if (!l2) {  // the 8-bit query of the VNNI kernel
                 c.q[j].q8 = c.q8.data() + j * q8s;
                 c.q[j].inv_scale8 = make_sq8_ip_query8(c.qw.data() + j * scan_dim + h, lw, c.q8.data() + j * q8s);
