@@ -74,15 +74,16 @@ void bind_test_hooks(py::module_& m) {
                 }
             const std::size_t h = std::min(wide, w), lw = w - h;
             const std::size_t q16s = (lw + 15) / 16 * 16, q8s = (lw + 63) / 64 * 64;
-            std::vector<float> qw(m * w), wg(m * w);
+            std::vector<float> qw(m * w);
             std::vector<int16_t> q16(m * q16s, 0);
             std::vector<int8_t> q8(m * q8s, 0);
             std::vector<Sq8Query> sq(m);
             std::vector<const Sq8Query*> qs(m);
             for (std::size_t i = 0; i < m; ++i) {
-                sq[i] = sq8_query(false, Q.data() + i * d, w, wide, lo.data(), step.data(), &qw[i * w], &wg[i * w], &q16[i * q16s]);
-                sq[i].q8 = &q8[i * q8s];
-                sq[i].inv_scale8 = make_sq8_ip_query8(&qw[i * w + h], lw, &q8[i * q8s]);
+                sq[i] = sq8_query(false, Q.data() + i * d, w, wide, lo.data(), step.data(), qw.data() + i * w, nullptr,
+                                  q16.data() + i * q16s);  // (data(): q16 / q8 are empty when w <= wide)
+                sq[i].q8 = q8.data() + i * q8s;
+                sq[i].inv_scale8 = make_sq8_ip_query8(qw.data() + i * w + h, lw, q8.data() + i * q8s);
                 qs[i] = &sq[i];
             }
             std::vector<float> out(m * n, 0.f);
