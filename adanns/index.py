@@ -458,8 +458,7 @@ class IVFIndex(_Index):
         transform: Union[None, str, PCATransform] = None,
         scan_store: str = "float32",
     ) -> None:
-        if scan_store not in SCAN_STORES:
-            raise ValueError(f"scan_store must be one of {SCAN_STORES}, got {scan_store!r}")
+        self.scan_store = scan_store  # (checked first)
         dim = param(dim, "dim")
         nlist = param(nlist, "nlist")
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
@@ -470,7 +469,6 @@ class IVFIndex(_Index):
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
         self.kmeanspp = bool(kmeanspp)
         self.max_points_per_centroid = param(max_points_per_centroid, "max_points_per_centroid")
-        self._scan_store = scan_store
         self._operating_points = None
 
     @property

@@ -1,6 +1,6 @@
 """Rigid vs adaptive IVF settings timed in interleaved rounds on real embeddings.
 
-One index (cached in ``--cache``, built as in ``stages_real.py``); every round times each setting
+One index (cached in ``--cache``, built by ``stages_real.real_setup``); every round times each setting
 once (best of ``--repeat`` batch searches), in turn, so that a slow minute on a shared machine
 hits every setting alike; the median QPS over ``--rounds`` rounds is reported with the recall
 and the ratio of each to the best rigid setting (float rows, scan_dim = dim, no rerank) that
@@ -18,12 +18,8 @@ import os
 import statistics
 import time
 
-import numpy as np
-
-import adanns
-from adanns.datasets import load_dataset
-from adanns.evaluation import ground_truth, recall_at_k
-from adanns.transforms import PCATransform
+from adanns.evaluation import recall_at_k
+from stages_real import real_setup  # (this folder: python benchmarks/ivf_rounds.py)
 
 # (label, scan_store, nprobe, scan_dim, rerank_k, probe_dim; 0: coarse_dim)
 SETTINGS = [
@@ -48,27 +44,15 @@ def main() -> None:
     ap.add_argument("--data", default="/work/shared/data/docs_minilm384_f16.npy")
     ap.add_argument("--n-query", type=int, default=2000)
     ap.add_argument("--nlist", type=int, default=1233)
-    ap.add_argument("--cache", default=None)
+    ap.add_argument("--coarse-dim", type=int, default=384)
+    ap.add_argument("--cache", default=None, help="index file: loaded when present, else built and saved")
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
 
-    ds = load_dataset("npy:" + a.data, n_query=a.n_query, metric="ip", seed=0)
-    xb = np.ascontiguousarray(ds.xb, dtype=np.float32)
-    xq = np.ascontiguousarray(ds.xq, dtype=np.float32)
-    tr = PCATransform.for_metric("ip", seed=0).fit(xb)
-    xb, xq = tr.apply(xb), tr.apply(xq)
+    index, xb, xq, gt = real_setup(a.data, a.n_query, a.nlist, a.coarse_dim, a.cache)
     d = xb.shape[1]
-    if a.cache and os.path.exists(a.cache):
-        index = adanns.load(a.cache)
-    else:
-        index = adanns.IVFIndex(d, a.nlist, metric="ip", seed=1)
-        index.train(xb)
-        index.add(xb)
-        if a.cache:
-            index.save(a.cache)
-    gt = ground_truth(xb, xq, 10, "ip")
 
     def kw(s):
         _, _, p, sd, rk, pd = s

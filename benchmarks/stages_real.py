@@ -49,6 +49,26 @@ def front_grid(dim):
     return g
 
 
+def real_setup(data, n_query, nlist, coarse_dim, cache):
+    """(index, xb, xq, gt): the embeddings' held-out split, PCA-ordered; an inner-product IVF index
+    on it, loaded from ``cache`` when that file exists, else built (and saved there); the exact
+    top-10 of each query. Shared with ``ivf_rounds.py``."""
+    ds = load_dataset("npy:" + data, n_query=n_query, metric="ip", seed=0)
+    xb = np.ascontiguousarray(ds.xb, dtype=np.float32)
+    xq = np.ascontiguousarray(ds.xq, dtype=np.float32)
+    tr = PCATransform.for_metric("ip", seed=0).fit(xb)
+    xb, xq = tr.apply(xb), tr.apply(xq)
+    if cache and os.path.exists(cache):
+        index = adanns.load(cache)
+    else:
+        index = adanns.IVFIndex(xb.shape[1], nlist, coarse_dim=coarse_dim, metric="ip", seed=1)
+        index.train(xb)
+        index.add(xb)
+        if cache:
+            index.save(cache)
+    return index, xb, xq, ground_truth(xb, xq, 10, "ip")
+
+
 def cpu_time(fn):
     """Process CPU time of one call (all threads): less sensitive than wall time to a loaded machine."""
     c = time.process_time()
@@ -69,21 +89,8 @@ def main():
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
 
-    ds = load_dataset("npy:" + a.data, n_query=a.n_query, metric="ip", seed=0)
-    xb = np.ascontiguousarray(ds.xb, dtype=np.float32)
-    xq = np.ascontiguousarray(ds.xq, dtype=np.float32)
-    tr = PCATransform.for_metric("ip", seed=0).fit(xb)
-    xb, xq = tr.apply(xb), tr.apply(xq)
+    index, xb, xq, gt = real_setup(a.data, a.n_query, a.nlist, a.coarse_dim, a.cache)
     d = xb.shape[1]
-    if a.cache and os.path.exists(a.cache):
-        index = adanns.load(a.cache)
-    else:
-        index = adanns.IVFIndex(d, a.nlist, coarse_dim=a.coarse_dim, metric="ip", seed=1)
-        index.train(xb)
-        index.add(xb)
-        if a.cache:
-            index.save(a.cache)
-    gt = ground_truth(xb, xq, 10, "ip")
     grid = TABLE if a.grid == "table" else front_grid(d)
     rows = []
     for p, sd, rk, pd, store in grid:

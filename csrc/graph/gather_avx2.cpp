@@ -157,8 +157,8 @@ void gather_sq8_ip(const Sq8Query& sq, const uint8_t* base, std::size_t stride, 
 
 // The tile form of kSq8IP (gather_kernels.h, scan_sq8_ip): four consecutive rows against Q
 // queries. Per 16-code step each row is loaded and widened once and multiplied with every
-// query's q16 (Q * 4 integer accumulators; Q = 2: with 3 they spill); the values equal gather_sq8_ip's (the same exact
-// integer sums, the same wide-dims term).
+// query's q16 (Q * 4 integer accumulators; Q = 2: with 3 they spill); the values equal
+// gather_sq8_ip's (the same exact integer sums, the same wide-dims term).
 template <int Q>
 inline void sq8_ip_tile4(const Sq8Query* const* qs, const uint8_t* const* x, std::size_t m, std::size_t hw,
                          std::size_t off, std::size_t nsteps, float* out, std::size_t ldo) {

@@ -819,10 +819,7 @@ std::vector<float> GraphCore::export_sq() const {
     return out;
 }
 
-// Per-dim affine quantiser of the graph prefix, fitted to the first rows added: codes
-// 0..255 (0..65535 for the sq_wide() leading dims) span [min, max] of each dim (later rows
-// are clamped).
-// The int8 store's quantiser, fitted to the first rows added (later rows are clamped).
+// The int8 store's quantiser (graph/sq8.h), fitted to the first rows added (later rows are clamped).
 void GraphCore::fit_sq(const float* x, std::size_t n, std::size_t stride) {
     sq_lo_.resize(p_.graph_dim);
     sq_step_.resize(p_.graph_dim);

@@ -25,6 +25,7 @@
 
 #include "common/huge_pages.h"
 #include "common/row_filter.h"
+#include "graph/sq8.h"
 #include "storage/rerank_store.h"
 #include "visited.h"
 
@@ -51,7 +52,7 @@ public:
     static constexpr uint32_t kNone = 0xFFFFFFFFu;  // padding of the exported adjacency
     // The int8 store codes its first min(kSq8Wide, graph_dim) dims in 16 bits (their quantiser
     // steps span [min, max] in 65535 steps, not 255): a row is graph_dim + that many bytes.
-    static constexpr std::size_t kSq8Wide = 8;
+    static constexpr std::size_t kSq8Wide = adanns::kSq8Wide;  // (graph/sq8.h)
 
     explicit GraphCore(const GraphParams& p);
 

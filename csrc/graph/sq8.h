@@ -13,6 +13,9 @@
 
 namespace adanns {
 
+// Leading dims coded in 16 bits (at most this many; a shorter prefix codes all of its dims so).
+constexpr std::size_t kSq8Wide = 8;
+
 // Widens [lo, hi] (d each) to the values of the first d dims of n rows of x (row stride `stride`).
 void sq8_range(const float* x, std::size_t n, std::size_t stride, std::size_t d, float* lo, float* hi);
 // The steps of the ranges [lo, hi] (see sq8_fit); a dim without values (lo = +inf) gets lo 0.

@@ -9,8 +9,8 @@
 
 #include "common/norms.h"
 #include "common/parallel.h"
-#include "kernels/kernels.h"
 #include "graph/sq8.h"
+#include "kernels/kernels.h"
 #include "storage/list_walk.h"
 #include "storage/remove.h"
 
@@ -253,17 +253,13 @@ void IVFCore::export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& id
     });
 }
 
-}  // namespace adanns
-
-namespace adanns {
-
 std::shared_ptr<const ScanCodes> IVFCore::scan_codes() const {
     std::lock_guard<std::mutex> guard(codes_mu_);
     if (codes_ && codes_->version == version_) return codes_;
     codes_.reset();  // (the old copy's memory first)
     auto c = std::make_shared<ScanCodes>();
     c->version = version_;
-    c->wide = std::min(ScanCodes::kWide, dim_);
+    c->wide = std::min(kSq8Wide, dim_);
     c->bytes = dim_ + c->wide;
     c->start.assign(nlist_ + 1, 0);
     for (std::size_t l = 0; l < nlist_; ++l) c->start[l + 1] = c->start[l] + lists_.list_size(l);

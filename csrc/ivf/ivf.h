@@ -31,11 +31,10 @@ struct SearchParams {
 };
 
 // The int8 scan store of an IVF index: every stored row coded by one per-dim quantiser
-// (graph/sq8.h: the first kWide dims in 16 bits, the others in 8), the lists one after the other
+// (graph/sq8.h: the first kSq8Wide dims in 16 bits, the others in 8), the lists one after the other
 // in list order. Derived data: built from the float rows at the first int8 search after the lists
 // changed (never saved), so it always codes exactly the stored rows.
 struct ScanCodes {
-    static constexpr std::size_t kWide = 8;
     static constexpr std::size_t kPad = 64;  // bytes past the last row (the VNNI tile kernel reads 64-code steps)
     uint64_t version = 0;             // IVFCore's list version it codes
     std::size_t wide = 0, bytes = 0;  // 16-bit dims, bytes per row (dim + wide)

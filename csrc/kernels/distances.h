@@ -1,9 +1,9 @@
 // Distance kernels on prefixes of row-major float32 rows (the kernel table is kernels/kernels.h).
 //
 // The scan kernel scores a tile of list rows against the queries that probe the list (the
-// list scan); the rerank kernel scores one row against the queries that want it. Every kernel has an AVX2/FMA implementation
-// and a portable scalar one; the choice is made once at run time from the CPU's
-// features (never at compile time).
+// list scan); the rerank kernel scores one row against the queries that want it. Every
+// kernel has an AVX2/FMA implementation and a portable scalar one; the choice is made once
+// at run time from the CPU's features (never at compile time).
 //
 // A second kernel family works in GEMM form for "many points x many centroids"
 // (k-means assignment, coarse probing of query batches): the centroids are packed

@@ -73,9 +73,9 @@ __attribute__((always_inline)) inline void scan_block(const float* x, std::size_
 
 // Q (1..3) picked at run time for a block of R rows.
 template <int KIND, int R, bool NORM>
-__attribute__((always_inline)) inline void scan_block_q(std::size_t q, const float* x, std::size_t stride, const float* const* qs,
-                         std::size_t nfull, std::size_t rem, __m256i mask, float* out, std::size_t ldo,
-                         float* xnorm) {
+__attribute__((always_inline)) inline void scan_block_q(std::size_t q, const float* x, std::size_t stride,
+                                                        const float* const* qs, std::size_t nfull, std::size_t rem,
+                                                        __m256i mask, float* out, std::size_t ldo, float* xnorm) {
     switch (q) {
         case 1: scan_block<KIND, R, 1, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
         case 2: scan_block<KIND, R, 2, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
@@ -86,8 +86,9 @@ __attribute__((always_inline)) inline void scan_block_q(std::size_t q, const flo
 // All m queries against R rows: the rows stay in L1 while the query blocks go over them. With the
 // norms (IPNorm), the first block holds at most 2 queries (its 4 norm accumulators need the room).
 template <int KIND, int R>
-__attribute__((always_inline)) inline void scan_rows(const float* x, std::size_t stride, const float* const* qs, std::size_t m, std::size_t nfull,
-                      std::size_t rem, __m256i mask, float* out, std::size_t ldo, float* xnorm) {
+__attribute__((always_inline)) inline void scan_rows(const float* x, std::size_t stride, const float* const* qs,
+                                                     std::size_t m, std::size_t nfull, std::size_t rem, __m256i mask,
+                                                     float* out, std::size_t ldo, float* xnorm) {
     std::size_t j = 0;
     if (KIND == kScanIPNorm) {
         j = m < 2 ? m : 2;
