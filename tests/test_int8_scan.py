@@ -27,36 +27,63 @@ def data():
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("d,w", [(72, 72), (72, 40), (72, 8), (72, 5), (130, 130), (130, 77), (5, 5), (5, 3)])
-def test_tile_kernels_match_the_dequantised_rows(impl, d, w):
-    """Each kernel's value is q . (x_deq - lo) on the first w dims, up to the query's rounding:
-    q16 for scalar / AVX2 (tight), the 8-bit query for VNNI (about 1% of the scale)."""
+@pytest.mark.parametrize("d,w", [(72, 72), (72, 40), (72, 8), (72, 5), (130, 130), (130, 77), (5, 5), (5, 3), (11, 10)])
+@pytest.mark.parametrize("n", [37, 16, 5])
+def test_tile_kernels_match_the_codes(impl, d, w, n):
+    """Each kernel's value is sum_t q_t step_t c_t over the first w dims of a row's codes (the
+    blocks of 16 rows unpacked by the hook), up to the 8-bit rounding of the 8-bit dims'
+    weights (at most half a step of 127 per weight); every row of a partial block is right."""
     _skip_unless(impl)
-    rng = np.random.default_rng(d + w)
-    X = rng.standard_normal((37, d)).astype(np.float32)
+    rng = np.random.default_rng(d + w + n)
+    X = rng.standard_normal((n, d)).astype(np.float32)
     Q = rng.standard_normal((7, d)).astype(np.float32)
-    out, deq, lo = _core.scan_sq8_ip(X, Q, w, impl)
-    ref = Q[:, :w].astype(np.float64) @ (deq[:, :w].astype(np.float64) - lo[:w]).T
-    scale = np.abs(Q[:, :w]).sum(1, keepdims=True) * np.abs(deq[:, :w] - lo[:w]).max()
-    tol = 2e-2 if impl == "vnni" else 2e-4
-    assert np.all(np.abs(out - ref) <= tol * scale + 1e-4)
+    out, codes, step = _core.sq8_tile(X, Q, w, impl)
+    assert out.shape == (7, n) and codes.shape == (n, d)
+    assert codes.max() <= 65535 and np.all(codes[:, min(8, d):] <= 255)
+    qw = Q[:, :w].astype(np.float64) * step[:w]
+    ref = qw @ codes[:, :w].T.astype(np.float64)
+    h = min(8, d, w)
+    amax = np.abs(qw[:, h:]).max(1, keepdims=True) if w > h else np.zeros((7, 1))
+    bound = 0.5 * amax / 127 * codes[:, h:w].sum(1)[None, :] + 1e-4 * np.abs(qw) @ codes[:, :w].T.astype(np.float64)
+    assert np.all(np.abs(out - ref) <= bound + 1e-5)
 
 
 @pytest.mark.parametrize("impl", ["avx2", "vnni"])
-def test_tile_kernels_do_not_depend_on_the_block(impl):
-    """A (query, row) value is the same bits alone or in any block of queries and rows; the AVX2
-    kernel equals the scalar one exactly (exact integer sums, the same wide-dims term)."""
+def test_tile_kernels_give_the_scalar_bits_in_any_block(impl):
+    """The SIMD kernels equal the scalar one bit for bit (exact integer sums, the float epilogue
+    in one order), and a (query, row) value is the same alone or in any block of queries."""
     _skip_unless(impl)
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((23, 100)).astype(np.float32)
-    Q = rng.standard_normal((9, 100)).astype(np.float32)
-    out, _, _ = _core.scan_sq8_ip(X, Q, 90, impl)
-    for i in (0, 4, 8):
-        one, _, _ = _core.scan_sq8_ip(X, Q[i : i + 1], 90, impl)
-        np.testing.assert_array_equal(one[0], out[i])
-    if impl == "avx2":
-        ref, _, _ = _core.scan_sq8_ip(X, Q, 90, "scalar")
-        np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-5)
+    X = rng.standard_normal((53, 100)).astype(np.float32)
+    Q = rng.standard_normal((19, 100)).astype(np.float32)
+    for w in (90, 100, 9, 3):
+        out, _, _ = _core.sq8_tile(X, Q, w, impl)
+        np.testing.assert_array_equal(out, _core.sq8_tile(X, Q, w, "scalar")[0])
+        for i in (0, 4, 8, 18):
+            np.testing.assert_array_equal(_core.sq8_tile(X, Q[i : i + 1], w, impl)[0][0], out[i])
+
+
+@pytest.mark.parametrize("impl", ["scalar", "avx2"])
+@pytest.mark.parametrize("d,w", [(72, 72), (72, 41), (72, 8), (72, 3), (130, 77), (5, 5)])
+def test_norm_kernels_match_the_codes(impl, d, w):
+    """The L2 row term: sum over the first w dims of step^2 c^2, for every row of the blocks."""
+    _skip_unless(impl)
+    X = np.random.default_rng(d * w).standard_normal((29, d)).astype(np.float32)
+    out, codes, step = _core.sq8_norms(X, w, impl)
+    ref = (codes[:, :w].astype(np.float64) ** 2 * step[:w].astype(np.float64) ** 2).sum(1)
+    np.testing.assert_allclose(out, ref, rtol=1e-5)
+
+
+def test_kernel_hooks_reject_bad_arguments():
+    X = np.zeros((4, 10), np.float32)
+    with pytest.raises(ValueError):
+        _core.sq8_tile(X, np.zeros((2, 9), np.float32), 5, "scalar")
+    with pytest.raises(ValueError):
+        _core.sq8_tile(X, X, 11, "scalar")
+    with pytest.raises(ValueError):
+        _core.sq8_norms(X, 0, "scalar")
+    with pytest.raises(ValueError):
+        _core.sq8_norms(X, 5, "vnni")
 
 
 @pytest.mark.parametrize("metric", METRICS)

@@ -130,6 +130,10 @@ public:
     // buf: 2k candidates; scratch: 2k floats (compaction workspace).
     TopKBuffer(Candidate* buf, std::size_t k, float* scratch) : e_(buf), s_(scratch), k_(k) {}
     float threshold() const { return thr_; }
+    // Lowers the threshold to t, which the caller knows is at or above the k-th smallest of all
+    // the distances it will push (e.g. the k-th smallest of k or more of them): the result stays
+    // exact, and pushes above t are rejected by push_run's block test.
+    void bound(float t) { thr_ = t < thr_ ? t : thr_; }
     void push(float dist, int64_t label) {
         e_[n_].d = dist;
         e_[n_].label = label;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "graph/sq8.h"
 #include "kernels/kernels.h"
 #include "kernels/scalar_row.h"
 
@@ -30,7 +31,7 @@ float make_sq8_ip_query(const float* qw, std::size_t w, int16_t* q16) {
         return 1.f;
     }
     const double scale = top / double(amax);
-    for (std::size_t j = 0; j < w; ++j) q16[j] = static_cast<int16_t>(std::lrint(double(qw[j]) * scale));
+    for (std::size_t j = 0; j < w; ++j) q16[j] = static_cast<int16_t>(sq8_round_even(double(qw[j]) * scale));
     return static_cast<float>(1.0 / scale);
 }
 
@@ -56,36 +57,14 @@ void gather_sq8_scalar(const Sq8Query& q, const uint8_t* base, std::size_t strid
     }
 }
 
-float make_sq8_ip_query8(const float* qw, std::size_t w, int8_t* q8) {
-    float amax = 0.f;
-    for (std::size_t j = 0; j < w; ++j) amax = std::max(amax, std::fabs(qw[j]));
-    if (!(amax > 0.f) || !std::isfinite(amax)) {
-        for (std::size_t j = 0; j < w; ++j) q8[j] = 0;
-        return 1.f;
-    }
-    const float scale = 127.f / amax;
-    for (std::size_t j = 0; j < w; ++j) q8[j] = static_cast<int8_t>(std::lrint(qw[j] * scale));
-    return 1.f / scale;
-}
-
-void scan_sq8_ip_scalar(const Sq8Query* const* qs, std::size_t m, const uint8_t* base, std::size_t stride,
-                        std::size_t n, std::size_t w, float* out, std::size_t ldo) {
-    for (std::size_t r = 0; r < n; ++r) {
-        const uint32_t idx = static_cast<uint32_t>(r);
-        for (std::size_t i = 0; i < m; ++i) gather_sq8_scalar(*qs[i], base, stride, &idx, 1, w, out + i * ldo + r);
-    }
-}
-
 namespace {
 
 #if defined(ADANNS_HAVE_AVX2_TU)
 constexpr GatherFn kGatherAvx2 = &gather_avx2;
 constexpr GatherSq8Fn kGatherSq8Avx2 = &gather_sq8_avx2;
-constexpr ScanSq8Fn kScanSq8Avx2 = &scan_sq8_ip_avx2;
 #else
 constexpr GatherFn kGatherAvx2 = nullptr;
 constexpr GatherSq8Fn kGatherSq8Avx2 = nullptr;
-constexpr ScanSq8Fn kScanSq8Avx2 = nullptr;
 #endif
 
 // The AVX2 kernel where the scan kernels chose AVX2 (CPU features and ADANNS_SIMD), else the scalar one.
@@ -99,45 +78,6 @@ Fn pick(Fn avx2, Fn scalar) {
 GatherSq8Fn gather_sq8_kernel() {
     static const GatherSq8Fn fn = pick(kGatherSq8Avx2, &gather_sq8_scalar);
     return fn;
-}
-
-bool cpu_has_avx512_vnni() {
-#if defined(ADANNS_HAVE_VNNI_TU)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
-#else
-    return false;
-#endif
-}
-
-ScanSq8Fn scan_sq8_ip_kernel() {
-    static const ScanSq8Fn fn = [] {
-        const char* env = std::getenv("ADANNS_SIMD");
-#if defined(ADANNS_HAVE_VNNI_TU)
-        if (std::strcmp(kernels().name, "avx2") == 0 && !(env && std::strcmp(env, "avx2") == 0) &&
-            cpu_has_avx512_vnni())
-            return ScanSq8Fn(&scan_sq8_ip_vnni);
-#endif
-        (void)env;
-        return pick(kScanSq8Avx2, &scan_sq8_ip_scalar);
-    }();
-    return fn;
-}
-
-ScanSq8Fn scan_sq8_ip_named(const char* name) {
-    if (std::strcmp(name, "scalar") == 0) return &scan_sq8_ip_scalar;
-    if (std::strcmp(name, "avx2") == 0) {
-        if (kScanSq8Avx2 == nullptr || !cpu_has_avx2_fma()) throw std::runtime_error("no AVX2/FMA kernels here");
-        return kScanSq8Avx2;
-    }
-    if (std::strcmp(name, "vnni") == 0) {
-#if defined(ADANNS_HAVE_VNNI_TU)
-        if (cpu_has_avx512_vnni()) return &scan_sq8_ip_vnni;
-#endif
-        throw std::runtime_error("no AVX-512 VNNI kernel here");
-    }
-    throw std::invalid_argument("impl must be 'scalar', 'avx2' or 'vnni'");
 }
 
 GatherFn gather_kernel() {

@@ -5,7 +5,6 @@
 #include "kernels/avx2/simd.h"
 #include "kernels/distances.h"
 #include "gather_kernels.h"
-#include "sq8_tile_rows.h"
 
 namespace adanns {
 namespace {
@@ -155,38 +154,6 @@ void gather_sq8_ip(const Sq8Query& sq, const uint8_t* base, std::size_t stride, 
     });
 }
 
-// The tile form of kSq8IP (gather_kernels.h, scan_sq8_ip): four consecutive rows against Q
-// queries. Per 16-code step each row is loaded and widened once and multiplied with every
-// query's q16 (Q * 4 integer accumulators; Q = 2: with 3 they spill); the values equal
-// gather_sq8_ip's (the same exact integer sums, the same wide-dims term).
-template <int Q>
-inline void sq8_ip_tile4(const Sq8Query* const* qs, const uint8_t* const* x, std::size_t m, std::size_t hw,
-                         std::size_t off, std::size_t nsteps, float* out, std::size_t ldo) {
-    __m256i a[Q][4];
-    for (int j = 0; j < Q; ++j)
-        for (int r = 0; r < 4; ++r) a[j][r] = _mm256_setzero_si256();
-    for (std::size_t c = 0; c < nsteps; ++c) {
-        for (int r = 0; r < 4; ++r) {
-            const __m256i xv = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[r] + off + c * 16)));
-            for (int j = 0; j < Q; ++j) {
-                const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs[j]->q16 + c * 16));
-                a[j][r] = _mm256_add_epi32(a[j][r], _mm256_madd_epi16(xv, qv));
-            }
-        }
-    }
-    for (int j = 0; j < Q; ++j) {
-        const __m256i ab = _mm256_hadd_epi32(a[j][0], a[j][1]);
-        const __m256i cd = _mm256_hadd_epi32(a[j][2], a[j][3]);
-        const __m256i abcd = _mm256_hadd_epi32(ab, cd);
-        alignas(16) int32_t t[4];
-        _mm_store_si128(reinterpret_cast<__m128i*>(t),
-                        _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1)));
-        float hi[4];
-        _mm_storeu_ps(hi, wide_dims4<kSq8IP>(*qs[j], x, hw));
-        for (std::size_t r = 0; r < m; ++r) out[j * ldo + r] = float(t[r]) * qs[j]->inv_scale + hi[r];
-    }
-}
-
 }  // namespace
 
 void gather_sq8_avx2(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
@@ -195,18 +162,6 @@ void gather_sq8_avx2(const Sq8Query& q, const uint8_t* base, std::size_t stride,
         gather_sq8_ip(q, base, stride, idx, n, w, out);
     else
         gather_sq8_l2(q, base, stride, idx, n, w, out);
-}
-
-void scan_sq8_ip_avx2(const Sq8Query* const* qs, std::size_t m, const uint8_t* base, std::size_t stride,
-                      std::size_t n, std::size_t w, float* out, std::size_t ldo) {
-    if (m == 0) return;
-    const std::size_t wide = qs[0]->wide, hw = w < wide ? w : wide, off = 2 * wide;
-    const std::size_t nsteps = (w - hw + 15) / 16;
-    sq8_tile_rows(base, stride, n, off + (w - hw), [&](const uint8_t* const* x, std::size_t i, std::size_t rows) {
-        std::size_t j = 0;
-        for (; j + 2 <= m; j += 2) sq8_ip_tile4<2>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo);
-        if (j < m) sq8_ip_tile4<1>(qs + j, x, rows, hw, off, nsteps, out + j * ldo + i, ldo);
-    });
 }
 
 void gather_avx2(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,

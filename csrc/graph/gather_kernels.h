@@ -42,8 +42,6 @@ struct Sq8Query {
     float inv_scale;      // kSq8IP
     std::size_t wide;     // leading 16-bit dims of a row
     const float* qhi;     // kSq8IP: the 16-bit dims
-    const int8_t* q8 = nullptr;  // kSq8IP, the VNNI tile kernel only: the 8-bit dims in 8 bits
-    float inv_scale8 = 1.f;      // (make_sq8_ip_query8)
 };
 // The 16-bit dims' term of one row (the first hw <= wide dims): sum_j qhi[j] * c_j (kSq8IP) or
 // sum_j wgt[j] * (q[j] - c_j)^2 (kSq8L2). static: every translation unit (the AVX2 one too) gets
@@ -70,30 +68,6 @@ GatherSq8Fn gather_sq8_kernel();
 void gather_sq8_scalar(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
                        std::size_t n, std::size_t w, float* out);
 
-// q8 and its 1 / scale from qw[j] = query_j * step_j (j < w): round(qw * 127 / max |qw|); the
-// 8-bit query of the VNNI tile kernel (coarser than q16: the IVF int8 scan only ranks, and its
-// rerank gives the exact values).
-float make_sq8_ip_query8(const float* qw, std::size_t w, int8_t* q8);
-
-// The tile form of kSq8IP for the IVF int8 scan: m queries (kSq8IP, the same wide) against n
-// consecutive rows (row r at base + r * stride): out[i * ldo + r] = the inner product of query i
-// and row r less the query's constant, as gather_sq8 defines it. The scalar and AVX2 kernels use
-// q16 (their values equal gather_sq8's); the AVX-512 VNNI kernel uses q8 and inv_scale8 (the
-// integer part summed by vpdpbusd, 64 codes per instruction). Reads in steps of 16 (VNNI: 64)
-// codes: each query's q16 (q8) must hold a multiple of 16 (64) entries covering its
-// w - min(wide, w) codes, zero past them, and every row must be readable for 64 bytes past its
-// last code (pad the code array).
-using ScanSq8Fn = void (*)(const Sq8Query* const* qs, std::size_t m, const uint8_t* base, std::size_t stride,
-                           std::size_t n, std::size_t w, float* out, std::size_t ldo);
-// The best for this CPU: VNNI where the CPU has AVX-512 F/BW/VNNI (and ADANNS_SIMD is not
-// "avx2" or "scalar"), else AVX2 (as the other kernels), else scalar.
-ScanSq8Fn scan_sq8_ip_kernel();
-// One by name ("scalar", "avx2", "vnni"; the test hooks); throws where it cannot run.
-ScanSq8Fn scan_sq8_ip_named(const char* name);
-bool cpu_has_avx512_vnni();
-void scan_sq8_ip_scalar(const Sq8Query* const* qs, std::size_t m, const uint8_t* base, std::size_t stride,
-                        std::size_t n, std::size_t w, float* out, std::size_t ldo);
-
 void gather_scalar(int kind, const float* q, const float* base, std::size_t stride, const uint32_t* idx,
                    std::size_t n, std::size_t w, float* out, float* out_norm);
 #if defined(ADANNS_HAVE_AVX2_TU)
@@ -101,12 +75,6 @@ void gather_avx2(int kind, const float* q, const float* base, std::size_t stride
                  std::size_t n, std::size_t w, float* out, float* out_norm);
 void gather_sq8_avx2(const Sq8Query& q, const uint8_t* base, std::size_t stride, const uint32_t* idx,
                      std::size_t n, std::size_t w, float* out);
-void scan_sq8_ip_avx2(const Sq8Query* const* qs, std::size_t m, const uint8_t* base, std::size_t stride,
-                      std::size_t n, std::size_t w, float* out, std::size_t ldo);
-#endif
-#if defined(ADANNS_HAVE_VNNI_TU)
-void scan_sq8_ip_vnni(const Sq8Query* const* qs, std::size_t m, const uint8_t* base, std::size_t stride,
-                      std::size_t n, std::size_t w, float* out, std::size_t ldo);
 #endif
 
 }  // namespace adanns

@@ -13,6 +13,14 @@
 
 namespace adanns {
 
+// std::lrint (round half to even) of |x| < 2^51 without the libm call a unit compiled for the
+// generic target makes per value (queries are rounded per search): adding and taking away
+// 1.5 * 2^52 leaves x rounded to an integer in the default rounding mode.
+inline double sq8_round_even(double x) {
+    constexpr double kMagic = 6755399441055744.0;
+    return (x + kMagic) - kMagic;
+}
+
 // Leading dims coded in 16 bits (at most this many; a shorter prefix codes all of its dims so).
 constexpr std::size_t kSq8Wide = 8;
 

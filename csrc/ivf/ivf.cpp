@@ -260,9 +260,10 @@ std::shared_ptr<const ScanCodes> IVFCore::scan_codes() const {
     auto c = std::make_shared<ScanCodes>();
     c->version = version_;
     c->wide = std::min(kSq8Wide, dim_);
-    c->bytes = dim_ + c->wide;
+    c->block_bytes = sq8_block_bytes(dim_, c->wide);
     c->start.assign(nlist_ + 1, 0);
-    for (std::size_t l = 0; l < nlist_; ++l) c->start[l + 1] = c->start[l] + lists_.list_size(l);
+    for (std::size_t l = 0; l < nlist_; ++l)
+        c->start[l + 1] = c->start[l] + (lists_.list_size(l) + kSq8BlockRows - 1) / kSq8BlockRows;
     // the quantiser: [min, max] of each dim over every stored row
     c->lo.assign(dim_, std::numeric_limits<float>::infinity());
     std::vector<float> hi(dim_, -std::numeric_limits<float>::infinity());
@@ -270,12 +271,11 @@ std::shared_ptr<const ScanCodes> IVFCore::scan_codes() const {
         sq8_range(lists_.list_data(l), lists_.list_size(l), dim_, dim_, c->lo.data(), hi.data());
     c->step.resize(dim_);
     sq8_steps(c->lo.data(), hi.data(), dim_, c->wide, c->step.data());
-    c->codes.resize(c->start[nlist_] * c->bytes + ScanCodes::kPad);
+    c->codes.resize(c->start[nlist_] * c->block_bytes + ScanCodes::kPad);
     parallel_for_chunks(nlist_, 16, [&](std::size_t lb, std::size_t le) {
         for (std::size_t l = lb; l < le; ++l)
-            for (std::size_t r = 0, n = lists_.list_size(l); r < n; ++r)
-                sq8_encode(lists_.row(l, r), dim_, c->wide, c->lo.data(), c->step.data(),
-                           &c->codes[(c->start[l] + r) * c->bytes]);
+            sq8_encode_blocks(lists_.list_data(l), lists_.list_size(l), dim_, dim_, c->wide, c->lo.data(),
+                              c->step.data(), c->codes.data() + c->start[l] * c->block_bytes);
     });
     codes_ = std::move(c);
     return codes_;

@@ -15,6 +15,7 @@
 #include "common/huge_pages.h"
 #include "common/metric.h"
 #include "common/stats.h"
+#include "ivf/sq8_blocks.h"
 #include "storage/invlists.h"
 #include "quant/kmeans.h"
 
@@ -35,12 +36,15 @@ struct SearchParams {
 // in list order. Derived data: built from the float rows at the first int8 search after the lists
 // changed (never saved), so it always codes exactly the stored rows.
 struct ScanCodes {
-    static constexpr std::size_t kPad = 64;  // bytes past the last row (the VNNI tile kernel reads 64-code steps)
-    uint64_t version = 0;             // IVFCore's list version it codes
-    std::size_t wide = 0, bytes = 0;  // 16-bit dims, bytes per row (dim + wide)
-    std::vector<float> lo, step;      // dim each
-    std::vector<std::size_t> start;   // nlist + 1: row offsets of the lists
-    std::vector<uint8_t, HugePageAllocator<uint8_t>> codes;  // ntotal x bytes, then kPad bytes
+    static constexpr std::size_t kPad = 64;  // bytes past the last block
+    uint64_t version = 0;                   // IVFCore's list version it codes
+    std::size_t wide = 0, block_bytes = 0;  // 16-bit dims; bytes per block of 16 rows (ivf/sq8_blocks.h)
+    std::vector<float> lo, step;            // dim each
+    std::vector<std::size_t> start;         // nlist + 1: block offsets of the lists (each list padded to whole blocks)
+    std::vector<uint8_t, HugePageAllocator<uint8_t>> codes;  // start[nlist] blocks, then kPad bytes
+    const uint8_t* blocks(std::size_t l, std::size_t r0) const {  // row r0 (a multiple of 16) of list l
+        return codes.data() + (start[l] + r0 / kSq8BlockRows) * block_bytes;
+    }
 };
 
 class IVFCore {

@@ -3,7 +3,6 @@
 // rerank run in the shared list-major batch driver (ivf/batch_driver.h) with the float-row
 // scanner below.
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -11,8 +10,7 @@
 
 #include "common/norms.h"
 #include "common/parallel.h"
-#include "graph/gather_kernels.h"
-#include "graph/sq8.h"
+#include "ivf/sq8_blocks.h"
 #include "ivf/batch_driver.h"
 #include "ivf/ivf.h"
 #include "kernels/kernels.h"
@@ -58,15 +56,17 @@ struct FlatScanner {
     }
 };
 
-// Scanner of the int8 scan store (ScanCodes): the scan_dim prefix of each row's codes against
-// each member query in code space (prepared once per chunk: q16 for the AVX2 / scalar kernels,
-// q8 for the VNNI one). IP and cosine: the tile-form kernel (graph/gather_kernels.h, ScanSq8Fn),
-// minus the inner product less a per-query constant; L2: the graph's gather kernel over the
-// tile's consecutive rows, the squared distance. Either ranks like the metric on the prefix (the
-// cosine of a prefix is ranked by the inner product of the unit rows' prefixes), and the rerank,
-// which an int8 scan always has, gives the exact values.
+// Scanner of the int8 scan store (ScanCodes: blocks of 16 rows, ivf/sq8_blocks.h): the scan_dim
+// prefix of the rows' codes against each member query in code space, by the tile kernel. With
+// dequantised rows x = lo + step * c and the query's weights qw:
+//   IP / cosine: qw = -q * step; the tile value is -q . x less the query's constant -q . lo
+//                (the cosine of a prefix ranks like the inner product of the unit rows' prefixes);
+//   L2:          qw = -2 (q - lo) * step; plus the rows' sum of step^2 c^2 (the norms kernel, once
+//                per tile): ||q - x||^2 less the query's ||q - lo||^2.
+// The 8-bit dims' weights are rounded to 8 bits (make_sq8_query8); the rerank, which an int8 scan
+// always has, gives the exact values.
 struct Sq8Scanner {
-    static constexpr bool kFilterSpans = true;
+    static constexpr bool kFilterSpans = true;  // (spans start at multiples of 32 rows: whole blocks)
     static constexpr std::size_t kMembersPerCall = 16;
     static constexpr std::size_t kTile = 256;
     const InvertedLists& lists;
@@ -74,29 +74,35 @@ struct Sq8Scanner {
     const float* xq;  // the batch's queries (nq x dim)
     std::size_t dim, scan_dim;
     bool l2;
-    GatherSq8Fn gather;   // L2: one query x the tile's rows
-    ScanSq8Fn scan_ip;    // IP / cosine: the tile form
+    Sq8TileFn tile;
+    Sq8NormsFn norms;
+    std::vector<float> wsq;  // L2: step^2 of the scan_dim dims, zero past them (norms' contract)
+
+    Sq8Scanner(const InvertedLists& lists_, const ScanCodes& codes_, const float* xq_, std::size_t dim_,
+               std::size_t scan_dim_, bool l2_)
+        : lists(lists_), codes(codes_), xq(xq_), dim(dim_), scan_dim(scan_dim_), l2(l2_), tile(sq8_tile_kernel()),
+          norms(sq8_norms_kernel()), wsq(l2_ ? dim_ + 4 : 0, 0.f) {
+        for (std::size_t t = 0; t < wsq.size() && t < scan_dim; ++t) wsq[t] = codes.step[t] * codes.step[t];
+    }
 
     struct Chunk {
-        std::vector<Sq8Query> q;
-        std::vector<float> qw, wg;  // wg: L2 only
-        std::vector<int16_t> q16;   // IP: per query, the 8-bit dims' codes rounded up to 16, zeros past them
-        std::vector<int8_t> q8;     // IP: the same rounded up to 64 (the VNNI kernel's query)
-        const Sq8Query* qs[kMembersPerCall];
+        std::vector<float> qw;     // per query: the scan_dim weights (the wide dims' are qhi)
+        std::vector<int8_t> q8;    // per query: the 8-bit dims' weights, zero up to a multiple of 64
+        std::vector<Sq8TileQuery> q;
+        const Sq8TileQuery* qs[kMembersPerCall];
+        std::vector<float> tile_norms;  // L2: the row terms of the tile below
+        std::size_t norms_list = std::numeric_limits<std::size_t>::max(), norms_r0 = 0, norms_t = 0;
     };
     Chunk begin_chunk(std::size_t qb, std::size_t cq) const {
-        const std::size_t h = std::min(codes.wide, scan_dim), lw = scan_dim - h;
-        const std::size_t q16s = l2 ? 0 : (lw + 15) / 16 * 16, q8s = l2 ? 0 : (lw + 63) / 64 * 64;
-        Chunk c{std::vector<Sq8Query>(cq), std::vector<float>(cq * scan_dim), std::vector<float>(l2 ? cq * scan_dim : 0),
-                std::vector<int16_t>(cq * q16s, 0), std::vector<int8_t>(cq * q8s, 0), {}};
+        const std::size_t h = std::min(codes.wide, scan_dim), lw = scan_dim - h, q8s = (lw + 63) / 64 * 64;
+        Chunk c{std::vector<float>(cq * scan_dim), std::vector<int8_t>(cq * q8s, 0), std::vector<Sq8TileQuery>(cq), {},
+                std::vector<float>(l2 ? kTile : 0)};
         for (std::size_t j = 0; j < cq; ++j) {
-            c.q[j] = sq8_query(l2, xq + (qb + j) * dim, scan_dim, codes.wide, codes.lo.data(), codes.step.data(),
-                               c.qw.data() + j * scan_dim, l2 ? c.wg.data() + j * scan_dim : nullptr,
-                               l2 ? nullptr : c.q16.data() + j * q16s);
-            if (!l2) {  // the 8-bit query of the VNNI kernel
-                c.q[j].q8 = c.q8.data() + j * q8s;
-                c.q[j].inv_scale8 = make_sq8_ip_query8(c.qw.data() + j * scan_dim + h, lw, c.q8.data() + j * q8s);
-            }
+            const float* q = xq + (qb + j) * dim;
+            float* qw = c.qw.data() + j * scan_dim;
+            for (std::size_t t = 0; t < scan_dim; ++t) qw[t] = l2 ? -2.f * (q[t] - codes.lo[t]) * codes.step[t] : -q[t] * codes.step[t];
+            int8_t* q8 = c.q8.data() + j * q8s;
+            c.q[j] = Sq8TileQuery{q8, make_sq8_query8(qw + h, lw, q8), qw};
         }
         return c;
     }
@@ -106,19 +112,16 @@ struct Sq8Scanner {
     void begin_list(Chunk&, std::size_t, const uint32_t*, std::size_t) const {}
     void scan_tile(Chunk& c, std::size_t l, std::size_t r0, std::size_t t, const uint32_t* members,
                    std::size_t nm, float* dist) const {
-        const uint8_t* base = codes.codes.data() + (codes.start[l] + r0) * codes.bytes;
-        if (!l2) {  // IP / cosine: the tile form, then minus the inner products
-            for (std::size_t i = 0; i < nm; ++i) c.qs[i] = &c.q[members[i]];
-            scan_ip(c.qs, nm, base, codes.bytes, t, scan_dim, dist, t);
-            for (std::size_t r = 0; r < nm * t; ++r) dist[r] = -dist[r];
-            return;
+        const uint8_t* blocks = codes.blocks(l, r0);
+        for (std::size_t i = 0; i < nm; ++i) c.qs[i] = &c.q[members[i]];
+        tile(c.qs, nm, blocks, codes.wide, codes.block_bytes, t, scan_dim, dist, t);
+        if (!l2) return;
+        if (c.norms_list != l || c.norms_r0 != r0 || c.norms_t != t) {  // (a list with more members than a call: once)
+            norms(blocks, codes.wide, codes.block_bytes, t, scan_dim, wsq.data(), c.tile_norms.data());
+            c.norms_list = l, c.norms_r0 = r0, c.norms_t = t;
         }
-        static const std::array<uint32_t, kTile> iota = [] {
-            std::array<uint32_t, kTile> a{};
-            for (std::size_t i = 0; i < kTile; ++i) a[i] = static_cast<uint32_t>(i);
-            return a;
-        }();
-        for (std::size_t i = 0; i < nm; ++i) gather(c.q[members[i]], base, codes.bytes, iota.data(), t, scan_dim, dist + i * t);
+        for (std::size_t i = 0; i < nm; ++i)
+            for (std::size_t r = 0; r < t; ++r) dist[i * t + r] += c.tile_norms[r];
     }
 };
 
@@ -218,8 +221,7 @@ void IVFCore::search_locked(const float* xq, std::size_t nq, const SearchParams&
         if (codes) {
             // The int8 scan ranks; at least the k results are re-scored exactly on rerank_dim.
             s.rerank_k = std::max(p.rerank_k, p.k);
-            const Sq8Scanner sc{lists_, *codes, q, dim_, sd, metric_ == kMetricL2, gather_sq8_kernel(),
-                                scan_sq8_ip_kernel()};
+            const Sq8Scanner sc(lists_, *codes, q, dim_, sd, metric_ == kMetricL2);
             batch_search(sc, &lists_, s, probes.data(), q, D + qb * p.k, I + qb * p.k, stats);
             continue;
         }

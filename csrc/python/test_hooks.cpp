@@ -17,6 +17,7 @@
 #include "kernels/kernels.h"
 #include "python/py_utils.h"
 #include "graph/sq8.h"
+#include "ivf/sq8_blocks.h"
 
 namespace py = pybind11;
 using namespace adanns;
@@ -52,49 +53,67 @@ void bind_test_hooks(py::module_& m) {
         py::arg("kind"), py::arg("Q"), py::arg("X"), py::arg("w"), py::arg("impl"),
         "Test hook: run one scan kernel implementation (the rows of Q against the rows of X).");
 
+    // The IVF int8 scan's blocks (ivf/sq8_blocks.h) of rows X coded by a quantiser fitted to them.
+    struct Sq8Blocks {
+        std::size_t n, d, wide, bb;
+        std::vector<float> lo, step;
+        std::vector<uint8_t> codes;
+        explicit Sq8Blocks(const FArray& X)
+            : n(X.shape(0)), d(X.shape(1)), wide(std::min(kSq8Wide, d)), bb(sq8_block_bytes(d, wide)), lo(d), step(d) {
+            sq8_fit(X.data(), n, d, d, wide, lo.data(), step.data());
+            codes.assign((n + kSq8BlockRows - 1) / kSq8BlockRows * bb + 64, 0);
+            sq8_encode_blocks(X.data(), n, d, d, wide, lo.data(), step.data(), codes.data());
+        }
+        py::array_t<uint32_t> unpacked() const {  // n x d codes
+            std::vector<uint32_t> c(n * d);
+            for (std::size_t r = 0; r < n; ++r)
+                for (std::size_t t = 0; t < d; ++t)
+                    c[r * d + t] = sq8_block_code(&codes[(r / kSq8BlockRows) * bb], wide, r % kSq8BlockRows, t);
+            return to_numpy(std::move(c), {py::ssize_t(n), py::ssize_t(d)});
+        }
+    };
     m.def(
-        "scan_sq8_ip",
+        "sq8_tile",
         [](FArray X, FArray Q, std::size_t w, const std::string& impl) {
             if (X.ndim() != 2 || Q.ndim() != 2 || X.shape(1) != Q.shape(1)) throw std::invalid_argument("X, Q: 2-D, same columns");
-            const std::size_t n = X.shape(0), m = Q.shape(0), d = X.shape(1);
-            if (w == 0 || w > d) throw std::invalid_argument("w must be in 1..d");
-            const ScanSq8Fn fn = scan_sq8_ip_named(impl.c_str());
-            const std::size_t wide = std::min<std::size_t>(8, d), bytes = d + wide;
-            std::vector<float> lo(d), step(d);
-            sq8_fit(X.data(), n, d, d, wide, lo.data(), step.data());
-            std::vector<uint8_t> codes(n * bytes + 64, 0);  // (the padding the kernels may read)
-            for (std::size_t r = 0; r < n; ++r) sq8_encode(X.data() + r * d, d, wide, lo.data(), step.data(), &codes[r * bytes]);
-            // the dequantised rows (the reference's inputs)
-            std::vector<float> deq(n * d);
-            for (std::size_t r = 0; r < n; ++r)
-                for (std::size_t t = 0; t < d; ++t) {
-                    const uint8_t* c = &codes[r * bytes];
-                    const float v = t < wide ? float(unsigned(c[2 * t]) | (unsigned(c[2 * t + 1]) << 8)) : float(c[wide + t]);
-                    deq[r * d + t] = lo[t] + step[t] * v;
-                }
-            const std::size_t h = std::min(wide, w), lw = w - h;
-            const std::size_t q16s = (lw + 15) / 16 * 16, q8s = (lw + 63) / 64 * 64;
+            if (w == 0 || w > static_cast<std::size_t>(X.shape(1))) throw std::invalid_argument("w must be in 1..d");
+            const Sq8TileFn fn = sq8_tile_named(impl.c_str());
+            const Sq8Blocks b(X);
+            const std::size_t m = Q.shape(0), h = std::min(b.wide, w), lw = w - h, q8s = (lw + 63) / 64 * 64;
             std::vector<float> qw(m * w);
-            std::vector<int16_t> q16(m * q16s, 0);
-            std::vector<int8_t> q8(m * q8s, 0);
-            std::vector<Sq8Query> sq(m);
-            std::vector<const Sq8Query*> qs(m);
+            std::vector<int8_t> q8(m * q8s + 64, 0);  // (data(): empty when w <= wide)
+            std::vector<Sq8TileQuery> sq(m);
+            std::vector<const Sq8TileQuery*> qs(m);
             for (std::size_t i = 0; i < m; ++i) {
-                sq[i] = sq8_query(false, Q.data() + i * d, w, wide, lo.data(), step.data(), qw.data() + i * w, nullptr,
-                                  q16.data() + i * q16s);  // (data(): q16 / q8 are empty when w <= wide)
-                sq[i].q8 = q8.data() + i * q8s;
-                sq[i].inv_scale8 = make_sq8_ip_query8(qw.data() + i * w + h, lw, q8.data() + i * q8s);
+                for (std::size_t t = 0; t < w; ++t) qw[i * w + t] = Q.data()[i * b.d + t] * b.step[t];
+                sq[i] = Sq8TileQuery{q8.data() + i * q8s, make_sq8_query8(qw.data() + i * w + h, lw, q8.data() + i * q8s),
+                                     qw.data() + i * w};
                 qs[i] = &sq[i];
             }
-            std::vector<float> out(m * n, 0.f);
-            fn(qs.data(), m, codes.data(), bytes, n, w, out.data(), n);
-            return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(m), py::ssize_t(n)}),
-                                  to_numpy(std::move(deq), {py::ssize_t(n), py::ssize_t(d)}),
-                                  to_numpy(std::move(lo), {py::ssize_t(d)}));
+            std::vector<float> out(m * b.n, 0.f);
+            fn(qs.data(), m, b.codes.data(), b.wide, b.bb, b.n, w, out.data(), b.n);
+            return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(m), py::ssize_t(b.n)}), b.unpacked(),
+                                  to_numpy(std::vector<float>(b.step), {py::ssize_t(b.d)}));
         },
         py::arg("X"), py::arg("Q"), py::arg("w"), py::arg("impl"),
         "Test hook: the int8 IVF scan's tile kernel by name ('scalar', 'avx2', 'vnni') on rows X coded by a "
-        "quantiser fitted to them; returns (inner products less q.lo, dequantised rows, lo).");
+        "quantiser fitted to them, query weights Q * step; returns (values, the rows' codes, step).");
+    m.def(
+        "sq8_norms",
+        [](FArray X, std::size_t w, const std::string& impl) {
+            if (X.ndim() != 2) throw std::invalid_argument("X: 2-D");
+            if (w == 0 || w > static_cast<std::size_t>(X.shape(1))) throw std::invalid_argument("w must be in 1..d");
+            const Sq8NormsFn fn = sq8_norms_named(impl.c_str());
+            const Sq8Blocks b(X);
+            std::vector<float> wsq(b.d + 4, 0.f), out(b.n, 0.f);
+            for (std::size_t t = 0; t < w; ++t) wsq[t] = b.step[t] * b.step[t];
+            fn(b.codes.data(), b.wide, b.bb, b.n, w, wsq.data(), out.data());
+            return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(b.n)}), b.unpacked(),
+                                  to_numpy(std::vector<float>(b.step), {py::ssize_t(b.d)}));
+        },
+        py::arg("X"), py::arg("w"), py::arg("impl"),
+        "Test hook: the int8 IVF scan's L2 row term (sum of step^2 c^2 over the first w dims) by name "
+        "('scalar', 'avx2'); returns (values, the rows' codes, step).");
     m.def("cpu_has_avx512_vnni", &cpu_has_avx512_vnni);
 
     m.def(
