@@ -52,7 +52,7 @@ struct Sq8TileQuery {
 float make_sq8_query8(const float* qw, size_t w, int8_t* q8);
 
 // The tile kernel: m queries against n rows (the first n rows of the blocks at `blocks`, each
-// block_bytes long), prefix w:
+// block_bytes long; wide <= 8, as kSq8Wide), prefix w:
 //   out[i * ldo + r] = fma(c_{r,hw-1}, qhi[hw-1], ... fma(c_{r,0}, qhi[0],
 //                          float(sum_{u < w - hw} q8[u] c_{r,W+u}) * inv_scale8))
 // with the integer sum exact (32 bits: |q8| <= 127, codes <= 255, w < 2^16) and the float

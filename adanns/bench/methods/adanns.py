@@ -59,7 +59,14 @@ class AdannsIVF(_Adanns):
         return 1.3 * n * (d * 4 + 8 + (d + 8 if self.scan_store == "int8" else 0))
 
     def unsaved_bytes_per_vector(self) -> float:
-        return float(self.ctx.dim + 8) if self.scan_store == "int8" else 0.0  # the int8 copy (not saved)
+        if self.scan_store != "int8":
+            return 0.0
+        # the int8 copy (not saved): blocks of 16 rows per list, 2 bytes for each of the first 8
+        # dims and 1 for the others (rounded up to 4) per row
+        d = self.ctx.dim
+        wide = min(8, d)
+        sizes = self.index.list_sizes()
+        return float(-(-sizes // 16).sum() * 16 * (2 * wide + 4 * -(-(d - wide) // 4)) / max(1, sizes.sum()))
 
     def build(self) -> None:
         d = self.ctx.dim
