@@ -107,11 +107,11 @@ def main():
                  cpu_us=1e6 * cpu / len(xq),
                  coarse_us=us["coarse"], scan_us=us["scan"], rerank_us=us["rerank"], output_us=us["output"],
                  scan_ns_row=1e9 * st.scan_s / max(1, st.rows_scanned),
-                 rerank_ns_cand=1e9 * st.rerank_s / max(1, st.candidates_reranked))
+                 rerank_ns_cand=1e9 * st.rerank_s / st.candidates_reranked if st.candidates_reranked else None)
         rows.append(r)
         print(f"{store:7s} probe_dim {r['probe_dim']:3d} nprobe {p:3d} scan_dim {sd:3d} rerank_k {rk:3d}  recall {r['recall']:.3f}  QPS {r['qps']:8.0f}  cpu {r['cpu_us']:5.1f} us/q  "
               f"coarse {r['coarse_us']:6.1f} scan {r['scan_us']:6.1f} rerank {r['rerank_us']:6.1f} out {r['output_us']:4.1f} us/q  "
-              f"scan {r['scan_ns_row']:5.2f} ns/row  rerank {r['rerank_ns_cand']:6.1f} ns/cand", flush=True)
+              f"scan {r['scan_ns_row']:5.2f} ns/row  rerank " + (f"{r['rerank_ns_cand']:6.1f} ns/cand" if r['rerank_ns_cand'] else "     - ns/cand"), flush=True)
     summary = {}
     kinds = (("rigid", lambda r: r["scan_store"] == "float32" and r["scan_dim"] == d and r["rerank_k"] == 0),
              ("adaptive", lambda r: r["scan_store"] == "float32" and r["scan_dim"] < d),
