@@ -219,3 +219,21 @@ def test_thread_counts_give_identical_results(tmp_path):
     assert len(res[0].files) == 8
     for name in res[0].files:
         np.testing.assert_array_equal(res[0][name], res[1][name])
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_probe_is_the_exact_top_nprobe_with_ties(metric):
+    """The coarse probe returns the nprobe nearest centroids by (distance, list number), ties
+    included, whether or not its selection starts from the block-minimum threshold (nprobe at
+    most nlist // 8) or not. Small integer coordinates: every distance is exact in float32."""
+    rng = np.random.default_rng(3)
+    nlist, d = 203, 12
+    c = rng.integers(-3, 4, (nlist, d)).astype(np.float32)
+    c[100:140] = c[0:40]  # duplicated centroids: tied distances
+    index = adanns.IVFIndex(d, nlist, metric=metric)
+    index._core.set_centroids(c)
+    q = rng.integers(-3, 4, (50, d)).astype(np.float32)
+    dist = (c**2).sum(1)[None, :] - 2 * q @ c.T if metric == "l2" else -(q @ c.T)
+    order = np.array([sorted(range(nlist), key=lambda j: (dist[i, j], j)) for i in range(len(q))])
+    for nprobe in (1, 7, 25, 26, 60, 203):
+        np.testing.assert_array_equal(index._core.probe(q, nprobe, 0), order[:, :nprobe])
