@@ -237,3 +237,25 @@ def test_probe_is_the_exact_top_nprobe_with_ties(metric):
     order = np.array([sorted(range(nlist), key=lambda j: (dist[i, j], j)) for i in range(len(q))])
     for nprobe in (1, 7, 25, 26, 60, 203):
         np.testing.assert_array_equal(index._core.probe(q, nprobe, 0), order[:, :nprobe])
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_probe_on_a_prefix_follows_new_centroids(metric):
+    """Probing on probe_dim < coarse_dim packs the centroid prefixes once per probe_dim and keeps
+    them: the probe stays exact when probe_dim changes back and forth and after the centroids
+    are replaced."""
+    rng = np.random.default_rng(4)
+    nlist, d = 64, 16
+    q = rng.integers(-3, 4, (30, d)).astype(np.float32)
+    index = adanns.IVFIndex(d, nlist, metric=metric)
+
+    def reference(c, pd):
+        qp, cp = q[:, :pd], c[:, :pd]
+        dist = (cp**2).sum(1)[None, :] - 2 * qp @ cp.T if metric == "l2" else -(qp @ cp.T)
+        return np.array([sorted(range(nlist), key=lambda j: (dist[i, j], j))[:5] for i in range(len(q))])
+
+    for seed in (0, 1):
+        c = np.random.default_rng(seed).integers(-3, 4, (nlist, d)).astype(np.float32)
+        index._core.set_centroids(c)
+        for pd in (4, 9, 4, 0, 9):
+            np.testing.assert_array_equal(index._core.probe(q, 5, pd), reference(c, pd or d))

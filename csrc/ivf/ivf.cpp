@@ -79,6 +79,8 @@ void IVFCore::set_centroids(const float* c) {
     centroid_norms_.swap(norms);
     packed_centroids_.swap(packed);
     trained_ = true;
+    std::lock_guard<std::mutex> guard(panels_mu_);
+    panels_.reset();
 }
 
 const float* IVFCore::prepare_rows(const float* x, std::size_t n, std::vector<float>& buf,

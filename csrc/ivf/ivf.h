@@ -119,6 +119,15 @@ private:
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
                       int64_t* probes) const;
 
+    // The centroid prefixes of probe_dim pd < coarse_dim packed for the probe's GEMM, with their
+    // squared norms (cosine: the prefixes normalised); kept for the last pd asked for, so that a
+    // search of one query does not pack nlist x pd floats again. Call with mu_ held (shared).
+    struct ProbePanels {
+        std::size_t pd = 0;
+        std::vector<float> packed, norms;
+    };
+    std::shared_ptr<const ProbePanels> probe_panels(std::size_t pd) const;
+
     // The int8 scan store of the current lists (built if they changed since it was last built);
     // call with mu_ held (shared is enough: builders are serialised by codes_mu_).
     std::shared_ptr<const ScanCodes> scan_codes() const;
@@ -128,6 +137,8 @@ private:
     uint64_t version_ = 0;  // bumped by every change of the lists (under the unique lock)
     mutable std::mutex codes_mu_;
     mutable std::shared_ptr<const ScanCodes> codes_;
+    mutable std::mutex panels_mu_;
+    mutable std::shared_ptr<const ProbePanels> panels_;  // (reset when the centroids change)
     bool trained_ = false;
     int64_t next_id_ = 0;
     std::vector<float> centroids_;       // nlist x coarse_dim

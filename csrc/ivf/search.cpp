@@ -127,6 +127,26 @@ struct Sq8Scanner {
 
 }  // namespace
 
+std::shared_ptr<const IVFCore::ProbePanels> IVFCore::probe_panels(std::size_t pd) const {
+    std::lock_guard<std::mutex> guard(panels_mu_);
+    if (panels_ && panels_->pd == pd) return panels_;
+    auto p = std::make_shared<ProbePanels>();
+    p->pd = pd;
+    std::vector<float> c(nlist_ * pd);
+    p->norms.resize(nlist_);
+    for (std::size_t j = 0; j < nlist_; ++j) {
+        const float* src = centroids_.data() + j * coarse_dim_;
+        const float s2 = sqnorm(src, pd);
+        const float scale = metric_ == kMetricCosine && s2 > 0.f ? 1.f / std::sqrt(s2) : 1.f;
+        for (std::size_t t = 0; t < pd; ++t) c[j * pd + t] = src[t] * scale;
+        p->norms[j] = s2;
+    }
+    p->packed.resize(packed_size(nlist_, pd));
+    pack_panels(c.data(), nlist_, pd, pd, p->packed.data());
+    panels_ = std::move(p);
+    return panels_;
+}
+
 void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, std::size_t probe_dim,
                            int64_t* probes) const {
     if (nlist_ == 1) {
@@ -136,28 +156,17 @@ void IVFCore::coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, s
     if (nq == 0) return;
     // Distances of a chunk of queries to all centroids in GEMM form on packed centroid
     // panels: L2 ||c||^2 - 2 q.c, IP / cosine -q.c (the same arithmetic as assign_nearest).
-    // Probing on a shorter prefix than coarse_dim (AdANNS-IVF-D) packs the centroid prefixes
-    // for this call: L2 on the prefix, IP on the prefix, cosine on the normalised prefix.
+    // Probing on a shorter prefix than coarse_dim (AdANNS-IVF-D) uses the centroid prefixes packed
+    // once per probe_dim (probe_panels): L2 on the prefix, IP on the prefix, cosine on the
+    // normalised prefix.
     const std::size_t pd = probe_dim == 0 ? coarse_dim_ : probe_dim;
-    std::vector<float> prefix_packed, prefix_norms;
-    const float* packed = packed_centroids_.data();
-    const float* norms = centroid_norms_.data();
     if (pd < coarse_dim_) {
-        std::vector<float> c(nlist_ * pd);
-        prefix_norms.resize(nlist_);
-        for (std::size_t j = 0; j < nlist_; ++j) {
-            const float* src = centroids_.data() + j * coarse_dim_;
-            const float s2 = sqnorm(src, pd);
-            const float scale = metric_ == kMetricCosine && s2 > 0.f ? 1.f / std::sqrt(s2) : 1.f;
-            for (std::size_t t = 0; t < pd; ++t) c[j * pd + t] = src[t] * scale;
-            prefix_norms[j] = s2;
-        }
-        prefix_packed.resize(packed_size(nlist_, pd));
-        pack_panels(c.data(), nlist_, pd, pd, prefix_packed.data());
-        packed = prefix_packed.data();
-        norms = prefix_norms.data();
+        const std::shared_ptr<const ProbePanels> p = probe_panels(pd);
+        top_nearest(q, nq, dim_, p->packed.data(), p->norms.data(), nlist_, pd, metric_ != kMetricL2, nprobe, probes);
+        return;
     }
-    top_nearest(q, nq, dim_, packed, norms, nlist_, pd, metric_ != kMetricL2, nprobe, probes);
+    top_nearest(q, nq, dim_, packed_centroids_.data(), centroid_norms_.data(), nlist_, pd, metric_ != kMetricL2,
+                nprobe, probes);
 }
 
 const float* IVFCore::prepare_queries(const float* xq, std::size_t nq, std::vector<float>& buf) const {
