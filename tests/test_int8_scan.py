@@ -87,10 +87,12 @@ def test_kernel_hooks_reject_bad_arguments():
 
 
 @pytest.mark.parametrize("metric", METRICS)
-def test_every_list_and_rerank_of_everything_is_exact(data, metric):
+@pytest.mark.parametrize("scan_dim", [40, 8, 3])
+def test_every_list_and_rerank_of_everything_is_exact(data, metric, scan_dim):
+    """(scan_dim <= 8: only 16-bit dims, no 8-bit query.)"""
     xb, xq = data
     index = built_ivf(xb, 72, 16, coarse_dim=24, metric=metric, scan_store="int8")
-    D, I = index.search(xq, 10, nprobe=16, scan_dim=40, rerank_k=xb.shape[0])
+    D, I = index.search(xq, 10, nprobe=16, scan_dim=scan_dim, rerank_k=xb.shape[0])
     Dr, Ir = brute_force(xb, xq, 10, metric)
     assert_matches(D, I, Dr, Ir, out_scores(xb, xq, metric, 72))
 

@@ -87,7 +87,7 @@ struct Sq8Scanner {
 
     struct Chunk {
         std::vector<float> qw;     // per query: the scan_dim weights (the wide dims' are qhi)
-        std::vector<int8_t> q8;    // per query: the 8-bit dims' weights, zero up to a multiple of 64
+        std::vector<int8_t> q8;    // per query: the 8-bit dims' weights, zero up to a multiple of 64 (never empty)
         std::vector<Sq8TileQuery> q;
         const Sq8TileQuery* qs[kMembersPerCall];
         std::vector<float> tile_norms;  // L2: the row terms of the tile below
@@ -95,7 +95,7 @@ struct Sq8Scanner {
     };
     Chunk begin_chunk(std::size_t qb, std::size_t cq) const {
         const std::size_t h = std::min(codes.wide, scan_dim), lw = scan_dim - h, q8s = (lw + 63) / 64 * 64;
-        Chunk c{std::vector<float>(cq * scan_dim), std::vector<int8_t>(cq * q8s, 0), std::vector<Sq8TileQuery>(cq), {},
+        Chunk c{std::vector<float>(cq * scan_dim), std::vector<int8_t>(cq * q8s + 64, 0), std::vector<Sq8TileQuery>(cq), {},
                 std::vector<float>(l2 ? kTile : 0)};
         for (std::size_t j = 0; j < cq; ++j) {
             const float* q = xq + (qb + j) * dim;
@@ -112,7 +112,7 @@ struct Sq8Scanner {
     void begin_list(Chunk&, std::size_t, const uint32_t*, std::size_t) const {}
     void scan_tile(Chunk& c, std::size_t l, std::size_t r0, std::size_t t, const uint32_t* members,
                    std::size_t nm, float* dist) const {
-        const uint8_t* blocks = codes.blocks(l, r0);
+        const uint8_t* blocks = codes.blocks(l, r0);  // (r0: a multiple of 16, tiles and filter spans are)
         for (std::size_t i = 0; i < nm; ++i) c.qs[i] = &c.q[members[i]];
         tile(c.qs, nm, blocks, codes.wide, codes.block_bytes, t, scan_dim, dist, t);
         if (!l2) return;

@@ -79,10 +79,11 @@ class AdannsIVF(_Adanns):
 
     def series(self) -> List[List[Setting]]:
         d = self.ctx.dim
-        combos: List[Tuple[int, int]] = [] if self.scan_store == "int8" else [(d, 0)]
-        for sd in self.ctx.cfg.scan_dims:
-            if sd < d or self.scan_store == "int8":
-                combos += [(sd, r) for r in self.ctx.cfg.rerank_ks]
+        if self.scan_store == "int8":  # every prefix, and all dims (the int8 copy pays on all dims too)
+            dims = sorted({sd for sd in self.ctx.cfg.scan_dims if sd <= d} | {d})
+            combos: List[Tuple[int, int]] = [(sd, r) for sd in dims for r in self.ctx.cfg.rerank_ks]
+        else:
+            combos = [(d, 0)] + [(sd, r) for sd in self.ctx.cfg.scan_dims if sd < d for r in self.ctx.cfg.rerank_ks]
         return [[{"nprobe": p, "scan_dim": sd, "rerank_k": r} for p in self.ctx.nprobes] for sd, r in combos]
 
     def family_of(self, s: Setting) -> str:
