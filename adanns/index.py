@@ -431,12 +431,12 @@ class IVFIndex(_Index):
             vectors, equal to the original ones up to float rounding.
         scan_store: what the list scan reads. ``"float32"`` (default): the stored rows.
             ``"int8"``: an int8 copy of every row (per-dim affine codes, the first 8 dims in 16
-            bits; ``dim + 8`` bytes a vector, about a quarter of the float rows) built from the
-            stored rows at the first search after they change and never saved (a save keeps only
-            this setting). The scan then only ranks: every search re-scores at least its ``k``
-            results exactly (``rerank_k`` is raised to ``k`` if lower), so the distances returned
-            are exact. Fastest for ``ip`` / ``cosine`` (a tile kernel, with AVX-512 VNNI where the
-            CPU has it); ``l2`` works, with a slower kernel. See docs/choosing-parameters.md.
+            bits; ``dim + 8`` bytes a vector, about a quarter of the float rows, in blocks of 16
+            rows per list) built from the stored rows at the first search after they change and
+            never saved (a save keeps only this setting). The scan then only ranks: every search
+            re-scores at least its ``k`` results exactly (``rerank_k`` is raised to ``k`` if
+            lower), so the distances returned are exact. The fastest scan for every metric (one
+            tile kernel, with AVX-512 VNNI where the CPU has it). See docs/choosing-parameters.md.
 
     Prefix semantics per metric: ``l2`` and ``ip`` are computed on the prefix as is;
     ``cosine`` is the cosine of the prefixes (``x[:d]`` and ``q[:d]`` each normalised).
