@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <stdexcept>
 
 #include "graph/sq8.h"
 #include "kernels/kernels.h"

@@ -273,7 +273,7 @@ std::shared_ptr<const ScanCodes> IVFCore::scan_codes() const {
         sq8_range(lists_.list_data(l), lists_.list_size(l), dim_, dim_, c->lo.data(), hi.data());
     c->step.resize(dim_);
     sq8_steps(c->lo.data(), hi.data(), dim_, c->wide, c->step.data());
-    c->codes.resize(c->start[nlist_] * c->block_bytes + ScanCodes::kPad);
+    c->codes.resize(c->start[nlist_] * c->block_bytes);
     parallel_for_chunks(nlist_, 16, [&](std::size_t lb, std::size_t le) {
         for (std::size_t l = lb; l < le; ++l)
             sq8_encode_blocks(lists_.list_data(l), lists_.list_size(l), dim_, dim_, c->wide, c->lo.data(),

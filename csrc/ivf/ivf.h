@@ -32,16 +32,16 @@ struct SearchParams {
 };
 
 // The int8 scan store of an IVF index: every stored row coded by one per-dim quantiser
-// (graph/sq8.h: the first kSq8Wide dims in 16 bits, the others in 8), the lists one after the other
+// (graph/sq8.h: the first kSq8Wide dims in 16 bits, the others in 8), in blocks of 16 rows
+// (ivf/sq8_blocks.h), each list padded to whole blocks, the lists one after the other
 // in list order. Derived data: built from the float rows at the first int8 search after the lists
 // changed (never saved), so it always codes exactly the stored rows.
 struct ScanCodes {
-    static constexpr std::size_t kPad = 64;  // bytes past the last block
     uint64_t version = 0;                   // IVFCore's list version it codes
     std::size_t wide = 0, block_bytes = 0;  // 16-bit dims; bytes per block of 16 rows (ivf/sq8_blocks.h)
     std::vector<float> lo, step;            // dim each
     std::vector<std::size_t> start;         // nlist + 1: block offsets of the lists (each list padded to whole blocks)
-    std::vector<uint8_t, HugePageAllocator<uint8_t>> codes;  // start[nlist] blocks, then kPad bytes
+    std::vector<uint8_t, HugePageAllocator<uint8_t>> codes;  // start[nlist] blocks (the kernels read only within a block)
     const uint8_t* blocks(std::size_t l, std::size_t r0) const {  // row r0 (a multiple of 16) of list l
         return codes.data() + (start[l] + r0 / kSq8BlockRows) * block_bytes;
     }

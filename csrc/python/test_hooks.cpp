@@ -61,7 +61,7 @@ void bind_test_hooks(py::module_& m) {
         explicit Sq8Blocks(const FArray& X)
             : n(X.shape(0)), d(X.shape(1)), wide(std::min(kSq8Wide, d)), bb(sq8_block_bytes(d, wide)), lo(d), step(d) {
             sq8_fit(X.data(), n, d, d, wide, lo.data(), step.data());
-            codes.assign((n + kSq8BlockRows - 1) / kSq8BlockRows * bb + 64, 0);
+            codes.assign((n + kSq8BlockRows - 1) / kSq8BlockRows * bb, 0);  // (no padding: ASan sees any read past a block)
             sq8_encode_blocks(X.data(), n, d, d, wide, lo.data(), step.data(), codes.data());
         }
         py::array_t<uint32_t> unpacked() const {  // n x d codes
@@ -81,7 +81,7 @@ void bind_test_hooks(py::module_& m) {
             const Sq8Blocks b(X);
             const std::size_t m = Q.shape(0), h = std::min(b.wide, w), lw = w - h, q8s = (lw + 63) / 64 * 64;
             std::vector<float> qw(m * w);
-            std::vector<int8_t> q8(m * q8s + 64, 0);  // (data(): empty when w <= wide)
+            std::vector<int8_t> q8(m * q8s + 64, 0);  // (+64: never empty, also when w <= wide)
             std::vector<Sq8TileQuery> sq(m);
             std::vector<const Sq8TileQuery*> qs(m);
             for (std::size_t i = 0; i < m; ++i) {
