@@ -464,6 +464,7 @@ class IVFIndex(_Index):
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         check_lists_memory(nlist, coarse_dim)
         super().__init__(dim, nlist, coarse_dim, metric)
+        self.scan_store = scan_store  # (now that the core exists: the rows' layout)
         self._transform = make_transform(transform, dim, self.metric)
         self.niter = param(niter, "niter")
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
@@ -482,6 +483,11 @@ class IVFIndex(_Index):
         if value not in SCAN_STORES:
             raise ValueError(f"scan_store must be one of {SCAN_STORES}, got {value!r}")
         self._scan_store = value
+        # The float rows' layout in memory follows what reads them: the first dims in groups for
+        # float prefix scans, row-major where only the rerank reads them (whole rows).
+        core = getattr(self, "_core", None)
+        if core is not None:
+            core.set_grouped_rows(value == "float32")
 
     def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
         """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim)),

@@ -477,7 +477,9 @@ struct PQScanner {
 struct PQRows {
     const CodeLists& lists;
     const RerankStore& store;
-    const float* row(std::size_t l, std::size_t r) const { return store.row(lists.seq(l)[r]); }
+    RowRef row(std::size_t l, std::size_t r) const {
+        return RowRef{store.row(lists.seq(l)[r]), 0, row_major_layout(store.dim())};
+    }
 };
 
 }  // namespace
