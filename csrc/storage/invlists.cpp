@@ -5,11 +5,13 @@
 
 namespace adanns {
 
-InvertedLists::InvertedLists(std::size_t nlist, std::size_t dim) : dim_(dim), lists_(nlist) {}
+InvertedLists::InvertedLists(std::size_t nlist, std::size_t dim) : dim_(dim), lists_(nlist) {
+    for (List& list : lists_) list.layout = row_major_layout(dim_);
+}
 
 void InvertedLists::relayout(List& list, std::size_t cap) const {
     const std::size_t n = list.ids.size();
-    const RowLayout from = list.mapped ? row_major_layout(dim_) : layout_for(list.cap, list.prefix);
+    const RowLayout from = list.layout;
     const float* src = list.mapped ? list.mapped : list.rows.data();
     std::vector<float> rows(cap * dim_);  // (may throw: nothing has changed yet)
     const RowLayout to = layout_for(cap, prefix_);
@@ -32,6 +34,7 @@ void InvertedLists::relayout(List& list, std::size_t cap) const {
     list.rows.swap(rows);
     list.cap = cap;
     list.prefix = prefix_;
+    list.layout = to;
     list.mapped = nullptr;
 }
 
@@ -67,6 +70,7 @@ void InvertedLists::map_rows(std::shared_ptr<const FileMap> map, const int64_t* 
     for (std::size_t l = 0; l < nlist; ++l) {
         const std::size_t n = static_cast<std::size_t>(sizes[l]);
         lists[l].ids.assign(ids + row, ids + row + n);
+        lists[l].layout = row_major_layout(dim_);
         if (n) lists[l].mapped = base + row * dim_;
         row += n;
     }
@@ -97,7 +101,7 @@ void InvertedLists::append(std::size_t l, const float* x, int64_t id) {
     // Grow both buffers first: if an allocation fails nothing has changed yet.
     if (list.mapped || list.cap < n + 1) relayout(list, std::max(2 * list.cap, n + 1));
     if (list.ids.capacity() < n + 1) list.ids.reserve(std::max(2 * list.ids.capacity(), n + 1));
-    const RowLayout L = layout_for(list.cap, list.prefix);
+    const RowLayout L = list.layout;
     for_each_piece(list.rows.data(), n, L, 0, dim_, [&](const float* p, std::size_t w) {
         std::memcpy(const_cast<float*>(p), x, w * sizeof(float));  // (p is in list.rows)
         x += w;
@@ -110,6 +114,7 @@ void InvertedLists::clear() {
         std::vector<int64_t>().swap(l.ids);
         std::vector<float>().swap(l.rows);
         l.cap = 0;
+        l.layout = row_major_layout(dim_);
         l.mapped = nullptr;
     }
     map_.reset();
@@ -126,7 +131,7 @@ std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep)
     make_resident(l, 0);
     List& list = lists_[l];
     const std::size_t n = list.ids.size();
-    const RowLayout L = layout_for(list.cap, list.prefix);
+    const RowLayout L = list.layout;
     float* base = list.rows.data();
     std::size_t out = 0;
     for (std::size_t r = 0; r < n; ++r) {
@@ -145,6 +150,7 @@ std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep)
         std::vector<int64_t>().swap(list.ids);
         std::vector<float>().swap(list.rows);
         list.cap = 0;
+        list.layout = row_major_layout(dim_);
     } else {
         list.ids.resize(out);
     }

@@ -44,10 +44,7 @@ public:
         const List& L = lists_[l];
         return L.mapped ? L.mapped : L.rows.data();
     }
-    RowLayout layout(std::size_t l) const {
-        const List& L = lists_[l];
-        return L.mapped ? row_major_layout(dim_) : layout_for(L.cap, L.prefix);
-    }
+    const RowLayout& layout(std::size_t l) const { return lists_[l].layout; }
     std::size_t prefix_dims() const { return prefix_; }
     // Dims in groups of the lists in RAM from now on (mapped lists stay row-major until changed):
     // every list in RAM is laid out again, one at a time. May throw std::bad_alloc, leaving the
@@ -84,6 +81,7 @@ private:
         std::size_t cap = 0;             // rows that fit in `rows`
         std::size_t prefix = 0;          // dims in groups (layout_for)
         const float* mapped = nullptr;   // rows in the mapped file (row-major), or null
+        RowLayout layout{0, 0, 0, 0};    // of the rows: layout_for(cap, prefix), row-major if mapped
     };
     // The layout of a list in RAM with room for cap rows and `prefix` dims in groups: row-major
     // when the rows are not longer than the prefix (short rows are read whole: one run, measured

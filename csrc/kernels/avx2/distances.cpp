@@ -177,7 +177,7 @@ void scan_impl(const float* const* qs, std::size_t m, const float* X, std::size_
 // The row is dims [d0, d0 + 8 * nfull + rem) of row `row` of X in layout L (d0 a multiple of 8
 // unless L is row-major: no step crosses a group).
 // NORM: also the row's squared norm (computed once per row, not per query).
-template <int KIND, int R, bool NORM>
+template <int KIND, int R, bool NORM, bool G>
 inline void rerank_group(const float* X, std::size_t row, const RowLayout& L, std::size_t d0,
                          const float* const* qs, std::size_t nfull, std::size_t rem, __m256i mask, float* out,
                          float* xnorm) {
@@ -185,6 +185,14 @@ inline void rerank_group(const float* X, std::size_t row, const RowLayout& L, st
     __m256 a[4], nn = _mm256_setzero_ps(), unused = _mm256_setzero_ps();
     for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
     std::size_t c = 0;
+    if (!G) {  // row-major: one contiguous piece
+        const float* x = X + row * L.last_stride + d0;
+        for (; c < nfull; ++c) {
+            const __m256 xv = _mm256_loadu_ps(x + c * 8);
+            for (int r = 0; r < R; ++r) step<kDot>(_mm256_loadu_ps(qs[r] + c * 8), xv, a[r], unused);
+            if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
+        }
+    }
     while (c < nfull) {  // one contiguous piece (a dim group from d, or the tail) at a time
         const std::size_t d = d0 + c * 8;
         const float* x = L.at(X, row, d);
@@ -197,7 +205,7 @@ inline void rerank_group(const float* X, std::size_t row, const RowLayout& L, st
         }
     }
     if (rem) {
-        const __m256 xv = _mm256_maskload_ps(L.at(X, row, d0 + nfull * 8), mask);
+        const __m256 xv = _mm256_maskload_ps(G ? L.at(X, row, d0 + nfull * 8) : X + row * L.last_stride + d0 + nfull * 8, mask);
         for (int r = 0; r < R; ++r) step<kDot>(_mm256_maskload_ps(qs[r] + nfull * 8, mask), xv, a[r], unused);
         if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
     }
@@ -207,7 +215,7 @@ inline void rerank_group(const float* X, std::size_t row, const RowLayout& L, st
     if (NORM) *xnorm = hsum1(nn);
 }
 
-template <int KIND>
+template <int KIND, bool G>
 void rerank_impl(const float* X, std::size_t row, const RowLayout& L, std::size_t d0, const float* const* qs,
                  std::size_t m, std::size_t w, float* out, float* xnorm) {
     const std::size_t nfull = w / 8, rem = w % 8;
@@ -216,19 +224,19 @@ void rerank_impl(const float* X, std::size_t row, const RowLayout& L, std::size_
     std::size_t i = 0;
     if (kNorm && m > 0) {  // the first group also computes the row's norm
         switch (m < 4 ? m : 4) {
-            case 1: rerank_group<KIND, 1, kNorm>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
-            case 2: rerank_group<KIND, 2, kNorm>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
-            case 3: rerank_group<KIND, 3, kNorm>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
-            default: rerank_group<KIND, 4, kNorm>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
+            case 1: rerank_group<KIND, 1, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
+            case 2: rerank_group<KIND, 2, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
+            case 3: rerank_group<KIND, 3, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
+            default: rerank_group<KIND, 4, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
         }
         i = m < 4 ? m : 4;
     }
     for (; i < m; i += 4) {
         switch (m - i < 4 ? m - i : 4) {
-            case 1: rerank_group<KIND, 1, false>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
-            case 2: rerank_group<KIND, 2, false>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
-            case 3: rerank_group<KIND, 3, false>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
-            default: rerank_group<KIND, 4, false>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 1: rerank_group<KIND, 1, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 2: rerank_group<KIND, 2, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 3: rerank_group<KIND, 3, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            default: rerank_group<KIND, 4, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
         }
     }
 }
@@ -445,10 +453,13 @@ void scan_avx2(int kind, const float* const* qs, std::size_t m, const float* X, 
 
 void rerank_avx2(int kind, const float* X, std::size_t row, const RowLayout& L, std::size_t d0,
                  const float* const* qs, std::size_t m, std::size_t w, float* out, float* xnorm) {
+    const bool g = L.last_group > 0;  // (row-major: the simpler loop)
     switch (kind) {
-        case kScanL2: rerank_impl<kScanL2>(X, row, L, d0, qs, m, w, out, xnorm); break;
-        case kScanIP: rerank_impl<kScanIP>(X, row, L, d0, qs, m, w, out, xnorm); break;
-        default: rerank_impl<kScanIPNorm>(X, row, L, d0, qs, m, w, out, xnorm); break;
+        case kScanL2: (g ? rerank_impl<kScanL2, true> : rerank_impl<kScanL2, false>)(X, row, L, d0, qs, m, w, out, xnorm); break;
+        case kScanIP: (g ? rerank_impl<kScanIP, true> : rerank_impl<kScanIP, false>)(X, row, L, d0, qs, m, w, out, xnorm); break;
+        default:
+            (g ? rerank_impl<kScanIPNorm, true> : rerank_impl<kScanIPNorm, false>)(X, row, L, d0, qs, m, w, out, xnorm);
+            break;
     }
 }
 
