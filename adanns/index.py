@@ -437,6 +437,10 @@ class IVFIndex(_Index):
             re-scores at least its ``k`` results exactly (``rerank_k`` is raised to ``k`` if
             lower), so the distances returned are exact. The fastest scan for every metric (one
             tile kernel, with AVX-512 VNNI where the CPU has it). See docs/choosing-parameters.md.
+            The float rows in memory follow the setting: with ``"float32"`` each list keeps the
+            first 256 dims of longer rows in groups of 32 (a prefix scan reads whole runs), with
+            ``"int8"`` they are row-major (only the rerank reads them, whole rows); changing the
+            setting on a built index lays the rows out again (a copy, one list at a time).
 
     Prefix semantics per metric: ``l2`` and ``ip`` are computed on the prefix as is;
     ``cosine`` is the cosine of the prefixes (``x[:d]`` and ``q[:d]`` each normalised).
@@ -475,7 +479,8 @@ class IVFIndex(_Index):
     @property
     def scan_store(self) -> str:
         """``"float32"`` or ``"int8"``: what the list scan reads (see the class docstring). It can
-        be changed on a built index: the int8 copy is made at the next search that needs it."""
+        be changed on a built index: the int8 copy is made at the next search that needs it, and
+        the float rows are laid out again for what reads them (a copy of the lists)."""
         return self._scan_store
 
     @scan_store.setter

@@ -141,7 +141,7 @@ int64_t GraphCore::next_id() const {
 std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& vt, Scratch& s,
                                    bool keep_expanded, std::size_t keep) const {
     const std::size_t n = ids_.size();
-    const std::size_t R = p_.degree, gd = p_.graph_dim, w = wk.w;
+    const std::size_t R = p_.degree, w = wk.w;
     const float* base = fbase();
     const std::size_t stride = fstride();
     const uint8_t* cbase = codes_.data();
