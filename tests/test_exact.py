@@ -259,3 +259,18 @@ def test_probe_on_a_prefix_follows_new_centroids(metric):
         index._core.set_centroids(c)
         for pd in (4, 9, 4, 0, 9):
             np.testing.assert_array_equal(index._core.probe(q, 5, pd), reference(c, pd or d))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 31, 32, 33, 70])
+def test_every_k_is_exact_around_the_shortlist_floor(data, k):
+    """The shortlists hold max(2k, 64) entries (more than 2k for k < 32): every k, on both sides
+    of that floor, gives the exact top-k, with and without a rerank, ties included."""
+    xb, xq = data
+    xb = np.concatenate([xb, np.repeat(xb[:1], 40, axis=0)])  # 41 equal rows: ties across a compaction
+    xq = np.concatenate([xq[:30], xb[:2]])
+    index = built_ivf(xb, 72, 8, coarse_dim=24, metric="l2")
+    Dr, Ir = brute_force(xb, xq, k, "l2")
+    scores = out_scores(xb, xq, "l2", 72)
+    for kw in (dict(nprobe=8), dict(nprobe=8, scan_dim=16, rerank_k=index.ntotal)):
+        D, I = index.search(xq, k, **kw)
+        assert_matches(D, I, Dr, Ir, scores)
