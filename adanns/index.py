@@ -437,10 +437,6 @@ class IVFIndex(_Index):
             re-scores at least its ``k`` results exactly (``rerank_k`` is raised to ``k`` if
             lower), so the distances returned are exact. The fastest scan for every metric (one
             tile kernel, with AVX-512 VNNI where the CPU has it). See docs/choosing-parameters.md.
-            The float rows in memory follow the setting: with ``"float32"`` each list keeps the
-            first 256 dims of longer rows in groups of 32 (a prefix scan reads whole runs), with
-            ``"int8"`` they are row-major (only the rerank reads them, whole rows); changing the
-            setting on a built index lays the rows out again (a copy, one list at a time).
 
     Prefix semantics per metric: ``l2`` and ``ip`` are computed on the prefix as is;
     ``cosine`` is the cosine of the prefixes (``x[:d]`` and ``q[:d]`` each normalised).
@@ -468,7 +464,6 @@ class IVFIndex(_Index):
         coarse_dim = dim if coarse_dim is None else as_int(coarse_dim, "coarse_dim", 1, dim)
         check_lists_memory(nlist, coarse_dim)
         super().__init__(dim, nlist, coarse_dim, metric)
-        self.scan_store = scan_store  # (now that the core exists: the rows' layout)
         self._transform = make_transform(transform, dim, self.metric)
         self.niter = param(niter, "niter")
         self.seed = as_int(seed, "seed", 0, 2**64 - 1)
@@ -479,8 +474,7 @@ class IVFIndex(_Index):
     @property
     def scan_store(self) -> str:
         """``"float32"`` or ``"int8"``: what the list scan reads (see the class docstring). It can
-        be changed on a built index: the int8 copy is made at the next search that needs it, and
-        the float rows are laid out again for what reads them (a copy of the lists)."""
+        be changed on a built index: the int8 copy is made at the next search that needs it."""
         return self._scan_store
 
     @scan_store.setter
@@ -488,11 +482,6 @@ class IVFIndex(_Index):
         if value not in SCAN_STORES:
             raise ValueError(f"scan_store must be one of {SCAN_STORES}, got {value!r}")
         self._scan_store = value
-        # The float rows' layout in memory follows what reads them: the first dims in groups for
-        # float prefix scans, row-major where only the rerank reads them (whole rows).
-        core = getattr(self, "_core", None)
-        if core is not None:
-            core.set_grouped_rows(value == "float32")
 
     def train(self, x: Any, *, progress: Optional[bool] = None) -> None:
         """Learns the ``nlist`` centroids by k-means on ``x[:, :coarse_dim]`` (x is (n, dim)),

@@ -262,9 +262,9 @@ def test_probe_on_a_prefix_follows_new_centroids(metric):
 
 
 @pytest.mark.parametrize("k", [1, 3, 10, 31, 32, 33, 70])
-def test_every_k_is_exact_around_the_shortlist_floor(data, k):
-    """The shortlists hold max(2k, 64) entries (more than 2k for k < 32): every k, on both sides
-    of that floor, gives the exact top-k, with and without a rerank, ties included."""
+def test_every_k_is_exact_with_ties_across_compactions(data, k):
+    """The shortlists are compacted whenever 2k entries qualify: every k, small and large, gives
+    the exact top-k with and without a rerank, with 41 equal rows (ties across compactions)."""
     xb, xq = data
     xb = np.concatenate([xb, np.repeat(xb[:1], 40, axis=0)])  # 41 equal rows: ties across a compaction
     xq = np.concatenate([xq[:30], xb[:2]])

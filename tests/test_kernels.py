@@ -91,60 +91,6 @@ def test_rerank_kernels_match_numpy_and_do_not_depend_on_grouping(kind, impl):
             np.testing.assert_array_equal(rev[::-1], out)
 
 
-@pytest.mark.parametrize("kind", [0, 1, 2])
-@pytest.mark.parametrize("impl", ["scalar", "avx2"])
-def test_list_layout_gives_the_row_major_bits(kind, impl):
-    """Lists in RAM keep their first dims in groups of 32 and the rest row-major
-    (kernels/row_layout.h): the scan and rerank kernels read them there and give the same bits
-    as on row-major rows, for every width (within a group, at its edge, into the tail), prefix
-    in groups (none, some, all), row offset and spare room; the rerank from a dim d0 (a multiple
-    of 8) equals the row-major rerank of the same dims."""
-    if impl == "avx2" and not _core.cpu_has_avx2():
-        pytest.skip("CPU without AVX2")
-    rng = np.random.default_rng(40 + kind)
-    for d in (5, 32, 50, 64, 72, 100, 384):
-        X = rng.standard_normal((13, d)).astype(np.float32)
-        Q = rng.standard_normal((5, d)).astype(np.float32)
-        for prefix in sorted({0, 32, 64, 96, d}):
-            for w in sorted({1, 7, 8, 31, 32, 33, 40, 64, 65, d // 2 or 1, d - 1 or 1, d}):
-                if w > d:
-                    continue
-                ref, refn = _core.scan(kind, Q, X, w, impl)
-                for cap, r0 in ((13, 0), (13, 5), (20, 0), (16, 12)):
-                    out, xn = _core.scan(kind, Q, X, w, impl, prefix=prefix, cap=cap, r0=r0)
-                    np.testing.assert_array_equal(out, ref[:, r0:])
-                    if kind == 2:
-                        np.testing.assert_array_equal(xn, refn[r0:])
-                for row in (0, 7, 12):
-                    rr, _ = _core.rerank(kind, X, Q, w, impl, row=row, prefix=prefix, cap=15)
-                    np.testing.assert_array_equal(rr, ref[:, row])
-            for d0 in range(0, d, 8):
-                for w in sorted({1, 8, 30, d - d0}):
-                    if d0 + w > d:
-                        continue
-                    flat, fn = _core.rerank(kind, X[3], Q, w, impl, d0=d0)
-                    grp, gn = _core.rerank(kind, X, Q, w, impl, row=3, d0=d0, prefix=prefix, cap=14)
-                    np.testing.assert_array_equal(grp, flat)
-                    assert gn == fn
-                    ra, _ = ref_scan(kind, X[3, d0:], Q[:, d0:], w)
-                    np.testing.assert_allclose(flat, ra, rtol=1e-4, atol=1e-4)
-
-
-def test_layout_hooks_reject_bad_arguments():
-    X = np.ones((4, 40), np.float32)
-    Q = np.ones((2, 40), np.float32)
-    with pytest.raises(ValueError, match="cap"):
-        _core.scan(1, Q, X, 40, "scalar", prefix=32, cap=3)
-    with pytest.raises(ValueError, match="r0"):
-        _core.scan(1, Q, X, 40, "scalar", r0=5)
-    with pytest.raises(ValueError, match="multiple of 8"):
-        _core.rerank(1, X, Q, 8, "scalar", d0=4, prefix=32)
-    with pytest.raises(ValueError, match="row"):
-        _core.rerank(1, X, Q, 8, "scalar", row=4)
-    with pytest.raises(ValueError, match="too large"):
-        _core.rerank(1, X, Q, 36, "scalar", d0=8)
-
-
 def test_simd_level_reported():
     assert adanns.simd_level() in ("avx2", "scalar")
     if _core.cpu_has_avx2() and os.environ.get("ADANNS_SIMD") != "scalar":

@@ -119,7 +119,7 @@ inline float kth_smallest(float* a, std::size_t n, std::size_t k) {
 }
 
 // Top-k by batched selection: candidates at or under the threshold are appended to a buffer of
-// cap >= 2k entries; when it is full, it is compacted to the entries at or under its k-th smallest
+// 2k entries; when it is full, it is compacted to the entries at or under its k-th smallest
 // distance (selected on a float copy of the distances), and the threshold tightens. Each push
 // is O(1) amortised, where a heap costs O(log k): much faster for the large k of a rerank short
 // list. The result is exactly the k smallest (distance, label) pairs pushed, whatever the push
@@ -127,9 +127,8 @@ inline float kth_smallest(float* a, std::size_t n, std::size_t k) {
 // by label.
 class TopKBuffer {
 public:
-    // buf: cap candidates; scratch: cap floats (compaction workspace); cap at least 2k (0: 2k).
-    TopKBuffer(Candidate* buf, std::size_t k, float* scratch, std::size_t cap = 0)
-        : e_(buf), s_(scratch), k_(k), cap_(cap > 2 * k ? cap : 2 * k) {}
+    // buf: 2k candidates; scratch: 2k floats (compaction workspace).
+    TopKBuffer(Candidate* buf, std::size_t k, float* scratch) : e_(buf), s_(scratch), k_(k) {}
     float threshold() const { return thr_; }
     // Lowers the threshold to t, which the caller knows is at or above the k-th smallest of all
     // the distances it will push (e.g. the k-th smallest of k or more of them): the result stays
@@ -138,7 +137,7 @@ public:
     void push(float dist, int64_t label) {
         e_[n_].d = dist;
         e_[n_].label = label;
-        if (++n_ == cap_) compact();
+        if (++n_ == 2 * k_) compact();
     }
     // Pushes the t distances d[r] (labels label0 + r) that are at or under the threshold.
     // Blocks of 8 with none under it are skipped after one (vectorisable) test; in the others
@@ -146,7 +145,7 @@ public:
     // (branch-free).
     void push_run(const float* d, std::size_t t, int64_t label0) {
         constexpr std::size_t kBlock = 8;
-        const std::size_t cap = cap_;
+        const std::size_t cap = 2 * k_;
         std::size_t n = n_;
         float thr = thr_;
         for (std::size_t r0 = 0; r0 < t; r0 += kBlock) {
@@ -228,7 +227,6 @@ private:
     Candidate* e_;
     float* s_;
     std::size_t k_;
-    std::size_t cap_;
     std::size_t n_ = 0;
     float thr_ = std::numeric_limits<float>::infinity();
 };

@@ -28,8 +28,8 @@
 //                  const uint32_t* members, std::size_t m, float* dist) const;
 //       // dist[i * t + r]: distance of member query members[i] to row r0 + r of list l
 //
-// Row source concept (rerank): RowRef row(std::size_t l, std::size_t r) const;
-//   where the full row of list l, row r lies (kernels/row_layout.h: row-major or dim groups).
+// Row source concept (rerank): const float* row(std::size_t l, std::size_t r) const;
+//   the full row (stride BatchSpec::dim) of list l, row r.
 #pragma once
 #include <algorithm>
 #include <functional>
@@ -64,8 +64,7 @@ struct BatchSpec {
     const RowFilter* filter = nullptr;  // filtered search: rows whose id it rejects are never pushed
     // > 0: the scan's distance of a row is its exact partial on the first prefix_dim dims (L2, or
     // negated IP, with no norm division), so the rerank reads only dims [prefix_dim, rerank_dim)
-    // of each row and adds them to it (when prefix_dim is a multiple of 8). 0: the rerank computes
-    // all rerank_dim dims.
+    // of each row and adds them to it. 0: the rerank computes all rerank_dim dims.
     std::size_t prefix_dim = 0;
 };
 
@@ -94,21 +93,16 @@ inline std::size_t probe_block_size(std::size_t nprobe) {
 
 namespace detail {
 
-// Per-query shortlists over one candidate array (cap = max(2 K1, 64) entries per query) and one
-// array of compaction scratch (cap floats per query): 20 bytes per entry per query. The floor of
-// 64 entries: with k 10 and no rerank a buffer of 20 was compacted every 10 qualifying pushes;
-// 64 took 0.85x the scan time at scan_dim 32 and 0.9x with the int8 scan (98k x 384 real
-// embeddings, alternated processes); 128 was slower again (a larger working set).
-constexpr std::size_t kMinShortlist = 64;
+// Per-query shortlists over one candidate array (2 K1 entries per query) and one array of
+// compaction scratch (2 K1 floats per query): 40 bytes per K1 per query.
 struct Shortlists {
-    std::size_t cap;
     std::vector<Candidate> cand;
     std::vector<float> scratch;
     std::vector<TopKBuffer> heaps;
-    Shortlists(std::size_t cq, std::size_t K1) : cap(std::max<std::size_t>(2 * K1, kMinShortlist)), cand(cq * cap), scratch(cq * cap) {
+    Shortlists(std::size_t cq, std::size_t K1) : cand(cq * 2 * K1), scratch(cq * 2 * K1) {
         heaps.reserve(cq);
         for (std::size_t j = 0; j < cq; ++j)
-            heaps.emplace_back(cand.data() + j * cap, K1, scratch.data() + j * cap, cap);
+            heaps.emplace_back(cand.data() + j * 2 * K1, K1, scratch.data() + j * 2 * K1);
     }
 };
 
@@ -129,9 +123,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                   const float* xq, float* D, int64_t* I, SearchStats* stats = nullptr) {
     const std::size_t k = s.k, nprobe = s.nprobe, nlist = s.nlist;
     const bool rerank = s.rerank_k > 0;
-    // Dims already scored; a multiple of 8 (the rerank kernel's steps start there and must not
-    // cross a dim group), else the rerank reads the whole row.
-    const std::size_t p0 = rerank && s.prefix_dim < s.rerank_dim && s.prefix_dim % 8 == 0 ? s.prefix_dim : 0;
+    const std::size_t p0 = rerank && s.prefix_dim < s.rerank_dim ? s.prefix_dim : 0;  // dims already scored
     // Shortlist length: a rerank_k beyond what the nprobe largest lists hold cannot be filled,
     // so the shortlists (and the rerank) are bounded by the rows a query can actually scan.
     std::size_t reachable = 0;
@@ -256,7 +248,10 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         std::vector<uint64_t> sorted;
         std::vector<const float*> qs;
         std::vector<float> out;
-        auto prefetch = [&](const RowRef& x) { prefetch_dims(x.base, x.row, x.layout, p0, s.rerank_dim); };
+        auto prefetch = [&](const float* x) {
+            const char* p = reinterpret_cast<const char*>(x);
+            for (std::size_t o = 0; o < row_lines; ++o) __builtin_prefetch(p + 64 * o);
+        };
         for (std::size_t l = lb; l < le; ++l) {
             uint64_t* key = w.keys.data() + w.bucket[l];
             const std::size_t n = w.bucket[l + 1] - w.bucket[l];
@@ -279,7 +274,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 if (u == 0 || (key[u] >> 32) != (key[u - 1] >> 32)) group.push_back(static_cast<uint32_t>(u));
             const std::size_t ng = group.size();
             group.push_back(static_cast<uint32_t>(n));
-            auto row_at = [&](std::size_t g) { return rows->row(l, static_cast<std::size_t>(key[group[g]] >> 32)); };
+            auto row_at = [&](std::size_t g) { return rows->row(l, static_cast<std::size_t>(key[group[g]] >> 32)) + p0; };
             for (std::size_t g = 0; g < std::min(ahead, ng); ++g) prefetch(row_at(g));
             for (std::size_t g = 0; g < ng; ++g) {
                 if (g % 256 == 0) cancel_point();
@@ -290,8 +285,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 for (std::size_t i = 0; i < m; ++i)
                     qs[i] = xq + (qb + static_cast<uint32_t>(key[ub + i]) / K1) * s.dim + p0;
                 float xn = 0.f;
-                const RowRef x = row_at(g);
-                rerank_fn(rerank_m.kind, x.base, x.row, x.layout, p0, qs.data(), m, s.rerank_dim - p0, out.data(), &xn);
+                rerank_fn(rerank_m.kind, row_at(g), qs.data(), m, s.rerank_dim - p0, out.data(), &xn);
                 for (std::size_t i = 0; i < m; ++i) {
                     float& r = w.rd[static_cast<uint32_t>(key[ub + i])];
                     r = rerank_m.finish(p0 ? r + out[i] : out[i], xn);

@@ -182,17 +182,6 @@ std::size_t IVFCore::mapped_lists() const {
     return lists_.mapped_lists();
 }
 
-void IVFCore::set_grouped_rows(bool grouped) {
-    std::unique_lock<std::shared_mutex> lock(mu_);
-    lists_.set_prefix_dims(grouped ? InvertedLists::kPrefixDims : 0);
-}
-
-std::size_t IVFCore::grouped_dims() const {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    const std::size_t p = lists_.prefix_dims();
-    return p >= kDimGroup && p < dim_ ? p / kDimGroup * kDimGroup : 0;
-}
-
 void IVFCore::add_preassigned(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists) {
     for (std::size_t i = 0; i < n; ++i)
         if (lists[i] < 0 || static_cast<std::size_t>(lists[i]) >= nlist_)
@@ -262,7 +251,7 @@ void IVFCore::export_state(std::vector<int64_t>& sizes, std::vector<int64_t>& id
     vectors.resize(lists_.total() * dim_);
     for_each_list(lists_, [&](std::size_t l, std::size_t n, std::size_t row) {
         std::copy(lists_.ids(l), lists_.ids(l) + n, ids.begin() + row);
-        lists_.copy_rows(l, vectors.data() + row * dim_);
+        std::copy(lists_.list_data(l), lists_.list_data(l) + n * dim_, vectors.begin() + row * dim_);
     });
 }
 
@@ -277,26 +266,18 @@ std::shared_ptr<const ScanCodes> IVFCore::scan_codes() const {
     c->start.assign(nlist_ + 1, 0);
     for (std::size_t l = 0; l < nlist_; ++l)
         c->start[l + 1] = c->start[l] + (lists_.list_size(l) + kSq8BlockRows - 1) / kSq8BlockRows;
-    // the quantiser: [min, max] of each dim over every stored row (read row-major, a list at a time)
+    // the quantiser: [min, max] of each dim over every stored row
     c->lo.assign(dim_, std::numeric_limits<float>::infinity());
     std::vector<float> hi(dim_, -std::numeric_limits<float>::infinity());
-    std::vector<float> rows;
-    for (std::size_t l = 0; l < nlist_; ++l) {
-        rows.resize(lists_.list_size(l) * dim_);
-        lists_.copy_rows(l, rows.data());
-        sq8_range(rows.data(), lists_.list_size(l), dim_, dim_, c->lo.data(), hi.data());
-    }
+    for (std::size_t l = 0; l < nlist_; ++l)
+        sq8_range(lists_.list_data(l), lists_.list_size(l), dim_, dim_, c->lo.data(), hi.data());
     c->step.resize(dim_);
     sq8_steps(c->lo.data(), hi.data(), dim_, c->wide, c->step.data());
     c->codes.resize(c->start[nlist_] * c->block_bytes);
     parallel_for_chunks(nlist_, 16, [&](std::size_t lb, std::size_t le) {
-        std::vector<float> buf;
-        for (std::size_t l = lb; l < le; ++l) {
-            buf.resize(lists_.list_size(l) * dim_);
-            lists_.copy_rows(l, buf.data());
-            sq8_encode_blocks(buf.data(), lists_.list_size(l), dim_, dim_, c->wide, c->lo.data(), c->step.data(),
-                              c->codes.data() + c->start[l] * c->block_bytes);
-        }
+        for (std::size_t l = lb; l < le; ++l)
+            sq8_encode_blocks(lists_.list_data(l), lists_.list_size(l), dim_, dim_, c->wide, c->lo.data(),
+                              c->step.data(), c->codes.data() + c->start[l] * c->block_bytes);
     });
     codes_ = std::move(c);
     return codes_;

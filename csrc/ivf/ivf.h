@@ -83,12 +83,6 @@ public:
     void map_lists(const std::string& path, std::size_t offset, const int64_t* sizes, const int64_t* ids);
     // Lists still served from a mapped file (0 for an index in RAM).
     std::size_t mapped_lists() const;
-    // The float rows in RAM keep their first dims in groups for the float prefix scans (true, the
-    // default), or are row-major (false: an index whose scan reads the int8 copy reads its rows
-    // only whole, to rerank them). Lays out every list in RAM again when it changes.
-    void set_grouped_rows(bool grouped);
-    // Dims in groups of the rows in RAM (0: row-major).
-    std::size_t grouped_dims() const;
     // Removes every stored vector whose id is in ids[0..n). Returns the number removed.
     std::size_t remove_ids(const int64_t* ids, std::size_t n);
     // Replaces the vectors of the given ids (removes any stored rows with those ids, then

@@ -477,9 +477,7 @@ struct PQScanner {
 struct PQRows {
     const CodeLists& lists;
     const RerankStore& store;
-    RowRef row(std::size_t l, std::size_t r) const {
-        return RowRef{store.row(lists.seq(l)[r]), 0, row_major_layout(store.dim())};
-    }
+    const float* row(std::size_t l, std::size_t r) const { return store.row(lists.seq(l)[r]); }
 };
 
 }  // namespace

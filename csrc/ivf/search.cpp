@@ -19,8 +19,7 @@ namespace adanns {
 
 namespace {
 
-// Scanner of float rows (IVF-Flat): prefix scan of scan_dim dims of each row, in the list's
-// layout (dim groups in RAM, row-major when mapped from a file).
+// Scanner of float rows (IVF-Flat): prefix scan of scan_dim dims of each row, row stride dim.
 // A tile is scored against all member queries of the call by one tile-form kernel call (the
 // rows read once for all of them).
 struct FlatScanner {
@@ -47,8 +46,7 @@ struct FlatScanner {
                    std::size_t nm, float* dist) const {
         const float* qs[kMembersPerCall];
         for (std::size_t i = 0; i < nm; ++i) qs[i] = xq + (c.qb + members[i]) * dim;
-        scan(m.kind, qs, nm, lists.rows(l), r0, t, lists.layout(l), scan_dim, dist, t,
-             m.use_norm ? c.xnorm.data() : nullptr);
+        scan(m.kind, qs, nm, lists.row(l, r0), t, dim, scan_dim, dist, t, m.use_norm ? c.xnorm.data() : nullptr);
         if (m.use_norm) {
             for (std::size_t i = 0; i < nm; ++i)
                 for (std::size_t r = 0; r < t; ++r) dist[i * t + r] = m.finish(dist[i * t + r], c.xnorm[r]);

@@ -1,5 +1,4 @@
-// Distance kernels on prefixes of float32 rows, row-major or in dim groups (kernels/row_layout.h;
-// the kernel table is kernels/kernels.h).
+// Distance kernels on prefixes of row-major float32 rows (the kernel table is kernels/kernels.h).
 //
 // The scan kernel scores a tile of list rows against the queries that probe the list (the
 // list scan); the rerank kernel scores one row against the queries that want it. Every
@@ -20,8 +19,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/row_layout.h"
-
 namespace adanns {
 
 // What a scan accumulates per row.
@@ -31,29 +28,24 @@ enum ScanKind : int {
     kScanIPNorm = 2,  // acc[i] += sum_j q_j * x_ij ; acc_norm[i] += sum_j x_ij^2
 };
 
-// The tile form: m queries against the n rows r0..r0+n-1 of X in layout L:
-// out[i * ldo + r] = partial distance of `kind` between qs[i][:w] and row r0 + r [:w]
-// (overwritten); for kScanIPNorm also xnorm[r] = |row r0 + r [:w]|^2 (xnorm may be null
-// otherwise). Nothing is written when m == 0. Reads exactly the first w floats of each row: no
-// over-read past them. Each (query, row) value is one sequential chain over the w dims, the same
-// whatever m and n are, wherever the query and the row sit in the call, whatever the layout, and
-// the same as the rerank form's value.
+// The tile form: m queries against n rows, row r at X + r * stride (stride >= w):
+// out[i * ldo + r] = partial distance of `kind` between qs[i][:w] and row r[:w] (overwritten);
+// for kScanIPNorm also xnorm[r] = |row r[:w]|^2 (xnorm may be null otherwise). Nothing is
+// written when m == 0. Reads exactly the w floats of each row: no over-read past a row's end.
+// Each (query, row) value is one sequential chain over the w dims, the same whatever m and n are
+// and wherever the query and the row sit in the call, and the same as the rerank form's value.
 // (Each kernel's function type, e.g. ScanKernel, declares its implementations below; its
 // pointer type, e.g. ScanFn, is the kernel table's column.)
-using ScanKernel = void(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t r0,
-                        std::size_t n, const RowLayout& L, std::size_t w, float* out, std::size_t ldo,
-                        float* xnorm);
+using ScanKernel = void(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t n,
+                        std::size_t stride, std::size_t w, float* out, std::size_t ldo, float* xnorm);
 using ScanFn = ScanKernel*;
 
-// The rerank form: dims [d0, d0 + w) of row `row` of X in layout L against m queries (a row
-// wanted by several queries is read once); qs[i] points at query i's dim d0, and d0 is a
-// multiple of 8 unless L is row-major (the 8-dim steps never cross a dim group):
-// out[i] = partial distance of `kind` between qs[i][:w] and the row's dims, for i < m; for
-// kScanIPNorm also *xnorm = their squared norm (xnorm may be null otherwise). Each query's value
-// is one sequential chain over the w dims, the same whatever m is and wherever the query sits
-// among the m.
-using RerankKernel = void(int kind, const float* X, std::size_t row, const RowLayout& L, std::size_t d0,
-                          const float* const* qs, std::size_t m, std::size_t w, float* out, float* xnorm);
+// The rerank form: one row x against m queries (a row wanted by several queries is read once):
+// out[i] = partial distance of `kind` between qs[i][:w] and x[:w], for i < m; for kScanIPNorm
+// also *xnorm = |x[:w]|^2 (xnorm may be null otherwise). Each query's value is one sequential
+// chain over the w dims, the same whatever m is and wherever the query sits among the m.
+using RerankKernel = void(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w,
+                          float* out, float* xnorm);
 using RerankFn = RerankKernel*;
 
 // Centroid panels for the GEMM kernels: panel p (p < panel_count(k)) is d x kPanelWidth

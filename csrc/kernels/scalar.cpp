@@ -8,35 +8,19 @@
 
 namespace adanns {
 
-namespace {
-
-// row_distance over dims [d0, d0 + w) of row r of X in layout L: one chain across the pieces.
-float layout_distance(int kind, const float* q, const float* X, std::size_t r, const RowLayout& L, std::size_t d0,
-                      std::size_t w, float* nn) {
-    float s = 0.f, n2 = 0.f;
-    for_each_piece(X, r, L, d0, d0 + w, [&](const float* x, std::size_t n) {
-        accumulate_distance(kind, q, x, n, s, n2);
-        q += n;
-    });
-    if (kind == kScanIPNorm) *nn = n2;
-    return s;
-}
-
-}  // namespace
-
-void scan_scalar(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t r0, std::size_t n,
-                 const RowLayout& L, std::size_t w, float* out, std::size_t ldo, float* xnorm) {
+void scan_scalar(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t n,
+                 std::size_t stride, std::size_t w, float* out, std::size_t ldo, float* xnorm) {
     for (std::size_t r = 0; r < n; ++r) {
         float nn = 0.f;
-        for (std::size_t i = 0; i < m; ++i) out[i * ldo + r] = layout_distance(kind, qs[i], X, r0 + r, L, 0, w, &nn);
+        for (std::size_t i = 0; i < m; ++i) out[i * ldo + r] = row_distance(kind, qs[i], X + r * stride, w, &nn);
         if (kind == kScanIPNorm && m > 0) xnorm[r] = nn;
     }
 }
 
-void rerank_scalar(int kind, const float* X, std::size_t row, const RowLayout& L, std::size_t d0,
-                   const float* const* qs, std::size_t m, std::size_t w, float* out, float* xnorm) {
+void rerank_scalar(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
+                   float* xnorm) {
     float nn = 0.f;
-    for (std::size_t i = 0; i < m; ++i) out[i] = layout_distance(kind, qs[i], X, row, L, d0, w, &nn);
+    for (std::size_t i = 0; i < m; ++i) out[i] = row_distance(kind, qs[i], x, w, &nn);
     if (kind == kScanIPNorm && xnorm) *xnorm = nn;  // the row's norm (every query computes the same)
 }
 

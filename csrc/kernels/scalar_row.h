@@ -9,26 +9,21 @@
 namespace adanns {
 namespace {
 
-// Adds the distance part of `kind` between q and x over w dims to s (and |x|^2 to n2): one
-// sequential chain, continued across calls (the pieces of a row in dim groups).
-inline void accumulate_distance(int kind, const float* q, const float* x, std::size_t w, float& s, float& n2) {
+// Distance part of `kind` between q and x over w dims; for kScanIPNorm also *nn = |x|^2.
+inline float row_distance(int kind, const float* q, const float* x, std::size_t w, float* nn) {
+    float s = 0.f;
     if (kind == kScanL2) {
         for (std::size_t j = 0; j < w; ++j) {
             const float d = q[j] - x[j];
             s += d * d;
         }
-        return;
+        return s;
     }
+    float n2 = 0.f;
     for (std::size_t j = 0; j < w; ++j) {
         s += q[j] * x[j];
         n2 += x[j] * x[j];
     }
-}
-
-// Distance part of `kind` between q and x over w dims; for kScanIPNorm also *nn = |x|^2.
-inline float row_distance(int kind, const float* q, const float* x, std::size_t w, float* nn) {
-    float s = 0.f, n2 = 0.f;
-    accumulate_distance(kind, q, x, w, s, n2);
     if (kind == kScanIPNorm) *nn = n2;
     return s;
 }

@@ -120,14 +120,6 @@ void bind_ivf(py::module_& m) {
             py::arg("path"), py::arg("offset"), py::arg("sizes"), py::arg("ids"))
         .def_property_readonly("mapped_lists", &IVFCore::mapped_lists)
         .def(
-            "set_grouped_rows",
-            [](IVFCore& self, bool grouped) {
-                py::gil_scoped_release nogil;
-                self.set_grouped_rows(grouped);
-            },
-            py::arg("grouped"))
-        .def_property_readonly("grouped_dims", &IVFCore::grouped_dims)
-        .def(
             "remove_ids",
             [](IVFCore& self, IArray ids) {
                 if (ids.ndim() != 1) throw std::invalid_argument("ids must be 1-D");

@@ -24,60 +24,34 @@ using namespace adanns;
 using namespace adanns::pyutil;
 
 namespace {
-// The hooks' rows: the n x d rows of X as they are (row-major), or copied into the layout of a
-// list in RAM (storage/invlists.h: the first `prefix` dims in groups, the rest row-major) with
-// room for cap >= n rows, in a buffer of exactly cap * d floats (so a kernel reading past it is
-// caught by ASan).
-struct HookRows {
-    std::vector<float> buf;
-    const float* base;
-    RowLayout layout;
-    HookRows(const FArray& X, std::optional<std::size_t> prefix, std::size_t cap) {
-        const std::size_t n = X.shape(0), d = X.shape(1);
-        if (!prefix) {
-            base = X.data();
-            layout = row_major_layout(d);
-            return;
-        }
-        if (cap < n) throw std::invalid_argument("cap must be >= the rows");
-        buf.assign(cap * d, 0.f);
-        layout = prefix_group_layout(d, cap, *prefix);
-        for (std::size_t r = 0; r < n; ++r) {
-            const float* x = X.data() + r * d;
-            for_each_piece(buf.data(), r, layout, 0, d, [&](const float* p, std::size_t w) {
-                std::memcpy(const_cast<float*>(p), x, w * sizeof(float));  // (p is in buf)
-                x += w;
-            });
-        }
-        base = buf.data();
-    }
-};
+// The rerank hook's arguments: a known kind, one 1-D vector v and the 2-D rows M, and a width w
+// within both.
+void check_scan_args(int kind, const FArray& v, const FArray& M, std::size_t w, const char* shapes) {
+    if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
+    if (v.ndim() != 1 || M.ndim() != 2) throw std::invalid_argument(shapes);
+    if (w > static_cast<std::size_t>(M.shape(1)) || w > static_cast<std::size_t>(v.shape(0)))
+        throw std::invalid_argument("w too large");
+}
 }  // namespace
 
 void bind_test_hooks(py::module_& m) {
     m.def(
         "scan",
-        [](int kind, FArray Q, FArray X, std::size_t w, const std::string& impl, std::optional<std::size_t> prefix,
-           std::size_t cap, std::size_t r0) {
+        [](int kind, FArray Q, FArray X, std::size_t w, const std::string& impl) {
             if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
             if (Q.ndim() != 2 || X.ndim() != 2) throw std::invalid_argument("Q and X must be 2-D");
             if (w > static_cast<std::size_t>(X.shape(1)) || w > static_cast<std::size_t>(Q.shape(1)))
                 throw std::invalid_argument("w too large");
-            if (r0 > static_cast<std::size_t>(X.shape(0))) throw std::invalid_argument("r0 past the rows");
-            const std::size_t m = Q.shape(0), n = X.shape(0) - r0;
-            const HookRows rows(X, prefix, cap ? cap : X.shape(0));
+            const std::size_t m = Q.shape(0), n = X.shape(0), stride = X.shape(1);
             std::vector<const float*> qs(m);
             for (std::size_t i = 0; i < m; ++i) qs[i] = Q.data() + i * Q.shape(1);
             std::vector<float> out(m * n, 0.f), xnorm(n, 0.f);
-            kernels_named(impl.c_str())
-                .scan(kind, qs.data(), m, rows.base, r0, n, rows.layout, w, out.data(), n, xnorm.data());
+            kernels_named(impl.c_str()).scan(kind, qs.data(), m, X.data(), n, stride, w, out.data(), n, xnorm.data());
             return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(m), py::ssize_t(n)}),
                                   to_numpy(std::move(xnorm), {py::ssize_t(n)}));
         },
-        py::arg("kind"), py::arg("Q"), py::arg("X"), py::arg("w"), py::arg("impl"), py::arg("prefix") = py::none(),
-        py::arg("cap") = 0, py::arg("r0") = 0,
-        "Test hook: run one scan kernel implementation (the rows of Q against rows r0.. of X, row-major, or "
-        "with a prefix: in the layout of a list in RAM with that many dims in groups and room for cap rows).");
+        py::arg("kind"), py::arg("Q"), py::arg("X"), py::arg("w"), py::arg("impl"),
+        "Test hook: run one scan kernel implementation (the rows of Q against the rows of X).");
 
     // The IVF int8 scan's blocks (ivf/sq8_blocks.h) of rows X coded by a quantiser fitted to them.
     struct Sq8Blocks {
@@ -144,29 +118,19 @@ void bind_test_hooks(py::module_& m) {
 
     m.def(
         "rerank",
-        [](int kind, FArray X, FArray Q, std::size_t w, const std::string& impl, std::size_t row, std::size_t d0,
-           std::optional<std::size_t> prefix, std::size_t cap) {
-            if (kind < kScanL2 || kind > kScanIPNorm) throw std::invalid_argument("bad kind");
-            if (Q.ndim() != 2 || (X.ndim() != 1 && X.ndim() != 2)) throw std::invalid_argument("x must be 1-D or 2-D, Q 2-D");
-            const std::size_t d = X.shape(X.ndim() - 1), n = X.ndim() == 1 ? 1 : X.shape(0);
-            if (d0 + w > d || d0 + w > static_cast<std::size_t>(Q.shape(1))) throw std::invalid_argument("w too large");
-            if (row >= n) throw std::invalid_argument("row past the rows");
-            if (prefix && d0 % 8) throw std::invalid_argument("d0 must be a multiple of 8 in dim groups");
-            const FArray X2 = X.ndim() == 2 ? X : FArray(py::array_t<float>({py::ssize_t(1), py::ssize_t(d)}, X.data()));
-            const HookRows rows(X2, prefix, cap ? cap : n);
+        [](int kind, FArray x, FArray Q, std::size_t w, const std::string& impl) {
+            check_scan_args(kind, x, Q, w, "x must be 1-D, Q 2-D");
             const std::size_t m = Q.shape(0), stride = Q.shape(1);
             const RerankFn fn = kernels_named(impl.c_str()).rerank;
             std::vector<const float*> qs(m);
-            for (std::size_t i = 0; i < m; ++i) qs[i] = Q.data() + i * stride + d0;
+            for (std::size_t i = 0; i < m; ++i) qs[i] = Q.data() + i * stride;
             std::vector<float> out(m, 0.f);
             float xn = 0.f;
-            if (m > 0) fn(kind, rows.base, row, rows.layout, d0, qs.data(), m, w, out.data(), &xn);
+            if (m > 0) fn(kind, x.data(), qs.data(), m, w, out.data(), &xn);
             return py::make_tuple(to_numpy(std::move(out), {py::ssize_t(m)}), xn);
         },
-        py::arg("kind"), py::arg("x"), py::arg("Q"), py::arg("w"), py::arg("impl"), py::arg("row") = 0,
-        py::arg("d0") = 0, py::arg("prefix") = py::none(), py::arg("cap") = 0,
-        "Test hook: run one rerank kernel implementation (dims [d0, d0 + w) of row `row` of x, 1-D or 2-D, "
-        "row-major or in a list's layout as the scan hook's, against the rows of Q).");
+        py::arg("kind"), py::arg("x"), py::arg("Q"), py::arg("w"), py::arg("impl"),
+        "Test hook: run one rerank kernel implementation (one row x against the rows of Q).");
 
     m.def(
         "gemm",

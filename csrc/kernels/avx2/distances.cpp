@@ -19,14 +19,12 @@ using avx2::tail_mask;
 // loads, R row loads (each used by Q FMAs), R * Q FMAs; a tile's rows are read from L2 once per
 // row block for all the queries of the call. Each (row, query) value is the chain
 // a = step(q, x, a) over the full steps, the masked tail, then hsum4's fixed per-lane order:
-// the same for any R, Q, block position, row layout, and the same as the rerank form's value.
-// The rows are rows row..row+R-1 of X in layout L (kernels/row_layout.h): the steps of one
-// contiguous piece (a dim group, or the tail) read from one pointer per row.
+// the same for any R, Q, block position, and the same as the rerank form's value.
 // NORM: also the rows' squared norms (once per row, in the first query block).
-template <int KIND, int R, int Q, bool NORM, bool G>
-__attribute__((always_inline)) inline void scan_block(const float* X, std::size_t row, const RowLayout& L,
-                                                      const float* const* qs, std::size_t nfull, std::size_t rem,
-                                                      __m256i mask, float* out, std::size_t ldo, float* xnorm) {
+template <int KIND, int R, int Q, bool NORM>
+__attribute__((always_inline)) inline void scan_block(const float* x, std::size_t stride, const float* const* qs,
+                                                      std::size_t nfull, std::size_t rem, __m256i mask, float* out,
+                                                      std::size_t ldo, float* xnorm) {
     constexpr int kDot = KIND == kScanL2 ? kScanL2 : kScanIP;
     const __m256 zero = _mm256_setzero_ps();
     __m256 a[Q][R], nn[R], unused = zero;
@@ -36,52 +34,20 @@ __attribute__((always_inline)) inline void scan_block(const float* X, std::size_
         nn[r] = zero;
         for (int j = 0; j < Q; ++j) a[j][r] = zero;
     }
-    if (!G) {  // row-major rows (all tail): one pointer per row for every step
-        const std::size_t rs = L.last_stride;
-        const float* x = X + row * rs;
-        for (std::size_t c = 0; c < nfull; ++c) {
-            __m256 qv[Q];
-            for (int j = 0; j < Q; ++j) qv[j] = _mm256_loadu_ps(q[j] + c * 8);
-            for (int r = 0; r < R; ++r) {
-                const __m256 xv = _mm256_loadu_ps(x + r * rs + c * 8);
-                for (int j = 0; j < Q; ++j) step<kDot>(qv[j], xv, a[j][r], unused);
-                if (NORM) nn[r] = _mm256_fmadd_ps(xv, xv, nn[r]);
-            }
-        }
-    }
-    // In groups, the row pointer and stride change at the end of each contiguous piece: every 4
-    // steps in the groups (the next group is group_stride further), once at the tail.
-    const std::size_t tail_step = L.last_group * (kDimGroup / 8);
-    std::size_t rs = tail_step ? L.row_stride : L.last_stride, next = tail_step ? kDimGroup / 8 : ~std::size_t(0);
-    const float* xg = X + row * rs;  // the current group's start (this row)
-    const float* x = xg;
-    for (std::size_t c = 0; G && c < nfull; ++c, x += 8) {
-        if (c == next) {
-            if (c < tail_step) {
-                xg += L.group_stride;
-                x = xg;
-                next += kDimGroup / 8;
-            } else {
-                rs = L.last_stride;
-                x = L.at(X, row, c * 8);
-                next = ~std::size_t(0);
-            }
-        }
+    for (std::size_t c = 0; c < nfull; ++c) {
         __m256 qv[Q];
         for (int j = 0; j < Q; ++j) qv[j] = _mm256_loadu_ps(q[j] + c * 8);
         for (int r = 0; r < R; ++r) {
-            const __m256 xv = _mm256_loadu_ps(x + r * rs);
+            const __m256 xv = _mm256_loadu_ps(x + r * stride + c * 8);
             for (int j = 0; j < Q; ++j) step<kDot>(qv[j], xv, a[j][r], unused);
             if (NORM) nn[r] = _mm256_fmadd_ps(xv, xv, nn[r]);
         }
     }
     if (rem) {
-        const std::size_t rs = G ? L.stride(L.group(nfull * 8)) : L.last_stride;
-        const float* xt = G ? L.at(X, row, nfull * 8) : X + row * rs + nfull * 8;
         __m256 qv[Q];
         for (int j = 0; j < Q; ++j) qv[j] = _mm256_maskload_ps(q[j] + nfull * 8, mask);
         for (int r = 0; r < R; ++r) {
-            const __m256 xv = _mm256_maskload_ps(xt + r * rs, mask);
+            const __m256 xv = _mm256_maskload_ps(x + r * stride + nfull * 8, mask);
             for (int j = 0; j < Q; ++j) step<kDot>(qv[j], xv, a[j][r], unused);
             if (NORM) nn[r] = _mm256_fmadd_ps(xv, xv, nn[r]);
         }
@@ -106,67 +72,59 @@ __attribute__((always_inline)) inline void scan_block(const float* X, std::size_
 }
 
 // Q (1..3) picked at run time for a block of R rows.
-template <int KIND, int R, bool NORM, bool G>
-__attribute__((always_inline)) inline void scan_block_q(std::size_t q, const float* X, std::size_t row,
-                                                        const RowLayout& L, const float* const* qs, std::size_t nfull,
-                                                        std::size_t rem, __m256i mask, float* out, std::size_t ldo,
-                                                        float* xnorm) {
+template <int KIND, int R, bool NORM>
+__attribute__((always_inline)) inline void scan_block_q(std::size_t q, const float* x, std::size_t stride,
+                                                        const float* const* qs, std::size_t nfull, std::size_t rem,
+                                                        __m256i mask, float* out, std::size_t ldo, float* xnorm) {
     switch (q) {
-        case 1: scan_block<KIND, R, 1, NORM, G>(X, row, L, qs, nfull, rem, mask, out, ldo, xnorm); break;
-        case 2: scan_block<KIND, R, 2, NORM, G>(X, row, L, qs, nfull, rem, mask, out, ldo, xnorm); break;
-        default: scan_block<KIND, R, 3, NORM, G>(X, row, L, qs, nfull, rem, mask, out, ldo, xnorm); break;
+        case 1: scan_block<KIND, R, 1, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
+        case 2: scan_block<KIND, R, 2, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
+        default: scan_block<KIND, R, 3, NORM>(x, stride, qs, nfull, rem, mask, out, ldo, xnorm); break;
     }
 }
 
 // All m queries against R rows: the rows stay in L1 while the query blocks go over them. With the
 // norms (IPNorm), the first block holds at most 2 queries (its 4 norm accumulators need the room).
-template <int KIND, int R, bool G>
-__attribute__((always_inline)) inline void scan_rows(const float* X, std::size_t row, const RowLayout& L,
-                                                     const float* const* qs, std::size_t m, std::size_t nfull,
-                                                     std::size_t rem, __m256i mask, float* out, std::size_t ldo,
-                                                     float* xnorm) {
+template <int KIND, int R>
+__attribute__((always_inline)) inline void scan_rows(const float* x, std::size_t stride, const float* const* qs,
+                                                     std::size_t m, std::size_t nfull, std::size_t rem, __m256i mask,
+                                                     float* out, std::size_t ldo, float* xnorm) {
     std::size_t j = 0;
     if (KIND == kScanIPNorm) {
         j = m < 2 ? m : 2;
-        scan_block_q<KIND, R, true, G>(j, X, row, L, qs, nfull, rem, mask, out, ldo, xnorm);
+        scan_block_q<KIND, R, true>(j, x, stride, qs, nfull, rem, mask, out, ldo, xnorm);
     }
     for (; j < m; j += 3)
-        scan_block_q<KIND, R, false, G>(m - j, X, row, L, qs + j, nfull, rem, mask, out + j * ldo, ldo, xnorm);
+        scan_block_q<KIND, R, false>(m - j, x, stride, qs + j, nfull, rem, mask, out + j * ldo, ldo, xnorm);
 }
 
-template <int KIND, bool G>
-void scan_impl(const float* const* qs, std::size_t m, const float* X, std::size_t r0, std::size_t n,
-               const RowLayout& L, std::size_t w, float* out, std::size_t ldo, float* xnorm) {
+template <int KIND>
+void scan_impl(const float* const* qs, std::size_t m, const float* X, std::size_t n, std::size_t stride,
+               std::size_t w, float* out, std::size_t ldo, float* xnorm) {
     if (m == 0) return;
     const std::size_t nfull = w / 8, rem = w % 8;
     const __m256i mask = tail_mask(rem);
     // The scanned prefixes of the rows ahead are prefetched (about 64 lines in flight): list rows
-    // are usually read here for the first time, from DRAM, and the prefix of a row-major row is
-    // a strided stream the hardware prefetchers follow late.
+    // are usually read here for the first time, from DRAM, and a short prefix of a long row is a
+    // strided stream the hardware prefetchers follow late.
     const std::size_t lines = (w * sizeof(float) + 63) / 64;
     const std::size_t ahead = (64 / lines + 3) / 4 * 4;  // rows, a multiple of the block
-    const std::size_t stride = L.last_stride;  // (row-major rows)
-    const float* X0 = X + r0 * stride;
     auto prefetch_rows = [&](std::size_t b, std::size_t e) {
-        if constexpr (G) {
-            prefetch_prefix(X, r0 + b, r0 + e, L, w);
-        } else {
-            for (std::size_t r = b; r < e; ++r) {
-                const char* p = reinterpret_cast<const char*>(X0 + r * stride);
-                for (std::size_t o = 0; o < lines; ++o) _mm_prefetch(p + 64 * o, _MM_HINT_T0);
-            }
+        for (std::size_t r = b; r < e; ++r) {
+            const char* p = reinterpret_cast<const char*>(X + r * stride);
+            for (std::size_t o = 0; o < lines; ++o) _mm_prefetch(p + 64 * o, _MM_HINT_T0);
         }
     };
     prefetch_rows(0, n < ahead ? n : ahead);
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         if (i + ahead < n) prefetch_rows(i + ahead, i + ahead + 4 < n ? i + ahead + 4 : n);
-        scan_rows<KIND, 4, G>(X, r0 + i, L, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i);
+        scan_rows<KIND, 4>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i);
     }
     switch (n - i) {
-        case 1: scan_rows<KIND, 1, G>(X, r0 + i, L, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
-        case 2: scan_rows<KIND, 2, G>(X, r0 + i, L, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
-        case 3: scan_rows<KIND, 3, G>(X, r0 + i, L, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
+        case 1: scan_rows<KIND, 1>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
+        case 2: scan_rows<KIND, 2>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
+        case 3: scan_rows<KIND, 3>(X + i * stride, stride, qs, m, nfull, rem, mask, out + i, ldo, xnorm + i); break;
         default: break;
     }
 }
@@ -174,38 +132,20 @@ void scan_impl(const float* const* qs, std::size_t m, const float* X, std::size_
 // The rerank form: one row against R (<= 4) queries, the row's 8-float steps loaded once for all
 // of them. Query r's value is the chain a = step(q_r, x, a) over the full steps, the masked tail,
 // then hsum4's fixed per-lane order: the same for any R and any position among the R.
-// The row is dims [d0, d0 + 8 * nfull + rem) of row `row` of X in layout L (d0 a multiple of 8
-// unless L is row-major: no step crosses a group).
 // NORM: also the row's squared norm (computed once per row, not per query).
-template <int KIND, int R, bool NORM, bool G>
-inline void rerank_group(const float* X, std::size_t row, const RowLayout& L, std::size_t d0,
-                         const float* const* qs, std::size_t nfull, std::size_t rem, __m256i mask, float* out,
-                         float* xnorm) {
+template <int KIND, int R, bool NORM>
+inline void rerank_group(const float* x, const float* const* qs, std::size_t nfull, std::size_t rem,
+                         __m256i mask, float* out, float* xnorm) {
     constexpr int kDot = KIND == kScanL2 ? kScanL2 : kScanIP;
     __m256 a[4], nn = _mm256_setzero_ps(), unused = _mm256_setzero_ps();
     for (int r = 0; r < 4; ++r) a[r] = _mm256_setzero_ps();
-    std::size_t c = 0;
-    if (!G) {  // row-major: one contiguous piece
-        const float* x = X + row * L.last_stride + d0;
-        for (; c < nfull; ++c) {
-            const __m256 xv = _mm256_loadu_ps(x + c * 8);
-            for (int r = 0; r < R; ++r) step<kDot>(_mm256_loadu_ps(qs[r] + c * 8), xv, a[r], unused);
-            if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
-        }
-    }
-    while (c < nfull) {  // one contiguous piece (a dim group from d, or the tail) at a time
-        const std::size_t d = d0 + c * 8;
-        const float* x = L.at(X, row, d);
-        const std::size_t left = (L.run(d) + 7) / 8;  // steps to the piece's end
-        const std::size_t ce = left < nfull - c ? c + left : nfull;
-        for (std::size_t u = 0; c < ce; ++c, ++u) {
-            const __m256 xv = _mm256_loadu_ps(x + u * 8);
-            for (int r = 0; r < R; ++r) step<kDot>(_mm256_loadu_ps(qs[r] + c * 8), xv, a[r], unused);
-            if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
-        }
+    for (std::size_t c = 0; c < nfull; ++c) {
+        const __m256 xv = _mm256_loadu_ps(x + c * 8);
+        for (int r = 0; r < R; ++r) step<kDot>(_mm256_loadu_ps(qs[r] + c * 8), xv, a[r], unused);
+        if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
     }
     if (rem) {
-        const __m256 xv = _mm256_maskload_ps(G ? L.at(X, row, d0 + nfull * 8) : X + row * L.last_stride + d0 + nfull * 8, mask);
+        const __m256 xv = _mm256_maskload_ps(x + nfull * 8, mask);
         for (int r = 0; r < R; ++r) step<kDot>(_mm256_maskload_ps(qs[r] + nfull * 8, mask), xv, a[r], unused);
         if (NORM) nn = _mm256_fmadd_ps(xv, xv, nn);
     }
@@ -215,28 +155,27 @@ inline void rerank_group(const float* X, std::size_t row, const RowLayout& L, st
     if (NORM) *xnorm = hsum1(nn);
 }
 
-template <int KIND, bool G>
-void rerank_impl(const float* X, std::size_t row, const RowLayout& L, std::size_t d0, const float* const* qs,
-                 std::size_t m, std::size_t w, float* out, float* xnorm) {
+template <int KIND>
+void rerank_impl(const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out, float* xnorm) {
     const std::size_t nfull = w / 8, rem = w % 8;
     const __m256i mask = tail_mask(rem);
     constexpr bool kNorm = KIND == kScanIPNorm;
     std::size_t i = 0;
     if (kNorm && m > 0) {  // the first group also computes the row's norm
         switch (m < 4 ? m : 4) {
-            case 1: rerank_group<KIND, 1, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
-            case 2: rerank_group<KIND, 2, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
-            case 3: rerank_group<KIND, 3, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
-            default: rerank_group<KIND, 4, kNorm, G>(X, row, L, d0, qs, nfull, rem, mask, out, xnorm); break;
+            case 1: rerank_group<KIND, 1, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
+            case 2: rerank_group<KIND, 2, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
+            case 3: rerank_group<KIND, 3, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
+            default: rerank_group<KIND, 4, kNorm>(x, qs, nfull, rem, mask, out, xnorm); break;
         }
         i = m < 4 ? m : 4;
     }
     for (; i < m; i += 4) {
         switch (m - i < 4 ? m - i : 4) {
-            case 1: rerank_group<KIND, 1, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
-            case 2: rerank_group<KIND, 2, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
-            case 3: rerank_group<KIND, 3, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
-            default: rerank_group<KIND, 4, false, G>(X, row, L, d0, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 1: rerank_group<KIND, 1, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 2: rerank_group<KIND, 2, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            case 3: rerank_group<KIND, 3, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
+            default: rerank_group<KIND, 4, false>(x, qs + i, nfull, rem, mask, out + i, xnorm); break;
         }
     }
 }
@@ -434,32 +373,21 @@ void gemm_argmin_avx2(const float* X, std::size_t n, std::size_t ldx, const floa
     }
 }
 
-void scan_avx2(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t r0, std::size_t n,
-               const RowLayout& L, std::size_t w, float* out, std::size_t ldo, float* xnorm) {
-    // Rows with dim groups (L.last_group > 0) or row-major ones (the simpler loop).
-    const bool g = L.last_group > 0;
+void scan_avx2(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t n,
+               std::size_t stride, std::size_t w, float* out, std::size_t ldo, float* xnorm) {
     switch (kind) {
-        case kScanL2:
-            (g ? scan_impl<kScanL2, true> : scan_impl<kScanL2, false>)(qs, m, X, r0, n, L, w, out, ldo, xnorm);
-            break;
-        case kScanIP:
-            (g ? scan_impl<kScanIP, true> : scan_impl<kScanIP, false>)(qs, m, X, r0, n, L, w, out, ldo, xnorm);
-            break;
-        default:
-            (g ? scan_impl<kScanIPNorm, true> : scan_impl<kScanIPNorm, false>)(qs, m, X, r0, n, L, w, out, ldo, xnorm);
-            break;
+        case kScanL2: scan_impl<kScanL2>(qs, m, X, n, stride, w, out, ldo, xnorm); break;
+        case kScanIP: scan_impl<kScanIP>(qs, m, X, n, stride, w, out, ldo, xnorm); break;
+        default: scan_impl<kScanIPNorm>(qs, m, X, n, stride, w, out, ldo, xnorm); break;
     }
 }
 
-void rerank_avx2(int kind, const float* X, std::size_t row, const RowLayout& L, std::size_t d0,
-                 const float* const* qs, std::size_t m, std::size_t w, float* out, float* xnorm) {
-    const bool g = L.last_group > 0;  // (row-major: the simpler loop)
+void rerank_avx2(int kind, const float* x, const float* const* qs, std::size_t m, std::size_t w, float* out,
+                 float* xnorm) {
     switch (kind) {
-        case kScanL2: (g ? rerank_impl<kScanL2, true> : rerank_impl<kScanL2, false>)(X, row, L, d0, qs, m, w, out, xnorm); break;
-        case kScanIP: (g ? rerank_impl<kScanIP, true> : rerank_impl<kScanIP, false>)(X, row, L, d0, qs, m, w, out, xnorm); break;
-        default:
-            (g ? rerank_impl<kScanIPNorm, true> : rerank_impl<kScanIPNorm, false>)(X, row, L, d0, qs, m, w, out, xnorm);
-            break;
+        case kScanL2: rerank_impl<kScanL2>(x, qs, m, w, out, xnorm); break;
+        case kScanIP: rerank_impl<kScanIP>(x, qs, m, w, out, xnorm); break;
+        default: rerank_impl<kScanIPNorm>(x, qs, m, w, out, xnorm); break;
     }
 }
 
