@@ -74,6 +74,8 @@ def load(path: Union[str, "os.PathLike[str]"], *, mmap: bool = False) -> AnyInde
 
 
 def simd_level() -> str:
-    """The kernel set the core chose for this CPU: ``"avx2"`` or ``"scalar"``."""
+    """The kernel set the core chose for this CPU: ``"avx512"`` (the AVX2 kernels with AVX-512F
+    GEMM kernels for probing and assignment), ``"avx2"`` or ``"scalar"``. The environment
+    variable ``ADANNS_SIMD`` set to ``"avx2"`` or ``"scalar"`` before import caps the choice."""
     return _core.simd_level()
 

@@ -1,4 +1,4 @@
-"""The GEMM-form kernels (many points x many centroids) against numpy, AVX2 and scalar,
+"""The GEMM-form kernels (many points x many centroids) against numpy, AVX-512, AVX2 and scalar,
 and the k-means assignment / coarse probing built on them."""
 
 import os
@@ -12,12 +12,14 @@ import pytest
 import adanns
 from adanns import _core
 
-IMPLS = ["scalar", "avx2"]
+IMPLS = ["scalar", "avx2", "avx512"]
 
 
 def _skip_if_no_avx2(impl):
     if impl == "avx2" and not _core.cpu_has_avx2():
         pytest.skip("CPU without AVX2")
+    if impl == "avx512" and not _core.cpu_has_avx512f():
+        pytest.skip("CPU without AVX-512F")
 
 
 def _ref(X, C, bias, alpha):
@@ -115,6 +117,26 @@ def test_avx2_and_scalar_agree_on_large_problem():
     ba, _ = _core.gemm(X, C, bias, -2.0, "avx2", True)
     bs, _ = _core.gemm(X, C, bias, -2.0, "scalar", True)
     assert (ba == bs).mean() > 0.99
+
+
+def test_avx512_gemm_gives_the_avx2_bits():
+    """The AVX-512F GEMM runs each (point, centroid) chain as the AVX2 one does: the same bits,
+    full output and argmin (value and column), for every block and panel remainder."""
+    if not _core.cpu_has_avx512f():
+        pytest.skip("CPU without AVX-512F")
+    rng = np.random.default_rng(6)
+    for n, k, d in ((1, 1, 1), (13, 17, 5), (49, 33, 64), (100, 300, 37), (61, 1233, 128)):
+        X = rng.standard_normal((n, d)).astype(np.float32)
+        C = rng.standard_normal((k, d)).astype(np.float32)
+        bias = (C * C).sum(1).astype(np.float32)
+        for b, alpha in ((bias, -2.0), (None, -1.0)):
+            (a5,) = _core.gemm(X, C, b, alpha, "avx512")
+            (a2,) = _core.gemm(X, C, b, alpha, "avx2")
+            np.testing.assert_array_equal(a5, a2)
+            b5, d5 = _core.gemm(X, C, b, alpha, "avx512", True)
+            b2, d2 = _core.gemm(X, C, b, alpha, "avx2", True)
+            np.testing.assert_array_equal(b5, b2)
+            np.testing.assert_array_equal(d5, d2)
 
 
 def test_gemm_hook_rejects_bad_input():

@@ -92,9 +92,16 @@ def test_rerank_kernels_match_numpy_and_do_not_depend_on_grouping(kind, impl):
 
 
 def test_simd_level_reported():
-    assert adanns.simd_level() in ("avx2", "scalar")
-    if _core.cpu_has_avx2() and os.environ.get("ADANNS_SIMD") != "scalar":
+    assert adanns.simd_level() in ("avx512", "avx2", "scalar")
+    env = os.environ.get("ADANNS_SIMD")
+    if _core.cpu_has_avx512f() and env not in ("scalar", "avx2"):
+        assert adanns.simd_level() == "avx512"
+    elif _core.cpu_has_avx2() and env != "scalar":
         assert adanns.simd_level() == "avx2"
+    # the int8 scan and graph gathers follow the table: SIMD forms whenever it is not scalar
+    chosen = _core.chosen_kernels()
+    assert chosen["table"] == adanns.simd_level()
+    assert chosen["sq8_tile_scalar"] == chosen["gather_scalar"] == (chosen["table"] == "scalar")
 
 
 def test_scalar_path_gives_same_search_results(tmp_path):

@@ -68,7 +68,7 @@ constexpr GatherSq8Fn kGatherSq8Avx2 = nullptr;
 // The AVX2 kernel where the scan kernels chose AVX2 (CPU features and ADANNS_SIMD), else the scalar one.
 template <class Fn>
 Fn pick(Fn avx2, Fn scalar) {
-    return avx2 != nullptr && std::strcmp(kernels().name, "avx2") == 0 ? avx2 : scalar;
+    return avx2 != nullptr && kernels_use_avx2() ? avx2 : scalar;
 }
 
 }  // namespace

@@ -80,15 +80,9 @@ bool cpu_has_avx512_vnni() {
 #endif
 }
 
-namespace {
-
-bool scan_kernels_are_avx2() { return std::strcmp(kernels().name, "avx2") == 0; }
-
-}  // namespace
-
 Sq8TileFn sq8_tile_kernel() {
     static const Sq8TileFn fn = [] {
-        if (!scan_kernels_are_avx2()) return Sq8TileFn(&sq8_tile_scalar);
+        if (!kernels_use_avx2()) return Sq8TileFn(&sq8_tile_scalar);
 #if defined(ADANNS_HAVE_VNNI_TU)
         const char* env = std::getenv("ADANNS_SIMD");
         if (!(env && std::strcmp(env, "avx2") == 0) && cpu_has_avx512_vnni()) return Sq8TileFn(&sq8_tile_vnni);
@@ -104,7 +98,7 @@ Sq8TileFn sq8_tile_kernel() {
 
 Sq8NormsFn sq8_norms_kernel() {
 #if defined(ADANNS_HAVE_AVX2_TU)
-    static const Sq8NormsFn fn = scan_kernels_are_avx2() ? &sq8_norms_avx2 : &sq8_norms_scalar;
+    static const Sq8NormsFn fn = kernels_use_avx2() ? &sq8_norms_avx2 : &sq8_norms_scalar;
 #else
     static const Sq8NormsFn fn = &sq8_norms_scalar;
 #endif

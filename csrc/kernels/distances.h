@@ -86,5 +86,9 @@ RerankKernel rerank_avx2;
 GemmKernel gemm_avx2;
 GemmArgminKernel gemm_argmin_avx2;
 #endif
+#if defined(ADANNS_HAVE_VNNI_TU)
+GemmKernel gemm_avx512;  // (kernels/avx512/gemm_avx512.cpp, AVX-512F)
+GemmArgminKernel gemm_argmin_avx512;
+#endif
 
 }  // namespace adanns

@@ -19,8 +19,9 @@ void init_graph(py::module_& m);       // graph.cpp
 PYBIND11_MODULE(_core, m) {
     m.doc() = "adanns C++ core";
     m.def("simd_level", []() { return std::string(kernels().name); },
-          "Kernel set chosen at run time: 'avx2' or 'scalar'.");
+          "Kernel set chosen at run time: 'avx512', 'avx2' or 'scalar'.");
     m.def("cpu_has_avx2", &cpu_has_avx2_fma);
+    m.def("cpu_has_avx512f", &cpu_has_avx512f);
     m.def("max_threads", &max_threads);
     m.def("_after_fork_in_child", []() { forked_child().store(true); },
           "Called in a child made by fork() (adanns/__init__.py registers it): parallel regions run serially.");

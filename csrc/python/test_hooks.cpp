@@ -115,6 +115,15 @@ void bind_test_hooks(py::module_& m) {
         "Test hook: the int8 IVF scan's L2 row term (sum of step^2 c^2 over the first w dims) by name "
         "('scalar', 'avx2'); returns (values, the rows' codes, step).");
     m.def("cpu_has_avx512_vnni", &cpu_has_avx512_vnni);
+    // Which forms the other kernel families took at run time (they follow the kernel table):
+    // a CPU with AVX2 must never fall back to their scalar forms.
+    m.def("chosen_kernels", []() {
+        py::dict d;
+        d["table"] = std::string(kernels().name);
+        d["sq8_tile_scalar"] = sq8_tile_kernel() == Sq8TileFn(&sq8_tile_scalar);
+        d["gather_scalar"] = gather_kernel() == GatherFn(&gather_scalar);
+        return d;
+    });
 
     m.def(
         "rerank",
