@@ -6,6 +6,7 @@
 
 #include "kernels/avx2/simd.h"
 #include "kernels/distances.h"
+#include "kernels/gemm_driver.h"
 
 namespace adanns {
 namespace {
@@ -182,10 +183,8 @@ void rerank_impl(const float* x, const float* const* qs, std::size_t m, std::siz
 
 // ---------------------------------------------------------------------------------
 // GEMM form: a block of up to kMR points against one panel of 16 packed centroids.
-// 2 * P ymm accumulators; per dim: 2 panel loads, P broadcasts, 2 * P FMAs.
-
-constexpr int kMR = 6;               // points per micro-kernel call (12 accumulators)
-constexpr std::size_t kBlock = 24;   // points per block: a panel is reused from L1 by 4 calls
+// 2 * P ymm accumulators; per dim: 2 panel loads, P broadcasts, 2 * P FMAs. The blocking is
+// kernels/gemm_driver.h's (shared with the AVX-512F form).
 
 template <int P>
 inline void panel_dots(const float* X, std::size_t ldx, const float* pan, std::size_t d,
@@ -218,159 +217,101 @@ struct PanelCtx {
     bool full;             // all 16 columns valid
 };
 
-// Argmin: running lane-wise minimum per point in bval/bidx (16 lanes per point).
-template <int P>
-inline void block_argmin(const float* X, std::size_t ldx, const float* pan, std::size_t d,
-                         const PanelCtx& ctx, float* bval, int32_t* bidx) {
-    __m256 a[P][2];
-    panel_dots<P>(X, ldx, pan, d, a);
-#pragma GCC unroll 8
-    for (int r = 0; r < P; ++r) {
-        float* v = bval + r * 16;
-        int32_t* id = bidx + r * 16;
-        const __m256 d0 = _mm256_fmadd_ps(a[r][0], ctx.alpha, ctx.bias0);
-        const __m256 d1 = _mm256_fmadd_ps(a[r][1], ctx.alpha, ctx.bias1);
-        const __m256 v0 = _mm256_load_ps(v), v1 = _mm256_load_ps(v + 8);
-        const __m256 m0 = _mm256_cmp_ps(d0, v0, _CMP_LT_OQ);
-        const __m256 m1 = _mm256_cmp_ps(d1, v1, _CMP_LT_OQ);
-        _mm256_store_ps(v, _mm256_blendv_ps(v0, d0, m0));
-        _mm256_store_ps(v + 8, _mm256_blendv_ps(v1, d1, m1));
-        const __m256 i0 = _mm256_load_ps(reinterpret_cast<const float*>(id));
-        const __m256 i1 = _mm256_load_ps(reinterpret_cast<const float*>(id + 8));
-        _mm256_store_ps(reinterpret_cast<float*>(id),
-                        _mm256_blendv_ps(i0, _mm256_castsi256_ps(ctx.idx0), m0));
-        _mm256_store_ps(reinterpret_cast<float*>(id + 8),
-                        _mm256_blendv_ps(i1, _mm256_castsi256_ps(ctx.idx1), m1));
-    }
-}
+// The form of gemm_driver.h: the per-panel constants and the register-block kernels.
+struct Avx2Gemm {
+    static constexpr int kMR = 6;              // points per micro-kernel call (12 accumulators)
+    static constexpr std::size_t kBlock = 24;  // points per block: a panel is reused from L1 by 4 calls
+    using Ctx = PanelCtx;
 
-// Full output: out[r * ldo + c] for the valid columns c of the panel.
-template <int P>
-inline void block_store(const float* X, std::size_t ldx, const float* pan, std::size_t d,
-                        const PanelCtx& ctx, float* out, std::size_t ldo) {
-    __m256 a[P][2];
-    panel_dots<P>(X, ldx, pan, d, a);
-#pragma GCC unroll 8
-    for (int r = 0; r < P; ++r) {
-        const __m256 d0 = _mm256_fmadd_ps(a[r][0], ctx.alpha, ctx.bias0);
-        const __m256 d1 = _mm256_fmadd_ps(a[r][1], ctx.alpha, ctx.bias1);
-        float* o = out + r * ldo;
-        if (ctx.full) {
-            _mm256_storeu_ps(o, d0);
-            _mm256_storeu_ps(o + 8, d1);
-        } else {
-            _mm256_maskstore_ps(o, ctx.mask0, d0);
-            _mm256_maskstore_ps(o + 8, ctx.mask1, d1);
+    // Argmin: running lane-wise minimum per point in bval/bidx (16 lanes per point).
+    template <int P>
+    static void argmin(const float* X, std::size_t ldx, const float* pan, std::size_t d,
+                             const Ctx& ctx, float* bval, int32_t* bidx) {
+        __m256 a[P][2];
+        panel_dots<P>(X, ldx, pan, d, a);
+    #pragma GCC unroll 8
+        for (int r = 0; r < P; ++r) {
+            float* v = bval + r * 16;
+            int32_t* id = bidx + r * 16;
+            const __m256 d0 = _mm256_fmadd_ps(a[r][0], ctx.alpha, ctx.bias0);
+            const __m256 d1 = _mm256_fmadd_ps(a[r][1], ctx.alpha, ctx.bias1);
+            const __m256 v0 = _mm256_load_ps(v), v1 = _mm256_load_ps(v + 8);
+            const __m256 m0 = _mm256_cmp_ps(d0, v0, _CMP_LT_OQ);
+            const __m256 m1 = _mm256_cmp_ps(d1, v1, _CMP_LT_OQ);
+            _mm256_store_ps(v, _mm256_blendv_ps(v0, d0, m0));
+            _mm256_store_ps(v + 8, _mm256_blendv_ps(v1, d1, m1));
+            const __m256 i0 = _mm256_load_ps(reinterpret_cast<const float*>(id));
+            const __m256 i1 = _mm256_load_ps(reinterpret_cast<const float*>(id + 8));
+            _mm256_store_ps(reinterpret_cast<float*>(id),
+                            _mm256_blendv_ps(i0, _mm256_castsi256_ps(ctx.idx0), m0));
+            _mm256_store_ps(reinterpret_cast<float*>(id + 8),
+                            _mm256_blendv_ps(i1, _mm256_castsi256_ps(ctx.idx1), m1));
         }
     }
-}
 
-// The micro-kernel for the next rows >= 1 points of a block: f(RowCount<P>{}) with
-// P = min(rows, kMR), so the last, partial block of a batch runs with a register block of its size.
-template <int P>
-struct RowCount {
-    static constexpr int value = P;
+    // Full output: out[r * ldo + c] for the valid columns c of the panel.
+    template <int P>
+    static void store(const float* X, std::size_t ldx, const float* pan, std::size_t d,
+                            const Ctx& ctx, float* out, std::size_t ldo) {
+        __m256 a[P][2];
+        panel_dots<P>(X, ldx, pan, d, a);
+    #pragma GCC unroll 8
+        for (int r = 0; r < P; ++r) {
+            const __m256 d0 = _mm256_fmadd_ps(a[r][0], ctx.alpha, ctx.bias0);
+            const __m256 d1 = _mm256_fmadd_ps(a[r][1], ctx.alpha, ctx.bias1);
+            float* o = out + r * ldo;
+            if (ctx.full) {
+                _mm256_storeu_ps(o, d0);
+                _mm256_storeu_ps(o + 8, d1);
+            } else {
+                _mm256_maskstore_ps(o, ctx.mask0, d0);
+                _mm256_maskstore_ps(o + 8, ctx.mask1, d1);
+            }
+        }
+    }
+
+    static Ctx ctx(std::size_t p, std::size_t k, const float* bias, float alpha, bool argmin) {
+        Ctx ctx;
+        const std::size_t j0 = p * 16;
+        const std::size_t nc = k - j0 < 16 ? k - j0 : 16;
+        ctx.full = nc == 16;
+        ctx.mask0 = tail_mask(nc < 8 ? nc : 8);
+        ctx.mask1 = tail_mask(nc > 8 ? nc - 8 : 0);
+        ctx.alpha = _mm256_set1_ps(alpha);
+        if (bias == nullptr) {
+            ctx.bias0 = _mm256_setzero_ps();
+            ctx.bias1 = _mm256_setzero_ps();
+        } else if (ctx.full) {
+            ctx.bias0 = _mm256_loadu_ps(bias + j0);
+            ctx.bias1 = _mm256_loadu_ps(bias + j0 + 8);
+        } else {
+            ctx.bias0 = _mm256_maskload_ps(bias + j0, ctx.mask0);
+            ctx.bias1 = _mm256_maskload_ps(bias + j0 + 8, ctx.mask1);
+        }
+        if (argmin && !ctx.full) {
+            const __m256 inf = _mm256_set1_ps(__builtin_inff());
+            ctx.bias0 = _mm256_blendv_ps(inf, ctx.bias0, _mm256_castsi256_ps(ctx.mask0));
+            ctx.bias1 = _mm256_blendv_ps(inf, ctx.bias1, _mm256_castsi256_ps(ctx.mask1));
+        }
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        ctx.idx0 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0)), lanes);
+        ctx.idx1 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0 + 8)), lanes);
+        return ctx;
+    }
 };
-template <int P = kMR, class F>
-inline void with_row_block(std::size_t rows, F&& f) {
-    if constexpr (P > 1) {
-        if (rows < std::size_t(P)) return with_row_block<P - 1>(rows, f);
-    }
-    f(RowCount<P>{});
-}
 
-inline PanelCtx panel_ctx(std::size_t p, std::size_t k, const float* bias, float alpha, bool argmin) {
-    PanelCtx ctx;
-    const std::size_t j0 = p * 16;
-    const std::size_t nc = k - j0 < 16 ? k - j0 : 16;
-    ctx.full = nc == 16;
-    ctx.mask0 = tail_mask(nc < 8 ? nc : 8);
-    ctx.mask1 = tail_mask(nc > 8 ? nc - 8 : 0);
-    ctx.alpha = _mm256_set1_ps(alpha);
-    if (bias == nullptr) {
-        ctx.bias0 = _mm256_setzero_ps();
-        ctx.bias1 = _mm256_setzero_ps();
-    } else if (ctx.full) {
-        ctx.bias0 = _mm256_loadu_ps(bias + j0);
-        ctx.bias1 = _mm256_loadu_ps(bias + j0 + 8);
-    } else {
-        ctx.bias0 = _mm256_maskload_ps(bias + j0, ctx.mask0);
-        ctx.bias1 = _mm256_maskload_ps(bias + j0 + 8, ctx.mask1);
-    }
-    if (argmin && !ctx.full) {
-        const __m256 inf = _mm256_set1_ps(__builtin_inff());
-        ctx.bias0 = _mm256_blendv_ps(inf, ctx.bias0, _mm256_castsi256_ps(ctx.mask0));
-        ctx.bias1 = _mm256_blendv_ps(inf, ctx.bias1, _mm256_castsi256_ps(ctx.mask1));
-    }
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    ctx.idx0 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0)), lanes);
-    ctx.idx1 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0 + 8)), lanes);
-    return ctx;
-}
 
 }  // namespace
 
 void gemm_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed, std::size_t k,
                std::size_t d, const float* bias, float alpha, float* out, std::size_t ldo) {
-    const std::size_t np = (k + 15) / 16;
-    for (std::size_t i0 = 0; i0 < n; i0 += kBlock) {
-        const std::size_t nb = n - i0 < kBlock ? n - i0 : kBlock;
-        for (std::size_t p = 0; p < np; ++p) {
-            const PanelCtx ctx = panel_ctx(p, k, bias, alpha, false);
-            const float* pan = packed + p * d * 16;
-            for (std::size_t r0 = 0; r0 < nb; r0 += kMR) {
-                const float* x = X + (i0 + r0) * ldx;
-                float* o = out + (i0 + r0) * ldo + p * 16;
-                with_row_block(nb - r0, [&](auto rows) {
-                    block_store<decltype(rows)::value>(x, ldx, pan, d, ctx, o, ldo);
-                });
-            }
-        }
-    }
+    gemm_detail::gemm_blocks<Avx2Gemm>(X, n, ldx, packed, k, d, bias, alpha, out, ldo);
 }
 
 void gemm_argmin_avx2(const float* X, std::size_t n, std::size_t ldx, const float* packed,
                       std::size_t k, std::size_t d, const float* bias, float alpha, int64_t* best,
                       float* best_dist) {
-    const std::size_t np = (k + 15) / 16;
-    alignas(32) float bval[kBlock * 16];
-    alignas(32) int32_t bidx[kBlock * 16];
-    const float inf = __builtin_inff();
-    for (std::size_t i0 = 0; i0 < n; i0 += kBlock) {
-        const std::size_t nb = n - i0 < kBlock ? n - i0 : kBlock;
-        for (std::size_t e = 0; e < nb * 16; ++e) {
-            bval[e] = inf;
-            bidx[e] = 0;
-        }
-        for (std::size_t p = 0; p < np; ++p) {
-            const PanelCtx ctx = panel_ctx(p, k, bias, alpha, true);
-            const float* pan = packed + p * d * 16;
-            for (std::size_t r0 = 0; r0 < nb; r0 += kMR) {
-                const float* x = X + (i0 + r0) * ldx;
-                float* v = bval + r0 * 16;
-                int32_t* id = bidx + r0 * 16;
-                with_row_block(nb - r0, [&](auto rows) {
-                    block_argmin<decltype(rows)::value>(x, ldx, pan, d, ctx, v, id);
-                });
-            }
-        }
-        // Lane l holds the first minimum among columns j = l (mod 16); the overall
-        // answer is the smallest value, ties to the lowest column.
-        for (std::size_t r = 0; r < nb; ++r) {
-            const float* v = bval + r * 16;
-            const int32_t* id = bidx + r * 16;
-            float bd = inf;
-            int32_t bj = -1;
-            for (int l = 0; l < 16; ++l) {
-                if (v[l] < bd || (v[l] == bd && bj >= 0 && id[l] < bj)) {
-                    bd = v[l];
-                    bj = id[l];
-                }
-            }
-            best[i0 + r] = bj < 0 ? 0 : static_cast<int64_t>(bj);
-            if (best_dist) best_dist[i0 + r] = bd;
-        }
-    }
+    gemm_detail::gemm_argmin_blocks<Avx2Gemm>(X, n, ldx, packed, k, d, bias, alpha, best, best_dist);
 }
 
 void scan_avx2(int kind, const float* const* qs, std::size_t m, const float* X, std::size_t n,
