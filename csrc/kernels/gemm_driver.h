@@ -14,7 +14,6 @@
 // Included only by SIMD units: everything here has internal linkage, so no unit's copy (compiled
 // for its own ISA) can replace another's.
 #pragma once
-#include <stddef.h>
 #include <stdint.h>
 
 #include <cstddef>

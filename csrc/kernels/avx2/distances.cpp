@@ -225,16 +225,16 @@ struct Avx2Gemm {
 
     // Argmin: running lane-wise minimum per point in bval/bidx (16 lanes per point).
     template <int P>
-    static void argmin(const float* X, std::size_t ldx, const float* pan, std::size_t d,
-                             const Ctx& ctx, float* bval, int32_t* bidx) {
+    static void argmin(const float* X, std::size_t ldx, const float* pan, std::size_t d, const Ctx& c,
+                       float* bval, int32_t* bidx) {
         __m256 a[P][2];
         panel_dots<P>(X, ldx, pan, d, a);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < P; ++r) {
             float* v = bval + r * 16;
             int32_t* id = bidx + r * 16;
-            const __m256 d0 = _mm256_fmadd_ps(a[r][0], ctx.alpha, ctx.bias0);
-            const __m256 d1 = _mm256_fmadd_ps(a[r][1], ctx.alpha, ctx.bias1);
+            const __m256 d0 = _mm256_fmadd_ps(a[r][0], c.alpha, c.bias0);
+            const __m256 d1 = _mm256_fmadd_ps(a[r][1], c.alpha, c.bias1);
             const __m256 v0 = _mm256_load_ps(v), v1 = _mm256_load_ps(v + 8);
             const __m256 m0 = _mm256_cmp_ps(d0, v0, _CMP_LT_OQ);
             const __m256 m1 = _mm256_cmp_ps(d1, v1, _CMP_LT_OQ);
@@ -243,60 +243,60 @@ struct Avx2Gemm {
             const __m256 i0 = _mm256_load_ps(reinterpret_cast<const float*>(id));
             const __m256 i1 = _mm256_load_ps(reinterpret_cast<const float*>(id + 8));
             _mm256_store_ps(reinterpret_cast<float*>(id),
-                            _mm256_blendv_ps(i0, _mm256_castsi256_ps(ctx.idx0), m0));
+                            _mm256_blendv_ps(i0, _mm256_castsi256_ps(c.idx0), m0));
             _mm256_store_ps(reinterpret_cast<float*>(id + 8),
-                            _mm256_blendv_ps(i1, _mm256_castsi256_ps(ctx.idx1), m1));
+                            _mm256_blendv_ps(i1, _mm256_castsi256_ps(c.idx1), m1));
         }
     }
 
     // Full output: out[r * ldo + c] for the valid columns c of the panel.
     template <int P>
-    static void store(const float* X, std::size_t ldx, const float* pan, std::size_t d,
-                            const Ctx& ctx, float* out, std::size_t ldo) {
+    static void store(const float* X, std::size_t ldx, const float* pan, std::size_t d, const Ctx& c,
+                      float* out, std::size_t ldo) {
         __m256 a[P][2];
         panel_dots<P>(X, ldx, pan, d, a);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
         for (int r = 0; r < P; ++r) {
-            const __m256 d0 = _mm256_fmadd_ps(a[r][0], ctx.alpha, ctx.bias0);
-            const __m256 d1 = _mm256_fmadd_ps(a[r][1], ctx.alpha, ctx.bias1);
+            const __m256 d0 = _mm256_fmadd_ps(a[r][0], c.alpha, c.bias0);
+            const __m256 d1 = _mm256_fmadd_ps(a[r][1], c.alpha, c.bias1);
             float* o = out + r * ldo;
-            if (ctx.full) {
+            if (c.full) {
                 _mm256_storeu_ps(o, d0);
                 _mm256_storeu_ps(o + 8, d1);
             } else {
-                _mm256_maskstore_ps(o, ctx.mask0, d0);
-                _mm256_maskstore_ps(o + 8, ctx.mask1, d1);
+                _mm256_maskstore_ps(o, c.mask0, d0);
+                _mm256_maskstore_ps(o + 8, c.mask1, d1);
             }
         }
     }
 
     static Ctx ctx(std::size_t p, std::size_t k, const float* bias, float alpha, bool argmin) {
-        Ctx ctx;
+        Ctx c;
         const std::size_t j0 = p * 16;
         const std::size_t nc = k - j0 < 16 ? k - j0 : 16;
-        ctx.full = nc == 16;
-        ctx.mask0 = tail_mask(nc < 8 ? nc : 8);
-        ctx.mask1 = tail_mask(nc > 8 ? nc - 8 : 0);
-        ctx.alpha = _mm256_set1_ps(alpha);
+        c.full = nc == 16;
+        c.mask0 = tail_mask(nc < 8 ? nc : 8);
+        c.mask1 = tail_mask(nc > 8 ? nc - 8 : 0);
+        c.alpha = _mm256_set1_ps(alpha);
         if (bias == nullptr) {
-            ctx.bias0 = _mm256_setzero_ps();
-            ctx.bias1 = _mm256_setzero_ps();
-        } else if (ctx.full) {
-            ctx.bias0 = _mm256_loadu_ps(bias + j0);
-            ctx.bias1 = _mm256_loadu_ps(bias + j0 + 8);
+            c.bias0 = _mm256_setzero_ps();
+            c.bias1 = _mm256_setzero_ps();
+        } else if (c.full) {
+            c.bias0 = _mm256_loadu_ps(bias + j0);
+            c.bias1 = _mm256_loadu_ps(bias + j0 + 8);
         } else {
-            ctx.bias0 = _mm256_maskload_ps(bias + j0, ctx.mask0);
-            ctx.bias1 = _mm256_maskload_ps(bias + j0 + 8, ctx.mask1);
+            c.bias0 = _mm256_maskload_ps(bias + j0, c.mask0);
+            c.bias1 = _mm256_maskload_ps(bias + j0 + 8, c.mask1);
         }
-        if (argmin && !ctx.full) {
+        if (argmin && !c.full) {
             const __m256 inf = _mm256_set1_ps(__builtin_inff());
-            ctx.bias0 = _mm256_blendv_ps(inf, ctx.bias0, _mm256_castsi256_ps(ctx.mask0));
-            ctx.bias1 = _mm256_blendv_ps(inf, ctx.bias1, _mm256_castsi256_ps(ctx.mask1));
+            c.bias0 = _mm256_blendv_ps(inf, c.bias0, _mm256_castsi256_ps(c.mask0));
+            c.bias1 = _mm256_blendv_ps(inf, c.bias1, _mm256_castsi256_ps(c.mask1));
         }
         const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        ctx.idx0 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0)), lanes);
-        ctx.idx1 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0 + 8)), lanes);
-        return ctx;
+        c.idx0 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0)), lanes);
+        c.idx1 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0 + 8)), lanes);
+        return c;
     }
 };
 
