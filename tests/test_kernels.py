@@ -104,6 +104,15 @@ def test_simd_level_reported():
     assert chosen["sq8_tile_scalar"] == chosen["gather_scalar"] == (chosen["table"] == "scalar")
 
 
+@pytest.mark.parametrize("dim", [16, 32, 384])
+def test_list_rows_start_on_a_cache_line(dim):
+    # With malloc's 16-byte alignment a 32-dim float prefix straddles 3 cache lines instead of 2
+    # and a 256-dim rerank tail 17 instead of 16; lists grown by appends (reallocated, small and
+    # large arrays) must start on a line.
+    for n in (1, 5, 100, 3000):
+        assert set(_core.list_row_offsets(7, dim, n)) == {0}
+
+
 def test_scalar_path_gives_same_search_results(tmp_path):
     code = textwrap.dedent(
         """

@@ -2,6 +2,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "common/prefetch.h"
 #include "kernels/avx2/simd.h"
 #include "kernels/distances.h"
 #include "gather_kernels.h"
@@ -23,8 +24,7 @@ inline void for_rows4(const T* base, std::size_t stride, const uint32_t* idx, st
     const T* x[4];
     for (std::size_t i = 0; i < n; i += 4) {
         for (std::size_t r = i + 4; r < i + 8 && r < n; ++r) {
-            const char* row = reinterpret_cast<const char*>(base + static_cast<std::size_t>(idx[r]) * stride);
-            for (std::size_t off = 64; off < row_bytes; off += 64) _mm_prefetch(row + off, _MM_HINT_T0);
+            prefetch_span(base + static_cast<std::size_t>(idx[r]) * stride, row_bytes, true);
         }
         const std::size_t m = n - i < 4 ? n - i : 4;
         for (std::size_t r = 0; r < 4; ++r) x[r] = base + static_cast<std::size_t>(idx[i + (r < m ? r : 0)]) * stride;

@@ -15,6 +15,7 @@
 #include "common/metric.h"
 #include "common/norms.h"
 #include "common/parallel.h"
+#include "common/prefetch.h"
 #include "common/topk.h"
 #include "gather_kernels.h"
 #include "graph/sq8.h"
@@ -34,10 +35,7 @@ inline uint64_t splitmix64(uint64_t& s) {
 
 // Fetches the walk rows of a hop all at once, so that their memory latencies overlap (the
 // rows of one hop fit in L1/L2); the gather kernel also fetches a block of rows ahead.
-inline void prefetch_row(const void* row, std::size_t bytes) {
-    const char* p = static_cast<const char*>(row);
-    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
-}
+inline void prefetch_row(const void* row, std::size_t bytes) { prefetch_span(row, bytes); }
 
 inline float l2_norm(const float* x, std::size_t d) {
     double s = 0;

@@ -45,6 +45,7 @@
 #include "common/metric.h"
 #include "common/norms.h"
 #include "common/parallel.h"
+#include "common/prefetch.h"
 #include "common/row_filter.h"
 #include "common/stats.h"
 #include "common/topk.h"
@@ -248,10 +249,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         std::vector<uint64_t> sorted;
         std::vector<const float*> qs;
         std::vector<float> out;
-        auto prefetch = [&](const float* x) {
-            const char* p = reinterpret_cast<const char*>(x);
-            for (std::size_t o = 0; o < row_lines; ++o) __builtin_prefetch(p + 64 * o);
-        };
+        auto prefetch = [&](const float* x) { prefetch_span(x, (s.rerank_dim - p0) * sizeof(float)); };
         for (std::size_t l = lb; l < le; ++l) {
             uint64_t* key = w.keys.data() + w.bucket[l];
             const std::size_t n = w.bucket[l + 1] - w.bucket[l];

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "ivf/sq8_blocks.h"
+#include "common/prefetch.h"
 
 namespace adanns {
 namespace {
@@ -42,10 +43,7 @@ void sq8_tile_vnni(const Sq8TileQuery* const* qs, size_t m, const uint8_t* block
     const size_t hw = w < wide ? w : wide, nq = (w - hw + 3) / 4;
     const size_t used = 32 * wide + 64 * nq;  // the prefix's bytes of a block
     const size_t nb = (n + kSq8BlockRows - 1) / kSq8BlockRows;
-    auto prefetch = [&](size_t b) {
-        const char* p = reinterpret_cast<const char*>(blocks + b * block_bytes);
-        for (size_t o = 0; o < used; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
-    };
+    auto prefetch = [&](size_t b) { prefetch_span(blocks + b * block_bytes, used); };
     constexpr size_t kAhead = 2;  // blocks (12 KiB at 384 dims)
     for (size_t b = 0; b < nb && b < kAhead; ++b) prefetch(b);
     for (size_t b = 0; b < nb; ++b) {

@@ -18,6 +18,7 @@
 #include "python/py_utils.h"
 #include "graph/sq8.h"
 #include "ivf/sq8_blocks.h"
+#include "storage/invlists.h"
 
 namespace py = pybind11;
 using namespace adanns;
@@ -117,6 +118,18 @@ void bind_test_hooks(py::module_& m) {
     m.def("cpu_has_avx512_vnni", &cpu_has_avx512_vnni);
     // Which forms the other kernel families took at run time (they follow the kernel table):
     // a CPU with AVX2 must never fall back to their scalar forms.
+    // Where the rows of inverted lists start within a cache line (address mod 64), for lists of
+    // n rows of dim floats grown by appends (each list's array reallocated as it grows).
+    m.def("list_row_offsets", [](std::size_t nlist, std::size_t dim, std::size_t n) {
+        InvertedLists lists(nlist, dim);
+        const std::vector<float> x(dim, 1.f);
+        for (std::size_t l = 0; l < nlist; ++l)
+            for (std::size_t i = 0; i < n; ++i) lists.append(l, x.data(), static_cast<int64_t>(l * n + i));
+        std::vector<std::size_t> out;
+        for (std::size_t l = 0; l < nlist; ++l) out.push_back(reinterpret_cast<uintptr_t>(lists.list_data(l)) % 64);
+        return out;
+    });
+
     m.def("chosen_kernels", []() {
         py::dict d;
         d["table"] = std::string(kernels().name);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "storage/file_map.h"
 
 namespace adanns {
@@ -58,7 +59,7 @@ public:
 private:
     struct List {
         std::vector<int64_t> ids;
-        std::vector<float> rows;         // size() x dim (unless mapped)
+        std::vector<float, CacheLineAllocator<float>> rows;  // size() x dim (unless mapped), from a cache line
         const float* mapped = nullptr;   // rows in the mapped file, or null
     };
     std::shared_ptr<const FileMap> map_;

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "common/prefetch.h"
 #include "kernels/avx2/simd.h"
 #include "kernels/distances.h"
 #include "kernels/gemm_driver.h"
@@ -111,10 +112,7 @@ void scan_impl(const float* const* qs, std::size_t m, const float* X, std::size_
     const std::size_t lines = (w * sizeof(float) + 63) / 64;
     const std::size_t ahead = (64 / lines + 3) / 4 * 4;  // rows, a multiple of the block
     auto prefetch_rows = [&](std::size_t b, std::size_t e) {
-        for (std::size_t r = b; r < e; ++r) {
-            const char* p = reinterpret_cast<const char*>(X + r * stride);
-            for (std::size_t o = 0; o < lines; ++o) _mm_prefetch(p + 64 * o, _MM_HINT_T0);
-        }
+        for (std::size_t r = b; r < e; ++r) prefetch_span(X + r * stride, w * sizeof(float));
     };
     prefetch_rows(0, n < ahead ? n : ahead);
     std::size_t i = 0;
