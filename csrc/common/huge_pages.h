@@ -8,9 +8,10 @@
 // store): blocks of 2 MiB or more are 2 MiB-aligned (rounded up to whole 2 MiB) and marked
 // MADV_HUGEPAGE before their first touch, so that with the common transparent-huge-page setting
 // "madvise" they are backed by huge pages and random reads miss the TLB far less often. Smaller
-// blocks start on a cache line.
+// blocks get plain malloc memory.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -28,13 +29,21 @@ struct CacheLineAllocator {
     template <class U>
     CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
 
+    // malloc with 64 bytes of slack, the block's start rounded up to a line and malloc's pointer
+    // kept just before it: large blocks stay malloc's own (mmapped, given back to the system when
+    // freed), which posix_memalign's did not (a list emptied by removals kept about half of its
+    // memory in the process).
     T* allocate(std::size_t n) {
-        if (n > std::size_t(-1) / sizeof(T)) throw std::bad_alloc();
-        void* p = nullptr;
-        if (posix_memalign(&p, 64, n ? n * sizeof(T) : 1) != 0) throw std::bad_alloc();
-        return static_cast<T*>(p);
+        if (n > (std::size_t(-1) - 64) / sizeof(T)) throw std::bad_alloc();
+        void* raw = std::malloc(n * sizeof(T) + 64);
+        if (!raw) throw std::bad_alloc();
+        const uintptr_t a = (reinterpret_cast<uintptr_t>(raw) + 64) & ~uintptr_t(63);  // >= raw + 16
+        reinterpret_cast<void**>(a)[-1] = raw;
+        return reinterpret_cast<T*>(a);
     }
-    void deallocate(T* p, std::size_t) noexcept { std::free(p); }
+    void deallocate(T* p, std::size_t) noexcept {
+        if (p) std::free(reinterpret_cast<void**>(p)[-1]);
+    }
 
     template <class U>
     bool operator==(const CacheLineAllocator<U>&) const noexcept { return true; }
@@ -62,7 +71,8 @@ struct HugePageAllocator {
             madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure leaves ordinary pages
 #endif
         } else {
-            if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0) throw std::bad_alloc();
+            p = std::malloc(bytes ? bytes : 1);
+            if (!p) throw std::bad_alloc();
         }
         return static_cast<T*>(p);
     }
