@@ -33,10 +33,6 @@ inline uint64_t splitmix64(uint64_t& s) {
     return z ^ (z >> 31);
 }
 
-// Fetches the walk rows of a hop all at once, so that their memory latencies overlap (the
-// rows of one hop fit in L1/L2); the gather kernel also fetches a block of rows ahead.
-inline void prefetch_row(const void* row, std::size_t bytes) { prefetch_span(row, bytes); }
-
 inline float l2_norm(const float* x, std::size_t d) {
     double s = 0;
     for (std::size_t t = 0; t < d; ++t) s += double(x[t]) * x[t];
@@ -148,7 +144,7 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
     const GatherSq8Fn gather8 = gather_sq8_kernel();
     const float sign = (wk.sq8 ? wk.kind == kSq8L2 : wk.kind == kScanL2) ? 1.f : -1.f;  // the walk minimises -ip
     auto prefetch_edges = [&](uint32_t v) {
-        prefetch_row(&adj_[std::size_t(v) * R], R * sizeof(uint32_t));
+        prefetch_span(&adj_[std::size_t(v) * R], R * sizeof(uint32_t));
         __builtin_prefetch(&deg_[v], 0, 3);
     };
     auto dist = [&](const uint32_t* idx, std::size_t m) {
@@ -188,10 +184,12 @@ std::size_t GraphCore::beam_search(const Walk& wk, std::size_t L, VisitedTable& 
             const uint32_t v = nbr[j];
             if (vt.insert(v)) {
                 s.nb[m++] = v;
+                // the walk rows of a hop fetched all at once, so that their memory latencies
+                // overlap (they fit in L1/L2); the gather kernel also fetches a block of rows ahead
                 if (wk.sq8)
-                    prefetch_row(cbase + std::size_t(v) * cb, w + std::min(wide, w));
+                    prefetch_span(cbase + std::size_t(v) * cb, w + std::min(wide, w));
                 else
-                    prefetch_row(base + std::size_t(v) * stride, w * sizeof(float));
+                    prefetch_span(base + std::size_t(v) * stride, w * sizeof(float));
             }
         }
         if (m) {
@@ -250,7 +248,7 @@ void GraphCore::search(const float* xq, std::size_t nq, std::size_t k, std::size
                 // whole rows for the first two blocks of four; the kernel fetches each later
                 // block's rows while it computes the one before (all at once would overrun the
                 // miss buffers: 1.4x slower per row)
-                prefetch_row(full + std::size_t(v) * dim, m < 8 ? rerank_dim * sizeof(float) : 64);
+                prefetch_span(full + std::size_t(v) * dim, m < 8 ? rerank_dim * sizeof(float) : 64);
                 s.nb[m++] = v;
             }
             TopK top(D + i * k, I + i * k, k);

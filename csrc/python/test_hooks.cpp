@@ -116,8 +116,6 @@ void bind_test_hooks(py::module_& m) {
         "Test hook: the int8 IVF scan's L2 row term (sum of step^2 c^2 over the first w dims) by name "
         "('scalar', 'avx2'); returns (values, the rows' codes, step).");
     m.def("cpu_has_avx512_vnni", &cpu_has_avx512_vnni);
-    // Which forms the other kernel families took at run time (they follow the kernel table):
-    // a CPU with AVX2 must never fall back to their scalar forms.
     // Where the rows of inverted lists start within a cache line (address mod 64), for lists of
     // n rows of dim floats grown by appends (each list's array reallocated as it grows).
     m.def("list_row_offsets", [](std::size_t nlist, std::size_t dim, std::size_t n) {
@@ -130,6 +128,8 @@ void bind_test_hooks(py::module_& m) {
         return out;
     });
 
+    // Which forms the other kernel families took at run time (they follow the kernel table):
+    // a CPU with AVX2 must never fall back to their scalar forms.
     m.def("chosen_kernels", []() {
         py::dict d;
         d["table"] = std::string(kernels().name);

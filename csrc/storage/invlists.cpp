@@ -10,7 +10,7 @@ void InvertedLists::make_resident(std::size_t l, std::size_t extra) {
     List& list = lists_[l];
     if (!list.mapped) return;
     const std::size_t n = list.ids.size();
-    std::vector<float, CacheLineAllocator<float>> rows;
+    Rows rows;
     rows.reserve((n + extra) * dim_);
     rows.assign(list.mapped, list.mapped + n * dim_);
     list.rows.swap(rows);
@@ -62,7 +62,7 @@ void InvertedLists::append(std::size_t l, const float* x, int64_t id) {
 void InvertedLists::clear() {
     for (List& l : lists_) {  // the memory is released, not only the sizes
         std::vector<int64_t>().swap(l.ids);
-        std::vector<float, CacheLineAllocator<float>>().swap(l.rows);
+        Rows().swap(l.rows);
         l.mapped = nullptr;
     }
     map_.reset();
@@ -91,7 +91,7 @@ std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep)
     }
     if (out == 0) {  // an emptied list gives its memory back (no allocation)
         std::vector<int64_t>().swap(list.ids);
-        std::vector<float, CacheLineAllocator<float>>().swap(list.rows);
+        Rows().swap(list.rows);
     } else {
         list.ids.resize(out);
         list.rows.resize(out * dim_);

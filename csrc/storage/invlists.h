@@ -57,9 +57,10 @@ public:
     std::size_t compact(std::size_t l, const std::vector<char>& keep);  // keep.size() >= list size
 
 private:
+    using Rows = std::vector<float, CacheLineAllocator<float>>;  // starts on a cache line
     struct List {
         std::vector<int64_t> ids;
-        std::vector<float, CacheLineAllocator<float>> rows;  // size() x dim (unless mapped), from a cache line
+        Rows rows;                       // size() x dim (unless mapped)
         const float* mapped = nullptr;   // rows in the mapped file, or null
     };
     std::shared_ptr<const FileMap> map_;
