@@ -113,6 +113,67 @@ def test_list_rows_start_on_a_cache_line(dim):
         assert set(_core.list_row_offsets(7, dim, n)) == {0}
 
 
+def _impls():
+    out = ["scalar"]
+    if _core.cpu_has_avx2():
+        out.append("avx2")
+    if _core.cpu_has_avx512f():
+        out.append("avx512")
+    return out
+
+
+@pytest.mark.parametrize("impl", ["scalar", "avx2", "avx512"])
+def test_select_kernels_list_the_indices_at_or_under_the_threshold(impl):
+    if impl not in _impls():
+        pytest.skip(f"CPU without {impl}")
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 255, 256, 1000):
+        d = rng.standard_normal(n).astype(np.float32)
+        if n > 3:
+            d[[0, n // 2, n - 1]] = [np.nan, np.inf, -np.inf]
+        for thr in (-np.inf, -1.0, 0.0, float(d[n // 3]) if n else 0.0, 2.5, np.inf):
+            got = _core.select_le(d, thr, impl)
+            with np.errstate(invalid="ignore"):
+                want = np.flatnonzero(d <= np.float32(thr))
+            np.testing.assert_array_equal(got, want)
+    # no NaN is ever selected, even with an infinite or NaN threshold
+    d = np.full(20, np.nan, np.float32)
+    assert _core.select_le(d, np.inf, impl).size == 0
+    assert _core.select_le(np.zeros(20, np.float32), np.nan, impl).size == 0
+
+
+@pytest.mark.parametrize("impl", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("k", [1, 3, 10, 100])
+def test_shortlist_keeps_exactly_the_k_smallest_pairs(impl, k):
+    # TopKBuffer fed by push_run (runs of random lengths, ties, NaN, inf, a bound) keeps exactly
+    # the k smallest (distance, label) pairs, ties broken by label, whatever the selection kernel.
+    if impl not in _impls():
+        pytest.skip(f"CPU without {impl}")
+    rng = np.random.default_rng(k)
+    for trial in range(30):
+        n = int(rng.integers(0, 3000))
+        d = rng.standard_normal(n).astype(np.float32)
+        if trial % 3 == 0:
+            d = np.round(d * 4) / 4  # many ties
+        if n > 10:
+            d[rng.integers(0, n, 5)] = np.nan
+            d[rng.integers(0, n, 3)] = np.inf
+        runs = []
+        left = n
+        while left:
+            runs.append(min(left, int(rng.integers(1, 600))))
+            left -= runs[-1]
+        bound = np.inf if trial % 2 else float(np.float32(0.5))
+        D, L = _core.topk_runs(d, runs, k, bound, impl)
+        with np.errstate(invalid="ignore"):
+            keep = np.flatnonzero(d <= np.float32(bound))
+        order = keep[np.lexsort((keep, d[keep]))][:k]
+        m = len(order)
+        np.testing.assert_array_equal(L[:m], order)
+        np.testing.assert_array_equal(D[:m], d[order])
+        assert (L[m:] == -1).all() and np.isinf(D[m:]).all()
+
+
 def test_scalar_path_gives_same_search_results(tmp_path):
     code = textwrap.dedent(
         """

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/distances.h"
+
 namespace adanns {
 
 // (da, la) ranks after (db, lb)
@@ -127,38 +129,41 @@ inline float kth_smallest(float* a, std::size_t n, std::size_t k) {
 // by label.
 class TopKBuffer {
 public:
-    // buf: 2k candidates; scratch: 2k floats (compaction workspace).
-    TopKBuffer(Candidate* buf, std::size_t k, float* scratch) : e_(buf), s_(scratch), k_(k) {}
+    // buf: 2k candidates; scratch: 2k floats (compaction workspace); select: the kernel table's
+    // selection (kernels().select), the threshold test of push_run.
+    TopKBuffer(Candidate* buf, std::size_t k, float* scratch, SelectFn select)
+        : e_(buf), s_(scratch), k_(k), select_(select) {}
     float threshold() const { return thr_; }
     // Lowers the threshold to t, which the caller knows is at or above the k-th smallest of all
     // the distances it will push (e.g. the k-th smallest of k or more of them): the result stays
-    // exact, and pushes above t are rejected by push_run's block test.
+    // exact, and pushes above t are rejected by push_run's selection.
     void bound(float t) { thr_ = t < thr_ ? t : thr_; }
     void push(float dist, int64_t label) {
         e_[n_].d = dist;
         e_[n_].label = label;
         if (++n_ == 2 * k_) compact();
     }
-    // Pushes the t distances d[r] (labels label0 + r) that are at or under the threshold.
-    // Blocks of 8 with none under it are skipped after one (vectorisable) test; in the others
-    // each distance is written to the next free slot, which is kept only if it qualifies
-    // (branch-free).
+    // Pushes the t distances d[r] (labels label0 + r) that are at or under the threshold: the
+    // selection kernel lists them (a SIMD compare per 8 or 16 distances), in segments of up to
+    // kSegment; each listed one is appended and kept if it still qualifies (branch-free: a
+    // compaction within the segment may have lowered the threshold).
     void push_run(const float* d, std::size_t t, int64_t label0) {
-        constexpr std::size_t kBlock = 8;
+        constexpr std::size_t kSegment = 256;
+        uint32_t idx[kSegment + kSelectSlack];
         const std::size_t cap = 2 * k_;
         std::size_t n = n_;
         float thr = thr_;
-        for (std::size_t r0 = 0; r0 < t; r0 += kBlock) {
-            const std::size_t re = r0 + kBlock < t ? r0 + kBlock : t;
-            if (re - r0 == kBlock) {
-                int any = 0;
-                for (std::size_t r = r0; r < re; ++r) any |= d[r] <= thr ? 1 : 0;
-                if (!any) continue;
-            }
-            for (std::size_t r = r0; r < re; ++r) {
-                e_[n].d = d[r];
-                e_[n].label = label0 + static_cast<int64_t>(r);
-                n += d[r] <= thr ? 1 : 0;
+        for (std::size_t s0 = 0; s0 < t; s0 += kSegment) {
+            const std::size_t st = t - s0 < kSegment ? t - s0 : kSegment;
+            const float* ds = d + s0;
+            const int64_t lb = label0 + static_cast<int64_t>(s0);
+            const std::size_t m = select_(ds, st, thr, idx);
+            for (std::size_t i = 0; i < m; ++i) {
+                const uint32_t r = idx[i];
+                const float x = ds[r];
+                e_[n].d = x;
+                e_[n].label = lb + static_cast<int64_t>(r);
+                n += x <= thr ? 1 : 0;
                 if (n == cap) {
                     n_ = n;
                     compact();
@@ -227,6 +232,7 @@ private:
     Candidate* e_;
     float* s_;
     std::size_t k_;
+    SelectFn select_;
     std::size_t n_ = 0;
     float thr_ = std::numeric_limits<float>::infinity();
 };

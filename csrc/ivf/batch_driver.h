@@ -103,7 +103,7 @@ struct Shortlists {
     Shortlists(std::size_t cq, std::size_t K1) : cand(cq * 2 * K1), scratch(cq * 2 * K1) {
         heaps.reserve(cq);
         for (std::size_t j = 0; j < cq; ++j)
-            heaps.emplace_back(cand.data() + j * 2 * K1, K1, scratch.data() + j * 2 * K1);
+            heaps.emplace_back(cand.data() + j * 2 * K1, K1, scratch.data() + j * 2 * K1, kernels().select);
     }
 };
 

@@ -74,21 +74,32 @@ using GemmArgminKernel = void(const float* X, std::size_t n, std::size_t ldx, co
                               int64_t* best, float* best_dist);
 using GemmArgminFn = GemmArgminKernel*;
 
+// Selection, the threshold test of every shortlist push (common/topk.h: the list scans, the coarse
+// probe's top-nprobe): writes the indices r < n with d[r] <= thr, ascending, to out and returns
+// their count. A NaN is never selected. out must have room for n + kSelectSlack entries: the SIMD
+// forms store whole vectors of indices past the count.
+constexpr std::size_t kSelectSlack = 16;
+using SelectKernel = std::size_t(const float* d, std::size_t n, float thr, uint32_t* out);
+using SelectFn = SelectKernel*;
+
 
 // Implementations (the tables of kernels/kernels.h; the test hooks run each one by name).
 ScanKernel scan_scalar;
 RerankKernel rerank_scalar;
 GemmKernel gemm_scalar;
 GemmArgminKernel gemm_argmin_scalar;
+SelectKernel select_le_scalar;
 #if defined(ADANNS_HAVE_AVX2_TU)
 ScanKernel scan_avx2;
 RerankKernel rerank_avx2;
 GemmKernel gemm_avx2;
 GemmArgminKernel gemm_argmin_avx2;
+SelectKernel select_le_avx2;  // (kernels/avx2/select_avx2.cpp)
 #endif
 #if defined(ADANNS_HAVE_VNNI_TU)
 GemmKernel gemm_avx512;  // (kernels/avx512/gemm_avx512.cpp, AVX-512F)
 GemmArgminKernel gemm_argmin_avx512;
+SelectKernel select_le_avx512;  // (kernels/avx512/select_avx512.cpp, AVX-512F)
 #endif
 
 }  // namespace adanns

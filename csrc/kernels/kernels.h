@@ -1,9 +1,9 @@
 // The one kernel table of the core and its one run-time SIMD choice.
 //
 // Every kernel has a portable scalar implementation (kernels/scalar.cpp) and an AVX2/FMA one
-// (kernels/avx2/*.cpp, the only files compiled with -mavx2 -mfma); the GEMM kernels also an
-// AVX-512F one (kernels/avx512). The table is chosen once, at first use: "avx512" (the AVX2 table
-// with the AVX-512F GEMM) when the CPU has AVX-512F and the environment variable ADANNS_SIMD is
+// (kernels/avx2/*.cpp, the only files compiled with -mavx2 -mfma); the GEMM and selection kernels
+// also an AVX-512F one (kernels/avx512). The table is chosen once, at first use: "avx512" (the AVX2
+// table with the AVX-512F GEMM and selection) when the CPU has AVX-512F and the environment variable ADANNS_SIMD is
 // neither "avx2" nor "scalar"; "avx2" when the CPU has AVX2 and FMA and ADANNS_SIMD is not
 // "scalar"; the scalar table otherwise. A new backend (another ISA) adds one column here.
 #pragma once
@@ -19,6 +19,7 @@ struct Kernels {
     GemmArgminFn gemm_argmin;  // fused argmin (assignment)
     AdcFn adc;                 // PQ asymmetric distances over code groups
     AddFn add;                 // LUT assembly
+    SelectFn select;           // indices at or under a threshold (shortlist pushes)
     const char* name;          // "avx512", "avx2" or "scalar"
 };
 

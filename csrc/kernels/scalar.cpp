@@ -112,4 +112,14 @@ void add_scalar(const float* a, const float* b, std::size_t n, float* out) {
     for (std::size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
+// Branch-free: every index is written, the count advances when it qualifies.
+std::size_t select_le_scalar(const float* d, std::size_t n, float thr, uint32_t* out) {
+    std::size_t m = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+        out[m] = static_cast<uint32_t>(r);
+        m += d[r] <= thr ? 1 : 0;
+    }
+    return m;
+}
+
 }  // namespace adanns

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/topk.h"
 #include "graph/gather_kernels.h"
 #include "graph/visited.h"
 #include "kernels/kernels.h"
@@ -153,6 +154,46 @@ void bind_test_hooks(py::module_& m) {
         },
         py::arg("kind"), py::arg("x"), py::arg("Q"), py::arg("w"), py::arg("impl"),
         "Test hook: run one rerank kernel implementation (one row x against the rows of Q).");
+
+    m.def(
+        "select_le",
+        [](FArray d, float thr, const std::string& impl) {
+            if (d.ndim() != 1) throw std::invalid_argument("d must be 1-D");
+            const std::size_t n = d.shape(0);
+            const SelectFn fn = kernels_named(impl.c_str()).select;
+            std::vector<uint32_t> out(n + kSelectSlack);
+            out.resize(fn(d.data(), n, thr, out.data()));
+            const py::ssize_t m = static_cast<py::ssize_t>(out.size());
+            return to_numpy(std::move(out), {m});
+        },
+        py::arg("d"), py::arg("thr"), py::arg("impl"),
+        "Test hook: one selection kernel implementation (the indices r with d[r] <= thr).");
+    m.def(
+        "topk_runs",
+        [](FArray d, const std::vector<std::size_t>& runs, std::size_t k, float bound, const std::string& impl) {
+            // d pushed into one TopKBuffer as consecutive runs (labels = positions in d), after
+            // bound(bound); returns the finalized (distances, labels), best first, k entries.
+            if (d.ndim() != 1 || k == 0) throw std::invalid_argument("d must be 1-D and k >= 1");
+            std::size_t total = 0;
+            for (const std::size_t t : runs) total += t;
+            if (total > static_cast<std::size_t>(d.shape(0))) throw std::invalid_argument("runs longer than d");
+            std::vector<Candidate> buf(2 * k);
+            std::vector<float> scratch(2 * k);
+            TopKBuffer top(buf.data(), k, scratch.data(), kernels_named(impl.c_str()).select);
+            top.bound(bound);
+            std::size_t at = 0;
+            for (const std::size_t t : runs) {
+                top.push_run(d.data() + at, t, static_cast<int64_t>(at));
+                at += t;
+            }
+            top.finalize();
+            std::vector<float> D(k);
+            std::vector<int64_t> L(k);
+            for (std::size_t i = 0; i < k; ++i) D[i] = buf[i].d, L[i] = buf[i].label;
+            return py::make_tuple(to_numpy(std::move(D), {py::ssize_t(k)}), to_numpy(std::move(L), {py::ssize_t(k)}));
+        },
+        py::arg("d"), py::arg("runs"), py::arg("k"), py::arg("bound"), py::arg("impl"),
+        "Test hook: a shortlist (TopKBuffer) fed by push_run with one selection kernel.");
 
     m.def(
         "gemm",

@@ -48,13 +48,14 @@ void assign_nearest(const float* x, std::size_t n, std::size_t ldx, const float*
 void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* packed, const float* norms,
                  std::size_t k, std::size_t d, bool ip, std::size_t nprobe, int64_t* out) {
     const GemmFn gemm = kernels().gemm;
+    const SelectFn select = kernels().select;
     const float* bias = ip ? nullptr : norms;
     const float alpha = ip ? -1.f : -2.f;
     parallel_for_chunks(n, 16, [&](std::size_t b, std::size_t e) {
         std::vector<float> dist((e - b) * k);
         gemm(x + b * ldx, e - b, ldx, packed, k, d, bias, alpha, dist.data(), k);
-        // Top-nprobe by (distance, index): batched selection (TopKBuffer's branch-free pushes;
-        // most centroids are rejected in blocks of 8 by one test). NaN / inf distances rank last.
+        // Top-nprobe by (distance, index): batched selection (TopKBuffer's pushes; most centroids
+        // are rejected by the selection kernel's SIMD compares). NaN / inf distances rank last.
         // The threshold starts at the nprobe-th smallest of the minima of the blocks of 8: nprobe
         // distances are at or under it, so the selection stays exact, and it is tight enough that
         // few blocks pass the test (about 2 us less thread time per query for nprobe 28 of 1,233 lists
@@ -67,7 +68,7 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
         for (std::size_t i = b; i < e; ++i) {
             float* acc = dist.data() + (i - b) * k;
             for (std::size_t j = 0; j < k; ++j) acc[j] = acc[j] < kInf ? acc[j] : kMax;  // (branch-free)
-            TopKBuffer top(buf.data(), nprobe, scratch.data());
+            TopKBuffer top(buf.data(), nprobe, scratch.data(), select);
             if (nprobe <= nblocks) {
                 for (std::size_t g = 0; g < nblocks; ++g) {
                     float v = acc[g * kBlock];
