@@ -143,6 +143,29 @@ def test_select_kernels_list_the_indices_at_or_under_the_threshold(impl):
 
 
 @pytest.mark.parametrize("impl", ["scalar", "avx2", "avx512"])
+def test_kth_kernels_give_the_value_of_each_rank(impl):
+    if impl not in _impls():
+        pytest.skip(f"CPU without {impl}")
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 7, 8, 9, 15, 16, 17, 18, 31, 33, 64, 200, 1001):
+        for data in ("normal", "ties", "equal", "sorted", "partitioned"):
+            a = rng.standard_normal(n).astype(np.float32)
+            if data == "ties":
+                a = np.round(a * 2).astype(np.float32)
+            elif data == "equal":
+                a[:] = 1.5
+            elif data == "sorted":
+                a.sort()
+            elif data == "partitioned":  # as a compacted shortlist leaves it
+                a = np.concatenate([np.sort(a[: n // 2])[::-1], a[n // 2:]]).astype(np.float32)
+            if n > 4:
+                a[[1, n - 2]] = [-np.inf, np.inf]
+            ref = np.sort(a)
+            for k in sorted({0, n // 3, n // 2, n - 1}):
+                assert _core.kth(a, k, impl) == ref[k], (n, data, k)
+
+
+@pytest.mark.parametrize("impl", ["scalar", "avx2", "avx512"])
 @pytest.mark.parametrize("k", [1, 3, 10, 100])
 def test_shortlist_keeps_exactly_the_k_smallest_pairs(impl, k):
     # TopKBuffer fed by push_run (runs of random lengths, ties, NaN, inf, a bound) keeps exactly

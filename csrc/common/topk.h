@@ -78,61 +78,20 @@ struct Candidate {
 
 inline bool operator<(const Candidate& a, const Candidate& b) { return worse(b.d, b.label, a.d, a.label); }
 
-// The value of rank k (0-based, k < n) among a[0..n), which must hold no NaN (TopKBuffer keeps
-// only distances at or under its threshold, so never a NaN); reorders a. Quickselect with the median of three
-// samples spread over the range as pivot and branch-free partitions (a buffer that was compacted
-// before holds its kept entries partitioned, a pattern on which std::nth_element degrades).
-inline float kth_smallest(float* a, std::size_t n, std::size_t k) {
-    std::size_t lo = 0, hi = n;
-    for (;;) {
-        if (hi - lo <= 16) {
-            for (std::size_t i = lo + 1; i < hi; ++i) {
-                const float x = a[i];
-                std::size_t j = i;
-                for (; j > lo && a[j - 1] > x; --j) a[j] = a[j - 1];
-                a[j] = x;
-            }
-            return a[k];
-        }
-        const std::size_t span = hi - lo;
-        const float x0 = a[lo + span / 4], x1 = a[lo + span / 2], x2 = a[lo + 3 * span / 4];
-        const float p = std::max(std::min(x0, x1), std::min(std::max(x0, x1), x2));
-        std::size_t j = lo;  // [lo, j): < p
-        for (std::size_t i = lo; i < hi; ++i) {
-            const float x = a[i];
-            a[i] = a[j];
-            a[j] = x;
-            j += x < p ? 1 : 0;
-        }
-        if (k < j) {
-            hi = j;
-            continue;
-        }
-        std::size_t e = j;  // [j, e): == p
-        for (std::size_t i = j; i < hi; ++i) {
-            const float x = a[i];
-            a[i] = a[e];
-            a[e] = x;
-            e += x == p ? 1 : 0;
-        }
-        if (k < e) return p;
-        lo = e;
-    }
-}
-
 // Top-k by batched selection: candidates at or under the threshold are appended to a buffer of
 // 2k entries; when it is full, it is compacted to the entries at or under its k-th smallest
-// distance (selected on a float copy of the distances), and the threshold tightens. Each push
+// distance (the kth kernel on a float copy of the distances), and the threshold tightens. Each push
 // is O(1) amortised, where a heap costs O(log k): much faster for the large k of a rerank short
 // list. The result is exactly the k smallest (distance, label) pairs pushed, whatever the push
 // order: compaction keeps every entry tied with the k-th distance, and select() cuts the ties
 // by label.
 class TopKBuffer {
 public:
-    // buf: 2k candidates; scratch: 2k floats (compaction workspace); select: the kernel table's
-    // selection (kernels().select), the threshold test of push_run.
-    TopKBuffer(Candidate* buf, std::size_t k, float* scratch, SelectFn select)
-        : e_(buf), s_(scratch), k_(k), select_(select) {}
+    // buf: 2k candidates; scratch: 4k floats (compaction workspace); select and kth: the kernel
+    // table's (kernels().select, kernels().kth), the threshold test of push_run and the
+    // compactions' selection.
+    TopKBuffer(Candidate* buf, std::size_t k, float* scratch, SelectFn select, KthFn kth)
+        : e_(buf), s_(scratch), k_(k), select_(select), kth_(kth) {}
     float threshold() const { return thr_; }
     // Lowers the threshold to t, which the caller knows is at or above the k-th smallest of all
     // the distances it will push (e.g. the k-th smallest of k or more of them): the result stays
@@ -196,7 +155,7 @@ private:
     // with it by label.
     void cut() {
         for (std::size_t i = 0; i < n_; ++i) s_[i] = e_[i].d;
-        const float thr = kth_smallest(s_, n_, k_ - 1);
+        const float thr = kth_(s_, n_, k_ - 1, s_ + 2 * k_);
         std::size_t lt = 0;  // [0, lt): under thr
         for (std::size_t i = 0; i < n_; ++i) {
             const Candidate x = e_[i];
@@ -218,7 +177,7 @@ private:
     // The entries at or under the k-th smallest distance (at least k; more only on ties).
     void compact() {
         for (std::size_t i = 0; i < n_; ++i) s_[i] = e_[i].d;
-        const float thr = kth_smallest(s_, n_, k_ - 1);
+        const float thr = kth_(s_, n_, k_ - 1, s_ + 2 * k_);
         std::size_t m = 0;
         for (std::size_t i = 0; i < n_; ++i) {
             const Candidate x = e_[i];  // (a copy: the store to e_[m] may alias e_[i])
@@ -233,6 +192,7 @@ private:
     float* s_;
     std::size_t k_;
     SelectFn select_;
+    KthFn kth_;
     std::size_t n_ = 0;
     float thr_ = std::numeric_limits<float>::infinity();
 };

@@ -95,15 +95,16 @@ inline std::size_t probe_block_size(std::size_t nprobe) {
 namespace detail {
 
 // Per-query shortlists over one candidate array (2 K1 entries per query) and one array of
-// compaction scratch (2 K1 floats per query): 40 bytes per K1 per query.
+// compaction scratch (4 K1 floats per query): 48 bytes per K1 per query.
 struct Shortlists {
     std::vector<Candidate> cand;
     std::vector<float> scratch;
     std::vector<TopKBuffer> heaps;
-    Shortlists(std::size_t cq, std::size_t K1) : cand(cq * 2 * K1), scratch(cq * 2 * K1) {
+    Shortlists(std::size_t cq, std::size_t K1) : cand(cq * 2 * K1), scratch(cq * 4 * K1) {
         heaps.reserve(cq);
+        const Kernels& kt = kernels();
         for (std::size_t j = 0; j < cq; ++j)
-            heaps.emplace_back(cand.data() + j * 2 * K1, K1, scratch.data() + j * 2 * K1, kernels().select);
+            heaps.emplace_back(cand.data() + j * 2 * K1, K1, scratch.data() + j * 4 * K1, kt.select, kt.kth);
     }
 };
 

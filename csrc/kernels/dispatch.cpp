@@ -25,16 +25,16 @@ bool cpu_has_avx512f() {
 }
 
 static const Kernels kScalar{&scan_scalar, &rerank_scalar, &gemm_scalar, &gemm_argmin_scalar, &adc_scalar, &add_scalar,
-                             &select_le_scalar, "scalar"};
+                             &select_le_scalar, &kth_scalar, "scalar"};
 #if defined(ADANNS_HAVE_AVX2_TU)
 static const Kernels kAvx2{&scan_avx2, &rerank_avx2, &gemm_avx2, &gemm_argmin_avx2, &adc_avx2, &add_avx2, &select_le_avx2,
-                           "avx2"};
+                           &kth_avx2, "avx2"};
 #endif
 #if defined(ADANNS_HAVE_AVX2_TU) && defined(ADANNS_HAVE_VNNI_TU)
 // The AVX2 table with the AVX-512F GEMM and selection kernels (twice the FMA width: the coarse probe and the
 // assignments of k-means and add).
 static const Kernels kAvx512{&scan_avx2, &rerank_avx2, &gemm_avx512, &gemm_argmin_avx512, &adc_avx2, &add_avx2,
-                             &select_le_avx512, "avx512"};
+                             &select_le_avx512, &kth_avx512, "avx512"};
 #endif
 
 static Kernels choose_kernels() {

@@ -81,6 +81,12 @@ using GemmArgminFn = GemmArgminKernel*;
 constexpr std::size_t kSelectSlack = 16;
 using SelectKernel = std::size_t(const float* d, std::size_t n, float thr, uint32_t* out);
 using SelectFn = SelectKernel*;
+// The value of rank k (0-based, k < n) among a[0..n), which holds no NaN (the shortlists'
+// compactions, the coarse probe's bound): quickselect with the median of three samples spread
+// over the range as pivot. a and tmp (room for n floats) are overwritten: the SIMD forms
+// partition out of place, from one to the other (compare, left-pack, masked stores).
+using KthKernel = float(float* a, std::size_t n, std::size_t k, float* tmp);
+using KthFn = KthKernel*;
 
 
 // Implementations (the tables of kernels/kernels.h; the test hooks run each one by name).
@@ -89,17 +95,20 @@ RerankKernel rerank_scalar;
 GemmKernel gemm_scalar;
 GemmArgminKernel gemm_argmin_scalar;
 SelectKernel select_le_scalar;
+KthKernel kth_scalar;
 #if defined(ADANNS_HAVE_AVX2_TU)
 ScanKernel scan_avx2;
 RerankKernel rerank_avx2;
 GemmKernel gemm_avx2;
 GemmArgminKernel gemm_argmin_avx2;
 SelectKernel select_le_avx2;  // (kernels/avx2/select_avx2.cpp)
+KthKernel kth_avx2;
 #endif
 #if defined(ADANNS_HAVE_VNNI_TU)
 GemmKernel gemm_avx512;  // (kernels/avx512/gemm_avx512.cpp, AVX-512F)
 GemmArgminKernel gemm_argmin_avx512;
 SelectKernel select_le_avx512;  // (kernels/avx512/select_avx512.cpp, AVX-512F)
+KthKernel kth_avx512;
 #endif
 
 }  // namespace adanns

@@ -20,6 +20,7 @@ struct Kernels {
     AdcFn adc;                 // PQ asymmetric distances over code groups
     AddFn add;                 // LUT assembly
     SelectFn select;           // indices at or under a threshold (shortlist pushes)
+    KthFn kth;                 // the k-th smallest value (shortlist compactions)
     const char* name;          // "avx512", "avx2" or "scalar"
 };
 

@@ -2,6 +2,7 @@
 #include "kernels/pq_kernels.h"
 #include "kernels/scalar_row.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -120,6 +121,46 @@ std::size_t select_le_scalar(const float* d, std::size_t n, float thr, uint32_t*
         m += d[r] <= thr ? 1 : 0;
     }
     return m;
+}
+
+// Branch-free partitions, in place (tmp unused); a buffer that was compacted before holds its
+// kept entries partitioned, a pattern on which std::nth_element degrades.
+float kth_scalar(float* a, std::size_t n, std::size_t k, float*) {
+    std::size_t lo = 0, hi = n;
+    for (;;) {
+        if (hi - lo <= 16) {
+            for (std::size_t i = lo + 1; i < hi; ++i) {
+                const float x = a[i];
+                std::size_t j = i;
+                for (; j > lo && a[j - 1] > x; --j) a[j] = a[j - 1];
+                a[j] = x;
+            }
+            return a[k];
+        }
+        const std::size_t span = hi - lo;
+        const float x0 = a[lo + span / 4], x1 = a[lo + span / 2], x2 = a[lo + 3 * span / 4];
+        const float p = std::max(std::min(x0, x1), std::min(std::max(x0, x1), x2));
+        std::size_t j = lo;  // [lo, j): < p
+        for (std::size_t i = lo; i < hi; ++i) {
+            const float x = a[i];
+            a[i] = a[j];
+            a[j] = x;
+            j += x < p ? 1 : 0;
+        }
+        if (k < j) {
+            hi = j;
+            continue;
+        }
+        std::size_t e = j;  // [j, e): == p
+        for (std::size_t i = j; i < hi; ++i) {
+            const float x = a[i];
+            a[i] = a[e];
+            a[e] = x;
+            e += x == p ? 1 : 0;
+        }
+        if (k < e) return p;
+        lo = e;
+    }
 }
 
 }  // namespace adanns

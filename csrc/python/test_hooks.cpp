@@ -169,6 +169,15 @@ void bind_test_hooks(py::module_& m) {
         py::arg("d"), py::arg("thr"), py::arg("impl"),
         "Test hook: one selection kernel implementation (the indices r with d[r] <= thr).");
     m.def(
+        "kth",
+        [](FArray a, std::size_t k, const std::string& impl) {
+            if (a.ndim() != 1 || k >= static_cast<std::size_t>(a.shape(0))) throw std::invalid_argument("need a 1-D a and k < len(a)");
+            const std::size_t n = a.shape(0);
+            std::vector<float> x(a.data(), a.data() + n), tmp(n);
+            return kernels_named(impl.c_str()).kth(x.data(), n, k, tmp.data());
+        },
+        py::arg("a"), py::arg("k"), py::arg("impl"), "Test hook: one kth kernel implementation (the value of rank k).");
+    m.def(
         "topk_runs",
         [](FArray d, const std::vector<std::size_t>& runs, std::size_t k, float bound, const std::string& impl) {
             // d pushed into one TopKBuffer as consecutive runs (labels = positions in d), after
@@ -178,8 +187,9 @@ void bind_test_hooks(py::module_& m) {
             for (const std::size_t t : runs) total += t;
             if (total > static_cast<std::size_t>(d.shape(0))) throw std::invalid_argument("runs longer than d");
             std::vector<Candidate> buf(2 * k);
-            std::vector<float> scratch(2 * k);
-            TopKBuffer top(buf.data(), k, scratch.data(), kernels_named(impl.c_str()).select);
+            std::vector<float> scratch(4 * k);
+            const Kernels& kt = kernels_named(impl.c_str());
+            TopKBuffer top(buf.data(), k, scratch.data(), kt.select, kt.kth);
             top.bound(bound);
             std::size_t at = 0;
             for (const std::size_t t : runs) {

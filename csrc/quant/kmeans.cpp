@@ -49,6 +49,7 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
                  std::size_t k, std::size_t d, bool ip, std::size_t nprobe, int64_t* out) {
     const GemmFn gemm = kernels().gemm;
     const SelectFn select = kernels().select;
+    const KthFn kth = kernels().kth;
     const float* bias = ip ? nullptr : norms;
     const float alpha = ip ? -1.f : -2.f;
     parallel_for_chunks(n, 16, [&](std::size_t b, std::size_t e) {
@@ -63,19 +64,19 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
         constexpr std::size_t kBlock = 8;
         const std::size_t nblocks = k / kBlock;
         std::vector<Candidate> buf(2 * nprobe);
-        std::vector<float> scratch(2 * nprobe), mins(nblocks);
+        std::vector<float> scratch(4 * nprobe), mins(nblocks), mins_tmp(nblocks);
         constexpr float kInf = std::numeric_limits<float>::infinity(), kMax = std::numeric_limits<float>::max();
         for (std::size_t i = b; i < e; ++i) {
             float* acc = dist.data() + (i - b) * k;
             for (std::size_t j = 0; j < k; ++j) acc[j] = acc[j] < kInf ? acc[j] : kMax;  // (branch-free)
-            TopKBuffer top(buf.data(), nprobe, scratch.data(), select);
+            TopKBuffer top(buf.data(), nprobe, scratch.data(), select, kth);
             if (nprobe <= nblocks) {
                 for (std::size_t g = 0; g < nblocks; ++g) {
                     float v = acc[g * kBlock];
                     for (std::size_t j = 1; j < kBlock; ++j) v = acc[g * kBlock + j] < v ? acc[g * kBlock + j] : v;
                     mins[g] = v;
                 }
-                top.bound(kth_smallest(mins.data(), nblocks, nprobe - 1));
+                top.bound(kth(mins.data(), nblocks, nprobe - 1, mins_tmp.data()));
             }
             top.push_run(acc, k, 0);
             const std::size_t got = top.finalize();
