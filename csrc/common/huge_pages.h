@@ -9,6 +9,9 @@
 // MADV_HUGEPAGE before their first touch, so that with the common transparent-huge-page setting
 // "madvise" they are backed by huge pages and random reads miss the TLB far less often. Smaller
 // blocks get plain malloc memory.
+//
+// release_free_memory(): the allocator's free memory back to the system, after an index drops
+// its vectors.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +20,9 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#endif
+#if defined(__GLIBC__)
+#include <malloc.h>
 #endif
 
 namespace adanns {
@@ -83,5 +89,16 @@ struct HugePageAllocator {
     template <class U>
     bool operator!=(const HugePageAllocator<U>&) const noexcept { return false; }
 };
+
+// Gives the allocator's free memory back to the system (glibc: malloc_trim; nothing elsewhere).
+// Called after an index drops its vectors (reset, removals): their large arrays are not always
+// their own mappings, freed straight back, since glibc raises its mmap threshold to the size of
+// each mapped block it frees (lists grown by reallocation end up partly on the heap, where a free
+// keeps the pages in the process).
+inline void release_free_memory() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
 
 }  // namespace adanns

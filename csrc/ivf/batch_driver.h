@@ -71,7 +71,7 @@ struct BatchSpec {
 
 // Queries per chunk: about 4 chunks per thread, but at least min_chunk queries (more reuse of
 // each list and candidate row read) as long as every thread still gets a chunk; at most
-// max_chunk, and the chunk's shortlists (2 K1 entries of 16 bytes and 2 K1 floats per query)
+// max_chunk, and the chunk's shortlists (2 K1 entries of 16 bytes and 4 K1 floats per query)
 // bounded to about 64 MiB. Then evened out: the number of chunks a multiple of the thread count,
 // so that no thread is left with one chunk more than the others (10,000 queries in chunks of at
 // most 4,096 on 2 threads: 4 of 2,500, not 4,096 + 4,096 + 1,808).
@@ -79,7 +79,7 @@ inline std::size_t chunk_size(std::size_t nq, std::size_t K1, std::size_t min_ch
     const std::size_t nthreads = static_cast<std::size_t>(max_threads());
     const std::size_t per_thread = (nq + nthreads - 1) / nthreads;
     std::size_t chunk = std::max<std::size_t>((nq + 4 * nthreads - 1) / (4 * nthreads), std::min(per_thread, min_chunk));
-    chunk = std::max<std::size_t>(1, std::min({chunk, max_chunk, (std::size_t(64) << 20) / (40 * K1)}));
+    chunk = std::max<std::size_t>(1, std::min({chunk, max_chunk, (std::size_t(64) << 20) / (48 * K1)}));
     std::size_t nchunks = (nq + chunk - 1) / chunk;
     nchunks = (nchunks + nthreads - 1) / nthreads * nthreads;
     return std::max<std::size_t>(1, (nq + nchunks - 1) / nchunks);

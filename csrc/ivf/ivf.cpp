@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/huge_pages.h"
 #include "common/norms.h"
 #include "common/parallel.h"
 #include "graph/sq8.h"
@@ -231,6 +232,7 @@ void IVFCore::reset() {
     lists_.clear();
     ++version_;
     next_id_ = 0;
+    release_free_memory();
 }
 
 std::vector<float> IVFCore::centroids() const {

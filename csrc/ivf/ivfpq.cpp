@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/huge_pages.h"
 #include "common/metric.h"
 #include "common/norms.h"
 #include "common/parallel.h"
@@ -308,6 +309,7 @@ void PQCore::reset() {
     std::unique_lock<std::shared_mutex> lock(mu_);
     lists_.clear();
     full_.clear();
+    release_free_memory();
 }
 
 std::vector<float> PQCore::copy_locked(const std::vector<float>& v) const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "common/parallel.h"
 
 namespace adanns {
@@ -41,6 +42,7 @@ std::size_t remove_ids_from(Lists& lists, const int64_t* ids, std::size_t n) {
     lists.recount();
     std::size_t total = 0;
     for (std::size_t r : removed) total += r;
+    if (total > 0) release_free_memory();  // (emptied lists freed their arrays)
     return total;
 }
 
