@@ -33,9 +33,10 @@ def _search_bytes(nq: int, k: int, nprobe: int = 1, dim: int = 0, rerank_k: int 
     """Memory a batch search holds at once: the (D, I) results, the probe table (built by the
     core 64 MiB at a time: csrc/ivf/batch_driver.h probe_block_size), a copy of the queries
     (normalised for cosine) and the shortlists of the threads and the merge (2 max(k, rerank_k)
-    candidates of 16 bytes per query, at most about 64 MiB each: batch_driver.h chunk_size)."""
+    candidates of 16 bytes and 4 max(k, rerank_k) floats of compaction scratch per query, at most
+    about 64 MiB each: batch_driver.h chunk_size)."""
     block = max(1, (64 << 20) // (8 * max(1, nprobe)))
-    shortlists = min(64 << 20, 32 * nq * max(k, rerank_k))
+    shortlists = min(64 << 20, 48 * nq * max(k, rerank_k))
     return (12 * nq * k + 8 * min(nq, block) * nprobe + 4 * nq * dim
             + shortlists * (int(_core.max_threads()) + 1))
 
