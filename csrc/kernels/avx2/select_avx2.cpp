@@ -2,14 +2,15 @@
 // permutation, the lanes of each 8-bit mask taken from a table of 256 nibble lists (1 KiB):
 // - select: a block with none at or under the threshold costs the compare and one test, the
 //   others store their qualifying indices left-packed;
-// - kth: the quickselect of kth_avx512 (kernels/avx512/select_avx512.cpp) on 8 lanes: values
-//   under the pivot left-packed to the front of the other buffer, those over it to its back, by
-//   masked stores of exactly their count.
+// - kth: the quickselect of kernels/kth_driver.h on 8 lanes: values under the pivot left-packed
+//   to the front of the other buffer, those over it to its back, by masked stores of exactly
+//   their count.
 // Compiled with -mavx2; includes no STL templates.
 #include <immintrin.h>
 #include <stdint.h>
 
 #include "kernels/distances.h"
+#include "kernels/kth_driver.h"
 
 namespace adanns {
 namespace {
@@ -69,34 +70,13 @@ std::size_t select_le_avx2(const float* d, std::size_t n, float thr, uint32_t* o
     return m;
 }
 
-float kth_avx2(float* a, std::size_t n, std::size_t k, float* tmp) {
-    float* src = a;
-    float* dst = tmp;
-    std::size_t lo = 0, hi = n;
-    for (;;) {
-        const std::size_t span = hi - lo;
-        if (span <= 16) {
-            float v[16];
-            for (std::size_t j = 0; j < 16; ++j) v[j] = j < span ? src[lo + j] : __builtin_inff();
-            const __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
-            const std::size_t want = k - lo;
-            for (std::size_t i = 0; i + 1 < span; ++i) {
-                const __m256 xv = _mm256_set1_ps(v[i]);
-                const unsigned lt = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0, xv, _CMP_LT_OQ))) |
-                                    static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1, xv, _CMP_LT_OQ))) << 8;
-                const unsigned eq = (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0, xv, _CMP_EQ_OQ))) |
-                                     static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1, xv, _CMP_EQ_OQ))) << 8) &
-                                    ((1u << i) - 1u);
-                if (static_cast<std::size_t>(__builtin_popcount(lt) + __builtin_popcount(eq)) == want) return v[i];
-            }
-            return v[span - 1];  // (the last one: no other has the rank)
-        }
-        const float x0 = src[lo + span / 4], x1 = src[lo + span / 2], x2 = src[lo + 3 * span / 4];
-        const float mn = x0 < x1 ? x0 : x1, mx = x0 < x1 ? x1 : x0;
-        const float m2 = mx < x2 ? mx : x2;
-        const float p = mn > m2 ? mn : m2;  // the median of the three
+namespace {
+
+// The form of kth_driver.h on 8 lanes.
+struct Avx2Kth {
+    static void partition(const float* src, std::size_t lo, std::size_t hi, float p, float* dst, std::size_t& nl,
+                          std::size_t& ng) {
         const __m256 pv = _mm256_set1_ps(p);
-        std::size_t nl = lo, ng = hi;  // dst: [lo, nl) under p, [ng, hi) over p
         std::size_t i = lo;
         for (; i + 8 <= hi; i += 8) partition8(_mm256_loadu_ps(src + i), pv, dst, nl, ng);
         for (; i < hi; ++i) {
@@ -104,17 +84,30 @@ float kth_avx2(float* a, std::size_t n, std::size_t k, float* tmp) {
             if (x < p) dst[nl++] = x;
             else if (x > p) dst[--ng] = x;
         }
-        if (k < nl) {
-            hi = nl;
-        } else if (k >= ng) {
-            lo = ng;
-        } else {
-            return p;
-        }
-        float* t = src;
-        src = dst;
-        dst = t;
     }
+    // The value whose rank (values under it, plus equal ones before it) is want: mask counts over
+    // the range padded to 16 with +inf (never under a value, never before one).
+    static float rank_of(const float* x, std::size_t span, std::size_t want) {
+        float v[16];
+        for (std::size_t j = 0; j < 16; ++j) v[j] = j < span ? x[j] : __builtin_inff();
+        const __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
+        for (std::size_t i = 0; i + 1 < span; ++i) {
+            const __m256 xv = _mm256_set1_ps(v[i]);
+            const unsigned lt = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0, xv, _CMP_LT_OQ))) |
+                                static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1, xv, _CMP_LT_OQ))) << 8;
+            const unsigned eq = (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0, xv, _CMP_EQ_OQ))) |
+                                 static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1, xv, _CMP_EQ_OQ))) << 8) &
+                                ((1u << i) - 1u);
+            if (static_cast<std::size_t>(__builtin_popcount(lt) + __builtin_popcount(eq)) == want) return v[i];
+        }
+        return v[span - 1];  // (the last one: no other has the rank)
+    }
+};
+
+}  // namespace
+
+float kth_avx2(float* a, std::size_t n, std::size_t k, float* tmp) {
+    return kth_detail::kth_quickselect<Avx2Kth>(a, n, k, tmp);
 }
 
 }  // namespace adanns

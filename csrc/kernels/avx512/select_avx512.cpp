@@ -2,16 +2,15 @@
 // - select: 16 distances per compare into a mask; the qualifying indices are left-packed in a
 //   register (vpcompressd, register form: the memory form is microcoded on some CPUs) and stored
 //   whole; the last partial block is a masked load.
-// - kth: quickselect whose partitions go out of place, 16 values per step: the values under the
-//   pivot left-packed (vcompressps) to the front of the other buffer, those over it to its back,
-//   by masked stores of exactly their count (so the two never overwrite each other); the values
-//   equal to the pivot are left out (the rank falls among them or the range shrinks). A range of
-//   16 or fewer: the element whose rank (values under it, plus equal ones before it) is k.
+// - kth: the quickselect of kernels/kth_driver.h on 16 lanes: the values under the pivot
+//   left-packed (vcompressps) to the front of the other buffer, those over it to its back, by
+//   masked stores of exactly their count (so the two never overwrite each other).
 // Compiled with the other AVX-512 units; includes no STL templates.
 #include <immintrin.h>
 #include <stdint.h>
 
 #include "kernels/distances.h"
+#include "kernels/kth_driver.h"
 
 namespace adanns {
 
@@ -50,49 +49,36 @@ inline void partition16(__m512 x, __mmask16 valid, __m512 pv, float* dst, size_t
     nl += cl;
 }
 
-}  // namespace
-
-float kth_avx512(float* a, std::size_t n, std::size_t k, float* tmp) {
-    float* src = a;
-    float* dst = tmp;
-    std::size_t lo = 0, hi = n;
-    for (;;) {
-        const std::size_t span = hi - lo;
-        if (span <= 16) {
-            const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(__builtin_inff()), first_lanes(static_cast<unsigned>(span)), src + lo);
-            const std::size_t want = k - lo;
-            for (std::size_t i = 0; i + 1 < span; ++i) {
-                const float x = src[lo + i];
-                const __m512 xv = _mm512_set1_ps(x);
-                const unsigned lt = _mm512_cmp_ps_mask(v, xv, _CMP_LT_OQ);
-                const unsigned eq = _mm512_cmp_ps_mask(v, xv, _CMP_EQ_OQ) & ((1u << i) - 1u);
-                if (static_cast<std::size_t>(__builtin_popcount(lt) + __builtin_popcount(eq)) == want) return x;
-            }
-            return src[hi - 1];  // (the last one: no other has the rank)
-        }
-        const float x0 = src[lo + span / 4], x1 = src[lo + span / 2], x2 = src[lo + 3 * span / 4];
-        const float mn = x0 < x1 ? x0 : x1, mx = x0 < x1 ? x1 : x0;
-        const float m2 = mx < x2 ? mx : x2;
-        const float p = mn > m2 ? mn : m2;  // the median of the three
+// The form of kth_driver.h on 16 lanes.
+struct Avx512Kth {
+    static void partition(const float* src, std::size_t lo, std::size_t hi, float p, float* dst, std::size_t& nl,
+                          std::size_t& ng) {
         const __m512 pv = _mm512_set1_ps(p);
-        std::size_t nl = lo, ng = hi;  // dst: [lo, nl) under p, [ng, hi) over p
         std::size_t i = lo;
         for (; i + 16 <= hi; i += 16) partition16(_mm512_loadu_ps(src + i), 0xFFFF, pv, dst, nl, ng);
         if (i < hi) {
             const __mmask16 valid = first_lanes(static_cast<unsigned>(hi - i));
             partition16(_mm512_maskz_loadu_ps(valid, src + i), valid, pv, dst, nl, ng);
         }
-        if (k < nl) {
-            hi = nl;
-        } else if (k >= ng) {
-            lo = ng;
-        } else {
-            return p;
-        }
-        float* t = src;
-        src = dst;
-        dst = t;
     }
+    // The value whose rank (values under it, plus equal ones before it) is want: mask counts over
+    // the range loaded with +inf in the lanes past it (never under a value, never before one).
+    static float rank_of(const float* x, std::size_t span, std::size_t want) {
+        const __m512 v = _mm512_mask_loadu_ps(_mm512_set1_ps(__builtin_inff()), first_lanes(static_cast<unsigned>(span)), x);
+        for (std::size_t i = 0; i + 1 < span; ++i) {
+            const __m512 xv = _mm512_set1_ps(x[i]);
+            const unsigned lt = _mm512_cmp_ps_mask(v, xv, _CMP_LT_OQ);
+            const unsigned eq = _mm512_cmp_ps_mask(v, xv, _CMP_EQ_OQ) & ((1u << i) - 1u);
+            if (static_cast<std::size_t>(__builtin_popcount(lt) + __builtin_popcount(eq)) == want) return x[i];
+        }
+        return x[span - 1];  // (the last one: no other has the rank)
+    }
+};
+
+}  // namespace
+
+float kth_avx512(float* a, std::size_t n, std::size_t k, float* tmp) {
+    return kth_detail::kth_quickselect<Avx512Kth>(a, n, k, tmp);
 }
 
 }  // namespace adanns
