@@ -80,11 +80,11 @@ inline bool operator<(const Candidate& a, const Candidate& b) { return worse(b.d
 
 // Top-k by batched selection: candidates at or under the threshold are appended to a buffer of
 // 2k entries; when it is full, it is compacted to the entries at or under its k-th smallest
-// distance (the kth kernel on a float copy of the distances), and the threshold tightens. Each push
-// is O(1) amortised, where a heap costs O(log k): much faster for the large k of a rerank short
-// list. The result is exactly the k smallest (distance, label) pairs pushed, whatever the push
-// order: compaction keeps every entry tied with the k-th distance, and select() cuts the ties
-// by label.
+// distance (the kth kernel on a float copy of the distances), and the threshold tightens. Each
+// push is O(1) amortised, where a heap costs O(log k): much faster for the large k of a rerank
+// short list. The result is exactly the k smallest (distance, label) pairs pushed, whatever the
+// push order: compaction keeps every entry tied with the k-th distance, and select() cuts the
+// ties by label.
 class TopKBuffer {
 public:
     // buf: 2k candidates; scratch: 4k floats (compaction workspace); select and kth: the kernel

@@ -240,7 +240,10 @@ std::size_t PQCore::remove_locked(const int64_t* ids, std::size_t n) {
     // leaves them out), until nothing is left: then the store is released too (row numbers
     // start again at 0; adanns/pq_index.py resets its count with it).
     const std::size_t removed = remove_ids_from(lists_, ids, n);
-    if (lists_.total() == 0) full_.clear();
+    if (lists_.total() == 0) {
+        full_.clear();
+        release_free_memory();  // (after the store too: remove_ids_from released the lists' memory)
+    }
     return removed;
 }
 

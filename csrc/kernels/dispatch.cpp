@@ -31,8 +31,8 @@ static const Kernels kAvx2{&scan_avx2, &rerank_avx2, &gemm_avx2, &gemm_argmin_av
                            &kth_avx2, "avx2"};
 #endif
 #if defined(ADANNS_HAVE_AVX2_TU) && defined(ADANNS_HAVE_VNNI_TU)
-// The AVX2 table with the AVX-512F GEMM and selection kernels (twice the FMA width: the coarse probe and the
-// assignments of k-means and add).
+// The AVX2 table with the AVX-512F GEMM kernels (twice the FMA width: the coarse probe and the
+// assignments of k-means and add) and selection kernels (16 lanes and register compress).
 static const Kernels kAvx512{&scan_avx2, &rerank_avx2, &gemm_avx512, &gemm_argmin_avx512, &adc_avx2, &add_avx2,
                              &select_le_avx512, &kth_avx512, "avx512"};
 #endif

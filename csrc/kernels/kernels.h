@@ -2,10 +2,11 @@
 //
 // Every kernel has a portable scalar implementation (kernels/scalar.cpp) and an AVX2/FMA one
 // (kernels/avx2/*.cpp, the only files compiled with -mavx2 -mfma); the GEMM and selection kernels
-// also an AVX-512F one (kernels/avx512). The table is chosen once, at first use: "avx512" (the AVX2
-// table with the AVX-512F GEMM and selection) when the CPU has AVX-512F and the environment variable ADANNS_SIMD is
-// neither "avx2" nor "scalar"; "avx2" when the CPU has AVX2 and FMA and ADANNS_SIMD is not
-// "scalar"; the scalar table otherwise. A new backend (another ISA) adds one column here.
+// also an AVX-512F one (kernels/avx512). The table is chosen once, at first use: "avx512" (the
+// AVX2 table with the AVX-512F GEMM and selection) when the CPU has AVX-512F and the environment
+// variable ADANNS_SIMD is neither "avx2" nor "scalar"; "avx2" when the CPU has AVX2 and FMA and
+// ADANNS_SIMD is not "scalar"; the scalar table otherwise. A new backend (another ISA) adds one
+// column here.
 #pragma once
 #include "kernels/distances.h"
 #include "kernels/pq_kernels.h"

@@ -47,9 +47,9 @@ void assign_nearest(const float* x, std::size_t n, std::size_t ldx, const float*
 
 void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* packed, const float* norms,
                  std::size_t k, std::size_t d, bool ip, std::size_t nprobe, int64_t* out) {
-    const GemmFn gemm = kernels().gemm;
-    const SelectFn select = kernels().select;
-    const KthFn kth = kernels().kth;
+    const Kernels& kt = kernels();
+    const GemmFn gemm = kt.gemm;
+    const KthFn kth = kt.kth;
     const float* bias = ip ? nullptr : norms;
     const float alpha = ip ? -1.f : -2.f;
     parallel_for_chunks(n, 16, [&](std::size_t b, std::size_t e) {
@@ -69,7 +69,7 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
         for (std::size_t i = b; i < e; ++i) {
             float* acc = dist.data() + (i - b) * k;
             for (std::size_t j = 0; j < k; ++j) acc[j] = acc[j] < kInf ? acc[j] : kMax;  // (branch-free)
-            TopKBuffer top(buf.data(), nprobe, scratch.data(), select, kth);
+            TopKBuffer top(buf.data(), nprobe, scratch.data(), kt.select, kth);
             if (nprobe <= nblocks) {
                 for (std::size_t g = 0; g < nblocks; ++g) {
                     float v = acc[g * kBlock];

@@ -41,8 +41,12 @@ std::size_t remove_ids_from(Lists& lists, const int64_t* ids, std::size_t n) {
     });
     lists.recount();
     std::size_t total = 0;
-    for (std::size_t r : removed) total += r;
-    if (total > 0) release_free_memory();  // (emptied lists freed their arrays)
+    bool emptied = false;  // a list that lost rows and has none left freed its arrays (compact)
+    for (std::size_t l = 0; l < nlist; ++l) {
+        total += removed[l];
+        emptied |= removed[l] > 0 && lists.list_size(l) == 0;
+    }
+    if (emptied) release_free_memory();
     return total;
 }
 
