@@ -190,8 +190,8 @@ def test_ties_keep_the_first_rows(rerank_k):
 
 
 def test_thread_counts_give_identical_results(tmp_path):
-    """One thread and three (other query chunks) return identical results, ties and rerank
-    included."""
+    """One thread and three (other query chunks, other rerank rounds) return identical results,
+    ties and rerank included."""
     code = """
         import sys
         import numpy as np
@@ -208,6 +208,9 @@ def test_thread_counts_give_identical_results(tmp_path):
                    dict(nprobe=24, scan_dim=16, rerank_k=200)):
             D, I = index.search(xq, 10, **kw)
             out += [D, I]
+        # Long shortlists: chunks bounded by their memory, reranked in several rounds (4 rounds
+        # of one chunk on one thread; a round of 5 chunks and one of 1 on three).
+        out += list(index.search(x[:2900], 10, nprobe=24, scan_dim=16, rerank_k=1500))
         np.savez(sys.argv[1], *out)
     """
     res = []
@@ -216,7 +219,7 @@ def test_thread_counts_give_identical_results(tmp_path):
         r = run_script(tmp_path, code, path, env={"OMP_NUM_THREADS": str(threads)})
         assert r.returncode == 0, r.stderr
         res.append(np.load(path))
-    assert len(res[0].files) == 8
+    assert len(res[0].files) == 10
     for name in res[0].files:
         np.testing.assert_array_equal(res[0][name], res[1][name])
 
