@@ -71,6 +71,26 @@ def test_update_exact(cls):
 
 @pytest.mark.parametrize("cls", CLASSES)
 @pytest.mark.parametrize("keep_full", ["ram", "mmap", None])
+def test_update_of_every_vector(cls, keep_full):
+    """An update that replaces every stored vector (its removal empties the index) keeps the
+    rerank store its new rows continue: it once raised after removing everything."""
+    idx, xb = make(cls, keep_full=keep_full)
+    new = xb[::-1] + 1
+    for _ in range(2):
+        assert idx.update(new, np.arange(N) * 2) == N
+        assert idx.ntotal == N
+    D, I = idx.search(new[:60], 1, **(dict(nprobe=idx.nlist) if cls is adanns.IVFPQIndex else {}),
+                      rerank_k=50 if keep_full else 0)
+    assert (I[:, 0] == np.arange(60) * 2).mean() > (0.99 if keep_full else 0.5)
+    if keep_full:
+        D, I = exact(idx, xb[:50], 5)
+        Dr, Ir = brute_force(new, xb[:50], 5, "l2")
+        np.testing.assert_array_equal(I, Ir * 2)
+        np.testing.assert_allclose(D, Dr, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("keep_full", ["ram", "mmap", None])
 def test_removals_and_updates_persist(cls, keep_full, tmp_path):
     idx, xb = make(cls, keep_full=keep_full)
     idx.remove_ids(np.arange(100) * 2)

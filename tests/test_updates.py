@@ -47,6 +47,19 @@ def test_update_replaces_vectors(index_and_data):
         index.update(xb[:2], [5, 5])
 
 
+def test_update_of_every_vector(index_and_data):
+    """An update that empties lists and refills them (every vector replaced, twice)."""
+    index, xb = index_and_data
+    new = xb[::-1] + 1
+    for _ in range(2):
+        assert index.update(new, np.arange(3000) * 2) == 3000
+        assert index.ntotal == 3000
+    D, I = index.search(xb[:200], 10, nprobe=16)
+    Dr, Ir = brute_force(new, xb[:200], 10, "l2")
+    np.testing.assert_array_equal(I, Ir * 2)
+    np.testing.assert_allclose(D, Dr, rtol=1e-4, atol=1e-4)
+
+
 def test_removals_persist(index_and_data, tmp_path):
     index, xb = index_and_data
     index.remove_ids(np.arange(100) * 2)

@@ -134,12 +134,12 @@ std::size_t IVFCore::update(const float* x, std::size_t n, const int64_t* ids) {
     for (std::size_t i = 0; i < n; ++i) ++extra[static_cast<std::size_t>(assign[i])];
     for (std::size_t l = 0; l < nlist_; ++l)
         if (extra[l]) lists_.reserve(l, lists_.list_size(l) + extra[l]);
-    const std::size_t removed = remove_locked(ids, n);
+    const std::size_t removed = remove_locked(ids, n, &extra);  // (lists emptied here keep their capacity)
     add_locked(x, n, ids, assign.data());
     return removed;
 }
 
-std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) {
+std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n, const std::vector<std::size_t>* reserved) {
     if (n > 0 && lists_.mapped_lists() > 0) {
         // Mapped lists that lose rows are copied into RAM first (serially, before any row
         // moves), so that the removal itself never allocates.
@@ -156,7 +156,7 @@ std::size_t IVFCore::remove_locked(const int64_t* ids, std::size_t n) {
         }
     }
     ++version_;
-    return remove_ids_from(lists_, ids, n);
+    return remove_ids_from(lists_, ids, n, reserved);
 }
 
 void IVFCore::map_lists(const std::string& path, std::size_t offset, const int64_t* sizes, const int64_t* ids) {

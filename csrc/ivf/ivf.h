@@ -108,7 +108,8 @@ public:
 
 private:
     void add_locked(const float* x, std::size_t n, const int64_t* ids, const int64_t* lists);
-    std::size_t remove_locked(const int64_t* ids, std::size_t n);
+    // reserved: see remove_ids_from (an update's lists that keep their capacity)
+    std::size_t remove_locked(const int64_t* ids, std::size_t n, const std::vector<std::size_t>* reserved = nullptr);
     // Normalises (cosine) into `buf` if needed and assigns lists; returns the rows to store.
     const float* prepare_rows(const float* x, std::size_t n, std::vector<float>& buf,
                               std::vector<int64_t>& assign) const;

@@ -225,7 +225,7 @@ std::size_t PQCore::update(const float* x, std::size_t n, const int64_t* ids, co
     for (std::size_t l = 0; l < nlist_; ++l)
         if (extra[l]) lists_.reserve(l, extra[l]);
     if (keep_full_) full_.reserve(n);
-    const std::size_t removed = remove_locked(ids, n);
+    const std::size_t removed = remove_locked(ids, n, &extra);
     append_locked(codes.data(), keep_full_ ? x : nullptr, n, ids, seq, lists.data());
     return removed;
 }
@@ -235,12 +235,13 @@ std::size_t PQCore::remove_ids(const int64_t* ids, std::size_t n) {
     return remove_locked(ids, n);
 }
 
-std::size_t PQCore::remove_locked(const int64_t* ids, std::size_t n) {
+std::size_t PQCore::remove_locked(const int64_t* ids, std::size_t n, const std::vector<std::size_t>* reserved) {
     // The removed entries' full vectors stay in the rerank store, unreferenced (export_state
     // leaves them out), until nothing is left: then the store is released too (row numbers
-    // start again at 0; adanns/pq_index.py resets its count with it).
-    const std::size_t removed = remove_ids_from(lists_, ids, n);
-    if (lists_.total() == 0) {
+    // start again at 0; adanns/pq_index.py resets its count with it), but not in an update, whose
+    // new rows continue the store's row numbers.
+    const std::size_t removed = remove_ids_from(lists_, ids, n, reserved);
+    if (lists_.total() == 0 && !reserved) {
         full_.clear();
         release_free_memory();  // (after the store too: remove_ids_from released the lists' memory)
     }

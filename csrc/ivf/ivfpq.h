@@ -103,7 +103,9 @@ private:
     // Reserves (may throw) then appends (cannot fail): codes, and full rows when x != null.
     void append_locked(const uint8_t* codes, const float* x, std::size_t n, const int64_t* ids,
                        const int64_t* seq, const int64_t* lists);
-    std::size_t remove_locked(const int64_t* ids, std::size_t n);
+    // reserved: non-null for an update's removal, which keeps the reserved capacity of its lists
+    // and the rerank store (the update's rows continue its row numbers); see remove_ids_from.
+    std::size_t remove_locked(const int64_t* ids, std::size_t n, const std::vector<std::size_t>* reserved = nullptr);
     void encode_rows(const float* x, std::size_t n, std::vector<int64_t>& lists, std::vector<uint8_t>& codes) const;
     void coarse_probe(const float* q, std::size_t nq, std::size_t nprobe, int64_t* probes) const;
     void query_targets(const float* xq, std::size_t nq, float* qt, float* qr) const;

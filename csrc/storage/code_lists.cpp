@@ -35,7 +35,7 @@ void CodeLists::append(std::size_t l, const uint8_t* codes, int64_t id, uint32_t
     ++total_;
 }
 
-std::size_t CodeLists::compact(std::size_t l, const std::vector<char>& keep) {
+std::size_t CodeLists::compact(std::size_t l, const std::vector<char>& keep, bool release_empty) {
     List& L = lists_[l];
     const std::size_t n = L.ids.size();
     std::size_t out = 0;
@@ -55,7 +55,7 @@ std::size_t CodeLists::compact(std::size_t l, const std::vector<char>& keep) {
         }
         ++out;
     }
-    if (out == 0) {  // an emptied list gives its memory back (no allocation)
+    if (out == 0 && release_empty) {  // an emptied list gives its memory back (no allocation)
         L = List();
         return n;
     }

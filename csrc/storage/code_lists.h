@@ -34,7 +34,7 @@ public:
     // Appends one row (after reserve: cannot fail).
     void append(std::size_t l, const uint8_t* codes, int64_t id, uint32_t seq);
     // Removes the rows of list l whose keep[r] is false, keeping the order of the others. Never allocates.
-    std::size_t compact(std::size_t l, const std::vector<char>& keep);
+    std::size_t compact(std::size_t l, const std::vector<char>& keep, bool release_empty = true);  // as InvertedLists
     void recount();
     void clear();
 

@@ -75,7 +75,7 @@ void InvertedLists::recount() {
     total_ = t;
 }
 
-std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep) {
+std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep, bool release_empty) {
     make_resident(l, 0);
     List& list = lists_[l];
     const std::size_t n = list.ids.size();
@@ -89,7 +89,7 @@ std::size_t InvertedLists::compact(std::size_t l, const std::vector<char>& keep)
         }
         ++out;
     }
-    if (out == 0) {  // an emptied list gives its memory back (no allocation)
+    if (out == 0 && release_empty) {  // an emptied list gives its memory back (no allocation)
         std::vector<int64_t>().swap(list.ids);
         Rows().swap(list.rows);
     } else {

@@ -54,7 +54,9 @@ public:
     void recount();
     // Removes the rows of list l whose keep[r] is false, keeping the order of the others.
     // Returns the number removed. Never allocates for a list in RAM (see make_resident).
-    std::size_t compact(std::size_t l, const std::vector<char>& keep);  // keep.size() >= list size
+    // Keeps the rows r with keep[r] (keep.size() >= list size); a list left empty frees its
+    // arrays unless release_empty is false (an update keeps what it reserved for its adds).
+    std::size_t compact(std::size_t l, const std::vector<char>& keep, bool release_empty = true);
 
 private:
     using Rows = std::vector<float, CacheLineAllocator<float>>;  // starts on a cache line

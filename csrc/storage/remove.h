@@ -13,9 +13,12 @@ namespace adanns {
 
 // Removes every row whose id is in ids[0..n), keeping the order of the others; returns the
 // number removed. All allocations happen before the first row moves, so a failed allocation
-// leaves the lists unchanged. Lists are compacted in parallel (each by one thread).
+// leaves the lists unchanged. Lists are compacted in parallel (each by one thread). A list left
+// empty frees its arrays, but for the lists l with reserved[l] != 0 (an update's removal: the
+// capacity reserved for its adds is kept, so that they cannot fail).
 template <class Lists>
-std::size_t remove_ids_from(Lists& lists, const int64_t* ids, std::size_t n) {
+std::size_t remove_ids_from(Lists& lists, const int64_t* ids, std::size_t n,
+                            const std::vector<std::size_t>* reserved = nullptr) {
     if (n == 0 || lists.total() == 0) return 0;
     const std::size_t nlist = lists.nlist();
     std::vector<int64_t> sorted(ids, ids + n);
@@ -36,7 +39,7 @@ std::size_t remove_ids_from(Lists& lists, const int64_t* ids, std::size_t n) {
                 k[r] = !std::binary_search(sorted.begin(), sorted.end(), lid[r]);
                 any |= !k[r];
             }
-            if (any) removed[l] = lists.compact(l, k);
+            if (any) removed[l] = lists.compact(l, k, !reserved || (*reserved)[l] == 0);
         }
     });
     lists.recount();
