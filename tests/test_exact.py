@@ -211,6 +211,9 @@ def test_thread_counts_give_identical_results(tmp_path):
         # Long shortlists: chunks bounded by their memory, reranked in several rounds (4 rounds
         # of one chunk on one thread; a round of 5 chunks and one of 1 on three).
         out += list(index.search(x[:2900], 10, nprobe=24, scan_dim=16, rerank_k=1500))
+        # Few pairs for many lists: the pairs are bucketed on one thread (3 threads: 3 chunks of
+        # 2 queries, 60 pairs < 3 x 24 lists), with a table on one.
+        out += list(index.search(x[:6], 10, nprobe=24, scan_dim=16, rerank_k=10))
         np.savez(sys.argv[1], *out)
     """
     res = []
@@ -219,7 +222,7 @@ def test_thread_counts_give_identical_results(tmp_path):
         r = run_script(tmp_path, code, path, env={"OMP_NUM_THREADS": str(threads)})
         assert r.returncode == 0, r.stderr
         res.append(np.load(path))
-    assert len(res[0].files) == 10
+    assert len(res[0].files) == 12
     for name in res[0].files:
         np.testing.assert_array_equal(res[0][name], res[1][name])
 

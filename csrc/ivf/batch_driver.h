@@ -223,7 +223,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     // [0, p0) and the rerank reads and adds only dims [p0, rerank_dim) of the row.
     struct RerankWork {
         std::vector<uint32_t> bucket;  // nlist + 1 offsets into keys
-        std::vector<uint32_t> pos;     // per chunk of the round and list: its next key's position
+        std::vector<uint32_t> pos;     // next key's position per (chunk of the round, list), or per list
         std::vector<uint64_t> keys;
         std::vector<float> rd;
     };
@@ -365,7 +365,12 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         std::vector<std::unique_ptr<detail::Shortlists>> sl(nc);
         std::vector<std::size_t> found(nr);
         RerankWork w;
-        if (rerank) w.pos.assign(nc * nlist, 0);
+        // The pairs are counted per (chunk, list) in a table (nc x nlist) and each chunk scatters
+        // its own, where the table is not larger than the round's pairs can be (nr x K1) and at
+        // most 64 MiB; else they are counted and scattered on this thread (few pairs: a single
+        // query, or many lists).
+        const bool table = rerank && nc * nlist <= std::min<std::size_t>(std::size_t(16) << 20, nr * K1);
+        if (table) w.pos.assign(nc * nlist, 0);
         // Scan (and, without a rerank, output) each chunk of the round.
         parallel_for_chunks(nc, 1, [&](std::size_t ci, std::size_t) {
             const std::size_t jr = ci * chunk, cq = std::min(chunk, nr - jr), qb = qr + jr;
@@ -383,7 +388,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 reranked += rerank ? found[jr + j] : 0;
             }
             if (rerank) {
-                count_pairs(heaps, found.data() + jr, w.pos.data() + ci * nlist);
+                if (table) count_pairs(heaps, found.data() + jr, w.pos.data() + ci * nlist);
                 add_stats(seconds(t0, t1), seconds(t1, Clock::now()), 0.0, scanned, reranked);
                 return;
             }
@@ -395,23 +400,33 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
         // Bucket offsets by list; each chunk's first position in each list.
         auto t0 = Clock::now();
         w.bucket.assign(nlist + 1, 0);
-        for (std::size_t l = 0; l < nlist; ++l) {
-            std::size_t at = w.bucket[l];
-            for (std::size_t ci = 0; ci < nc; ++ci) {
-                const uint32_t n = w.pos[ci * nlist + l];
-                w.pos[ci * nlist + l] = static_cast<uint32_t>(at);
-                at += n;
-            }
-            w.bucket[l + 1] = static_cast<uint32_t>(at);
-        }
-        w.keys.resize(w.bucket[nlist]);
         w.rd.resize(nr * K1);
-        add_stats(0.0, seconds(t0, Clock::now()), 0.0, 0, 0);
-        parallel_for_chunks(nc, 1, [&](std::size_t ci, std::size_t) {
-            const auto t = Clock::now();
-            scatter_pairs(sl[ci]->heaps, found.data() + ci * chunk, ci * chunk, w.pos.data() + ci * nlist, w);
-            add_stats(0.0, seconds(t, Clock::now()), 0.0, 0, 0);
-        });
+        if (table) {
+            for (std::size_t l = 0; l < nlist; ++l) {
+                std::size_t at = w.bucket[l];
+                for (std::size_t ci = 0; ci < nc; ++ci) {
+                    const uint32_t n = w.pos[ci * nlist + l];
+                    w.pos[ci * nlist + l] = static_cast<uint32_t>(at);
+                    at += n;
+                }
+                w.bucket[l + 1] = static_cast<uint32_t>(at);
+            }
+            w.keys.resize(w.bucket[nlist]);
+            add_stats(0.0, seconds(t0, Clock::now()), 0.0, 0, 0);
+            parallel_for_chunks(nc, 1, [&](std::size_t ci, std::size_t) {
+                const auto t = Clock::now();
+                scatter_pairs(sl[ci]->heaps, found.data() + ci * chunk, ci * chunk, w.pos.data() + ci * nlist, w);
+                add_stats(0.0, seconds(t, Clock::now()), 0.0, 0, 0);
+            });
+        } else {
+            for (std::size_t ci = 0; ci < nc; ++ci) count_pairs(sl[ci]->heaps, found.data() + ci * chunk, w.bucket.data() + 1);
+            for (std::size_t l = 0; l < nlist; ++l) w.bucket[l + 1] += w.bucket[l];
+            w.pos.assign(w.bucket.begin(), w.bucket.end() - 1);
+            w.keys.resize(w.bucket[nlist]);
+            for (std::size_t ci = 0; ci < nc; ++ci)
+                scatter_pairs(sl[ci]->heaps, found.data() + ci * chunk, ci * chunk, w.pos.data(), w);
+            add_stats(0.0, seconds(t0, Clock::now()), 0.0, 0, 0);
+        }
         // Lists in parts of about equal pairs, a few per thread (one where the pairs are few).
         const std::size_t total = w.keys.size();
         const std::size_t nparts = P > 1 && total >= 4096 ? std::min(nlist, 4 * P) : 1;
