@@ -52,8 +52,8 @@ void top_nearest(const float* x, std::size_t n, std::size_t ldx, const float* pa
     const KthFn kth = kt.kth;
     const float* bias = ip ? nullptr : norms;
     const float alpha = ip ? -1.f : -2.f;
-    // Queries per task: 48, whole register blocks of both GEMM forms (AVX-512: 4 x 12; AVX2: 8 x 6)
-    // that share each centroid panel from L1. Chunks of 16 ran a 12-point and a 4-point block per
+    // Queries per task: 48, whole register blocks of both GEMM forms (AVX-512: 6 x 8; AVX2: 8 x 6)
+    // that share each centroid panel. Chunks of 16 ran a 12-point and a 4-point block per
     // panel: 0.87-0.91x the coarse stage's time at probe_dim 128 / 384 with 48 (1,233 centroids).
     parallel_for_chunks(n, 48, [&](std::size_t b, std::size_t e) {
         std::vector<float> dist((e - b) * k);

@@ -218,13 +218,16 @@ struct PanelCtx {
 // The form of gemm_driver.h: the per-panel constants and the register-block kernels.
 struct Avx2Gemm {
     static constexpr int kMR = 6;              // points per micro-kernel call (12 accumulators)
+    static constexpr int kQ = 1;               // panels per call
     static constexpr std::size_t kBlock = 24;  // points per block: a panel is reused from L1 by 4 calls
     using Ctx = PanelCtx;
 
     // Argmin: running lane-wise minimum per point in bval/bidx (16 lanes per point).
-    template <int P>
-    static void argmin(const float* X, std::size_t ldx, const float* pan, std::size_t d, const Ctx& c,
+    template <int P, int Q>
+    static void argmin(const float* X, std::size_t ldx, const float* pan, std::size_t d, const Ctx* cs,
                        float* bval, int32_t* bidx) {
+        static_assert(Q == 1, "one panel per call");
+        const Ctx& c = cs[0];
         __m256 a[P][2];
         panel_dots<P>(X, ldx, pan, d, a);
 #pragma GCC unroll 8
@@ -248,9 +251,11 @@ struct Avx2Gemm {
     }
 
     // Full output: out[r * ldo + c] for the valid columns c of the panel.
-    template <int P>
-    static void store(const float* X, std::size_t ldx, const float* pan, std::size_t d, const Ctx& c,
+    template <int P, int Q>
+    static void store(const float* X, std::size_t ldx, const float* pan, std::size_t d, const Ctx* cs,
                       float* out, std::size_t ldo) {
+        static_assert(Q == 1, "one panel per call");
+        const Ctx& c = cs[0];
         __m256 a[P][2];
         panel_dots<P>(X, ldx, pan, d, a);
 #pragma GCC unroll 8
