@@ -32,14 +32,16 @@ def _check_memory(nbytes: int, what: str) -> None:
 def _search_bytes(nq: int, k: int, nprobe: int = 1, dim: int = 0, rerank_k: int = 0) -> int:
     """Memory a batch search holds at once: the (D, I) results, the probe table (built by the
     core 64 MiB at a time: csrc/ivf/batch_driver.h probe_block_size), a copy of the queries
-    (normalised for cosine) and the shortlists of the threads and the merge (2 max(k, rerank_k)
-    candidates of 16 bytes and 4 max(k, rerank_k) floats of compaction scratch per query, at most
-    about 64 MiB each: batch_driver.h chunk_size), with a rerank also its round's work arrays (a
-    key, an exact distance and a count-table entry per candidate: 16 bytes)."""
+    (normalised for cosine), the query chunks' negated scan prefixes (inner product: at most one
+    more copy of the queries, csrc/ivf/search.cpp) and the shortlists of the threads and the merge
+    (2 max(k, rerank_k) candidates of 16 bytes and 4 max(k, rerank_k) floats of compaction scratch
+    per query, at most about 64 MiB each: batch_driver.h chunk_size), with a rerank also its
+    round's work arrays (a key of 12 bytes, an exact distance and a count-table entry per
+    candidate: 20 bytes)."""
     block = max(1, (64 << 20) // (8 * max(1, nprobe)))
     shortlists = min(64 << 20, 48 * nq * max(k, rerank_k))
-    rerank = shortlists // 3 if rerank_k > 0 else 0
-    return (12 * nq * k + 8 * min(nq, block) * nprobe + 4 * nq * dim
+    rerank = shortlists * 20 // 48 if rerank_k > 0 else 0
+    return (12 * nq * k + 8 * min(nq, block) * nprobe + 8 * nq * dim
             + (shortlists + rerank) * (int(_core.max_threads()) + 1))
 
 

@@ -147,6 +147,23 @@ public:
         std::sort(e_, e_ + n);
         return n;
     }
+    // After a re-scoring of the n entries that select() kept, with rd[i] the new distance of
+    // entry i (no NaN): the best kk (1 <= kk <= n) by (distance, label), sorted best first, in
+    // slots 0..kk-1. Reads rd, and of the entries only the labels of those at or under the kk-th
+    // distance (the rest of a long shortlist is not touched). idx: room for n + kSelectSlack.
+    void best_rescored(const float* rd, std::size_t n, std::size_t kk, uint32_t* idx) {
+        float thr = std::numeric_limits<float>::infinity();
+        if (kk < n) {
+            for (std::size_t i = 0; i < n; ++i) s_[i] = rd[i];
+            thr = kth_(s_, n, kk - 1, s_ + 2 * k_);
+        }
+        // The entries at or under thr, ascending (idx[t] >= t: slot t is written after every
+        // slot it reads from below it, and before any it reads from above).
+        const std::size_t m = select_(rd, n, thr, idx);
+        for (std::size_t t = 0; t < m; ++t) e_[t] = Candidate{rd[idx[t]], e_[idx[t]].label};
+        if (m > kk) std::nth_element(e_, e_ + (kk - 1), e_ + m);  // ties at thr: the smallest labels
+        std::sort(e_, e_ + kk);
+    }
     Candidate* data() { return e_; }
     const Candidate* data() const { return e_; }
 
@@ -154,25 +171,31 @@ private:
     // Exactly the k best (distance, label) pairs: those under the k-th distance, then the ties
     // with it by label.
     void cut() {
-        for (std::size_t i = 0; i < n_; ++i) s_[i] = e_[i].d;
-        const float thr = kth_(s_, n_, k_ - 1, s_ + 2 * k_);
+        thr_ = keep_best(n_, k_);
+        n_ = k_;
+    }
+    // The kk best (distance, label) pairs of slots [0, n) moved to slots [0, kk), in no particular
+    // order (kk <= n <= 2k): those under the kk-th distance (the kth kernel on a float copy), then
+    // the ties with it by label. Returns the kk-th distance.
+    float keep_best(std::size_t n, std::size_t kk) {
+        for (std::size_t i = 0; i < n; ++i) s_[i] = e_[i].d;
+        const float thr = kth_(s_, n, kk - 1, s_ + 2 * k_);
         std::size_t lt = 0;  // [0, lt): under thr
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < n; ++i) {
             const Candidate x = e_[i];
             e_[i] = e_[lt];
             e_[lt] = x;
             lt += x.d < thr ? 1 : 0;
         }
-        std::size_t eq = lt;  // [lt, eq): equal to thr (at least k - lt of them)
-        for (std::size_t i = lt; i < n_; ++i) {
+        std::size_t eq = lt;  // [lt, eq): equal to thr (at least kk - lt of them)
+        for (std::size_t i = lt; i < n; ++i) {
             const Candidate x = e_[i];
             e_[i] = e_[eq];
             e_[eq] = x;
             eq += x.d == thr ? 1 : 0;
         }
-        if (eq > k_) std::nth_element(e_ + lt, e_ + (k_ - 1), e_ + eq);  // ties: the smallest labels
-        n_ = k_;
-        thr_ = thr;
+        if (eq > kk) std::nth_element(e_ + lt, e_ + (kk - 1), e_ + eq);  // ties: the smallest labels
+        return thr;
     }
     // The entries at or under the k-th smallest distance (at least k; more only on ties).
     void compact() {

@@ -213,18 +213,23 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     };
 
     // Rerank stage, over a round of chunks (below). Its (query, candidate) pairs are bucketed by
-    // list (counting sort; each chunk scatters its own pairs) as keys (row << 32) | pair, pair =
+    // list (counting sort; each chunk scatters its own pairs) as keys (row, pair, partial), pair =
     // j * K1 + i for candidate i of the round's query j; within a list they are sorted by row, so
     // a row wanted by several queries of the round is read once and scored against all of them by
     // one kernel call (the rerank form: one row x several queries), the rows of a list are visited
     // in address order, and the next distinct rows are prefetched. The lists are split over the
     // threads. The exact distances go to a compact array (rd[pair]) and are copied back per query.
-    // With p0 = BatchSpec::prefix_dim > 0, rd[pair] starts as the scan's exact partial on dims
-    // [0, p0) and the rerank reads and adds only dims [p0, rerank_dim) of the row.
+    // With p0 = BatchSpec::prefix_dim > 0, a key carries the scan's exact partial on dims [0, p0)
+    // (read with the key, in list order, not from an array indexed by pair: random over the
+    // round) and the rerank reads and adds only dims [p0, rerank_dim) of the row.
+    struct RerankKey {
+        uint32_t row, pair;
+        float part;  // p0 > 0: the raw partial (IP: the similarity)
+    };
     struct RerankWork {
         std::vector<uint32_t> bucket;  // nlist + 1 offsets into keys
         std::vector<uint32_t> pos;     // next key's position per (chunk of the round, list), or per list
-        std::vector<uint64_t> keys;
+        std::vector<RerankKey> keys;
         std::vector<float> rd;
     };
     // The pairs of a chunk's shortlists counted per list (cnt[l]); then scattered to their keys
@@ -239,8 +244,8 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             for (std::size_t i = 0; i < found[j]; ++i) {
                 const Candidate& c = heaps[j].data()[i];
                 const std::size_t pair = (jr + j) * K1 + i;
-                w.keys[pos[label_list(c.label)]++] = (static_cast<uint64_t>(label_row(c.label)) << 32) | pair;
-                if (p0) w.rd[pair] = l2 ? c.d : -c.d;  // the raw partial (IP: the similarity)
+                w.keys[pos[label_list(c.label)]++] = RerankKey{static_cast<uint32_t>(label_row(c.label)),
+                                                               static_cast<uint32_t>(pair), l2 ? c.d : -c.d};
             }
     };
     const RerankFn rerank_fn = kernels().rerank;
@@ -251,12 +256,12 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     auto rerank_lists = [&](std::size_t qr, RerankWork& w, std::size_t lb, std::size_t le) {
         std::vector<uint32_t> group;  // starts of the runs of equal row (+ end)
         std::vector<uint32_t> count;  // counting sort by row
-        std::vector<uint64_t> sorted;
+        std::vector<RerankKey> sorted;
         std::vector<const float*> qs;
         std::vector<float> out;
         auto prefetch = [&](const float* x) { prefetch_span(x, (s.rerank_dim - p0) * sizeof(float)); };
         for (std::size_t l = lb; l < le; ++l) {
-            uint64_t* key = w.keys.data() + w.bucket[l];
+            RerankKey* key = w.keys.data() + w.bucket[l];
             const std::size_t n = w.bucket[l + 1] - w.bucket[l];
             if (n == 0) continue;
             // By row: a counting sort where the list is not much longer than its pairs (rows are
@@ -264,20 +269,20 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             const std::size_t nrows = sc.list_size(l);
             if (nrows <= 8 * n) {
                 count.assign(nrows + 1, 0);
-                for (std::size_t u = 0; u < n; ++u) ++count[(key[u] >> 32) + 1];
+                for (std::size_t u = 0; u < n; ++u) ++count[key[u].row + 1];
                 for (std::size_t r = 0; r < nrows; ++r) count[r + 1] += count[r];
                 sorted.resize(n);
-                for (std::size_t u = 0; u < n; ++u) sorted[count[key[u] >> 32]++] = key[u];
+                for (std::size_t u = 0; u < n; ++u) sorted[count[key[u].row]++] = key[u];
                 std::copy(sorted.begin(), sorted.end(), key);
             } else {
-                std::sort(key, key + n);
+                std::sort(key, key + n, [](const RerankKey& a, const RerankKey& b) { return a.row < b.row; });
             }
             group.clear();
             for (std::size_t u = 0; u < n; ++u)
-                if (u == 0 || (key[u] >> 32) != (key[u - 1] >> 32)) group.push_back(static_cast<uint32_t>(u));
+                if (u == 0 || key[u].row != key[u - 1].row) group.push_back(static_cast<uint32_t>(u));
             const std::size_t ng = group.size();
             group.push_back(static_cast<uint32_t>(n));
-            auto row_at = [&](std::size_t g) { return rows->row(l, static_cast<std::size_t>(key[group[g]] >> 32)) + p0; };
+            auto row_at = [&](std::size_t g) { return rows->row(l, key[group[g]].row) + p0; };
             for (std::size_t g = 0; g < std::min(ahead, ng); ++g) prefetch(row_at(g));
             for (std::size_t g = 0; g < ng; ++g) {
                 if (g % 256 == 0) cancel_point();
@@ -286,27 +291,20 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
                 qs.resize(m);
                 out.resize(m);
                 for (std::size_t i = 0; i < m; ++i)
-                    qs[i] = xq + (qr + static_cast<uint32_t>(key[ub + i]) / K1) * s.dim + p0;
+                    qs[i] = xq + (qr + key[ub + i].pair / K1) * s.dim + p0;
                 float xn = 0.f;
                 rerank_fn(rerank_m.kind, row_at(g), qs.data(), m, s.rerank_dim - p0, out.data(), &xn);
-                for (std::size_t i = 0; i < m; ++i) {
-                    float& r = w.rd[static_cast<uint32_t>(key[ub + i])];
-                    r = rerank_m.finish(p0 ? r + out[i] : out[i], xn);
-                }
+                for (std::size_t i = 0; i < m; ++i)
+                    w.rd[key[ub + i].pair] = rerank_m.finish(p0 ? key[ub + i].part + out[i] : out[i], xn);
             }
         }
     };
     // After the rerank: the exact distances back into the shortlists of a chunk (round queries
     // [jr, jr + heaps.size())), the best k of each sorted (the rest is never output).
     auto sort_best = [&](std::vector<TopKBuffer>& heaps, const std::size_t* found, const RerankWork& w, std::size_t jr) {
-        for (std::size_t j = 0; j < heaps.size(); ++j) {
-            Candidate* c = heaps[j].data();
-            const float* rd = w.rd.data() + (jr + j) * K1;
-            for (std::size_t i = 0; i < found[j]; ++i) c[i].d = rd[i];
-            const std::size_t kk = std::min(k, found[j]);
-            if (kk < found[j]) std::nth_element(c, c + kk, c + found[j]);
-            std::sort(c, c + kk);
-        }
+        std::vector<uint32_t> idx(K1 + kSelectSlack);
+        for (std::size_t j = 0; j < heaps.size(); ++j)
+            if (found[j] > 0) heaps[j].best_rescored(w.rd.data() + (jr + j) * K1, found[j], std::min(k, found[j]), idx.data());
     };
 
     // Output stage for the queries of a chunk starting at qb (of the batch).

@@ -31,12 +31,28 @@ struct FlatScanner {
     StageMetric m;
     ScanFn scan;
 
+    // Inner product without a norm division (IP, cosine on all dims): the kernel scores negated
+    // copies of the queries' scan prefixes, so that its values are the internal distances -q.x
+    // as they are (the same values as q.x negated: an FMA chain on -q is the negated chain on q;
+    // only the sign of an exact zero may differ, which compares equal), with no pass over the
+    // tile to negate them.
+    bool negated_queries() const { return m.negate && !m.use_norm; }
     struct Chunk {
         std::size_t qb;
         std::vector<float> xnorm;  // tile (cosine on a prefix: the rows' squared prefix norms)
+        std::vector<float> negq;   // negated_queries(): -q[:scan_dim] of the chunk's queries
     };
-    Chunk begin_chunk(std::size_t qb, std::size_t) const {
-        return Chunk{qb, std::vector<float>(m.use_norm ? tile : 0)};
+    Chunk begin_chunk(std::size_t qb, std::size_t cq) const {
+        Chunk c{qb, std::vector<float>(m.use_norm ? tile : 0), {}};
+        if (negated_queries()) {
+            c.negq.resize(cq * scan_dim);
+            for (std::size_t j = 0; j < cq; ++j) {
+                const float* q = xq + (qb + j) * dim;
+                float* o = c.negq.data() + j * scan_dim;
+                for (std::size_t t = 0; t < scan_dim; ++t) o[t] = -q[t];
+            }
+        }
+        return c;
     }
     std::size_t tile_rows() const { return tile; }
     std::size_t list_size(std::size_t l) const { return lists.list_size(l); }
@@ -45,13 +61,13 @@ struct FlatScanner {
     void scan_tile(Chunk& c, std::size_t l, std::size_t r0, std::size_t t, const uint32_t* members,
                    std::size_t nm, float* dist) const {
         const float* qs[kMembersPerCall];
-        for (std::size_t i = 0; i < nm; ++i) qs[i] = xq + (c.qb + members[i]) * dim;
+        const bool neg = negated_queries();
+        for (std::size_t i = 0; i < nm; ++i)
+            qs[i] = neg ? c.negq.data() + members[i] * scan_dim : xq + (c.qb + members[i]) * dim;
         scan(m.kind, qs, nm, lists.row(l, r0), t, dim, scan_dim, dist, t, m.use_norm ? c.xnorm.data() : nullptr);
         if (m.use_norm) {
             for (std::size_t i = 0; i < nm; ++i)
                 for (std::size_t r = 0; r < t; ++r) dist[i * t + r] = m.finish(dist[i * t + r], c.xnorm[r]);
-        } else if (m.negate) {
-            for (std::size_t r = 0; r < nm * t; ++r) dist[r] = -dist[r];
         }
     }
 };
