@@ -171,31 +171,25 @@ private:
     // Exactly the k best (distance, label) pairs: those under the k-th distance, then the ties
     // with it by label.
     void cut() {
-        thr_ = keep_best(n_, k_);
-        n_ = k_;
-    }
-    // The kk best (distance, label) pairs of slots [0, n) moved to slots [0, kk), in no particular
-    // order (kk <= n <= 2k): those under the kk-th distance (the kth kernel on a float copy), then
-    // the ties with it by label. Returns the kk-th distance.
-    float keep_best(std::size_t n, std::size_t kk) {
-        for (std::size_t i = 0; i < n; ++i) s_[i] = e_[i].d;
-        const float thr = kth_(s_, n, kk - 1, s_ + 2 * k_);
+        for (std::size_t i = 0; i < n_; ++i) s_[i] = e_[i].d;
+        const float thr = kth_(s_, n_, k_ - 1, s_ + 2 * k_);
         std::size_t lt = 0;  // [0, lt): under thr
-        for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t i = 0; i < n_; ++i) {
             const Candidate x = e_[i];
             e_[i] = e_[lt];
             e_[lt] = x;
             lt += x.d < thr ? 1 : 0;
         }
-        std::size_t eq = lt;  // [lt, eq): equal to thr (at least kk - lt of them)
-        for (std::size_t i = lt; i < n; ++i) {
+        std::size_t eq = lt;  // [lt, eq): equal to thr (at least k - lt of them)
+        for (std::size_t i = lt; i < n_; ++i) {
             const Candidate x = e_[i];
             e_[i] = e_[eq];
             e_[eq] = x;
             eq += x.d == thr ? 1 : 0;
         }
-        if (eq > kk) std::nth_element(e_ + lt, e_ + (kk - 1), e_ + eq);  // ties: the smallest labels
-        return thr;
+        if (eq > k_) std::nth_element(e_ + lt, e_ + (k_ - 1), e_ + eq);  // ties: the smallest labels
+        n_ = k_;
+        thr_ = thr;
     }
     // The entries at or under the k-th smallest distance (at least k; more only on ties).
     void compact() {

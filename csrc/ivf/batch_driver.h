@@ -224,7 +224,7 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
     // round) and the rerank reads and adds only dims [p0, rerank_dim) of the row.
     struct RerankKey {
         uint32_t row, pair;
-        float part;  // p0 > 0: the raw partial (IP: the similarity)
+        float part;  // the scan's raw partial (IP: the similarity); read only when p0 > 0
     };
     struct RerankWork {
         std::vector<uint32_t> bucket;  // nlist + 1 offsets into keys
@@ -299,8 +299,9 @@ void batch_search(const Scanner& sc, const RowSource* rows, const BatchSpec& s, 
             }
         }
     };
-    // After the rerank: the exact distances back into the shortlists of a chunk (round queries
-    // [jr, jr + heaps.size())), the best k of each sorted (the rest is never output).
+    // After the rerank: for each query of a chunk (round queries [jr, jr + heaps.size())), its
+    // best k by exact distance into the first slots of its shortlist, sorted (the rest is never
+    // output).
     auto sort_best = [&](std::vector<TopKBuffer>& heaps, const std::size_t* found, const RerankWork& w, std::size_t jr) {
         std::vector<uint32_t> idx(K1 + kSelectSlack);
         for (std::size_t j = 0; j < heaps.size(); ++j)
